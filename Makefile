@@ -1,0 +1,128 @@
+# zkfs — one Makefile for the server, the client library and CLI, the FUSE
+# daemon and every test.  `make help` lists the targets.
+#
+# Layout of sources (see shared design ARCHITECTURE.md):
+#   proto/   shared codec            -> $(B)/libproto.a
+#   server/  zkfs-server             -> $(B)/zkfs-server   (server/main.c is the entry point;
+#                                       everything else also goes into $(B)/libserver.a for tests)
+#   client/  libzkc + zkfs-cli       -> $(B)/libzkc.a, $(B)/zkfs-cli (client/cli*.c)
+#   fs/      zkfs FUSE daemon        -> $(B)/zkfs
+#   tests/unit/test_*.c              -> $(B)/tests/test_*  (cmocka)
+#   bench/*.c                        -> $(B)/bench/*        (load generators)
+
+CC      ?= gcc
+B       ?= build
+PREFIX  ?= /usr/local
+SBINDIR ?= /sbin
+
+PKGS     := libuv fuse3 libcrypto
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+WARN     := -Wall -Wextra -Wshadow -Wno-unused-parameter -Wno-missing-field-initializers -Wstrict-prototypes -Werror
+OPT      ?= -O2 -g
+CFLAGS   += -std=gnu11 $(OPT) $(WARN) -MMD -MP -D_GNU_SOURCE -Iproto -Iclient $(PKG_CFLAGS) $(EXTRA_CFLAGS)
+LDFLAGS  += $(EXTRA_LDFLAGS)
+LIBS     := -luv -lcrypto -lpthread -lm
+
+ifeq ($(SAN),1)
+  CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+  LDFLAGS += -fsanitize=address,undefined
+endif
+
+PROTO_SRC  := $(wildcard proto/*.c)
+SERVER_SRC := $(filter-out server/main.c,$(wildcard server/*.c))
+CLIENT_SRC := $(filter-out client/cli%.c,$(wildcard client/*.c))
+CLI_SRC    := $(wildcard client/cli*.c)
+FS_SRC     := $(wildcard fs/*.c)
+UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+UNIT_HELP  := $(filter-out tests/unit/test_%.c,$(wildcard tests/unit/*.c))
+BENCH_SRC  := $(wildcard bench/*.c)
+
+obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
+
+PROGS := $(B)/zkfs-server
+ifneq ($(CLI_SRC),)
+PROGS += $(B)/zkfs-cli
+endif
+ifneq ($(FS_SRC),)
+PROGS += $(B)/zkfs
+endif
+UNIT_BINS  := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
+BENCH_BINS := $(patsubst bench/%.c,$(B)/bench/%,$(BENCH_SRC))
+
+.PHONY: all help test unit asan bench deps install uninstall clean run mount fmt
+all: $(PROGS)
+
+help:
+	@echo "make            build zkfs-server, zkfs-cli, zkfs into $(B)/"
+	@echo "make deps       install build and test dependencies (Debian 12, as root)"
+	@echo "make test       build and run every test suite; ends with 'N passed, N failed'"
+	@echo "make asan       the same tests under ASan/UBSan (build-asan/)"
+	@echo "make bench      benchmarks against Apache ZooKeeper, with ratios"
+	@echo "make run        start a standalone server (data in ./data) and mount it on ./mnt"
+	@echo "make install    install binaries to $(PREFIX)/bin and mount.zkfs to $(SBINDIR)"
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(B)/libproto.a: $(call obj,$(PROTO_SRC))
+	@rm -f $@; ar rcs $@ $^
+$(B)/libserver.a: $(call obj,$(SERVER_SRC))
+	@rm -f $@; ar rcs $@ $^
+$(B)/libzkc.a: $(call obj,$(CLIENT_SRC))
+	@rm -f $@; ar rcs $@ $^
+
+$(B)/zkfs-server: $(call obj,server/main.c) $(B)/libserver.a $(B)/libproto.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+$(B)/zkfs-cli: $(call obj,$(CLI_SRC)) $(B)/libzkc.a $(B)/libproto.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+$(B)/zkfs: $(call obj,$(FS_SRC)) $(B)/libzkc.a $(B)/libproto.a
+	$(CC) $(LDFLAGS) -o $@ $^ -lfuse3 $(LIBS)
+
+# Unit tests link against every library; each test_*.c is one cmocka program.
+$(B)/tests/%: $(call obj,tests/unit/%.c) $(call obj,$(UNIT_HELP)) $(B)/libserver.a $(B)/libzkc.a $(B)/libproto.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LIBS)
+
+# Benchmarks may use the Apache C client as the common load generator.
+$(B)/bench/%: $(call obj,bench/%.c) $(B)/libzkc.a $(B)/libproto.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -lzookeeper_mt $(LIBS)
+$(B)/obj/bench/%.o: CFLAGS += -DTHREADED
+
+unit: $(UNIT_BINS)
+
+# The whole test run: unit, compat, fault, bats.  tests/run prints the
+# closing 'N passed, N failed' line and exits non-zero on any failure.
+test: all $(UNIT_BINS)
+	B=$(B) tests/run
+
+asan:
+	$(MAKE) B=build-asan SAN=1 OPT="-O1 -g" test
+
+bench: all $(BENCH_BINS)
+	B=$(B) bench/run
+
+deps:
+	scripts/deps
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SBINDIR) $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man8
+	install -m 755 $(PROGS) $(DESTDIR)$(PREFIX)/bin/
+	if [ -f mount.zkfs ]; then install -m 755 mount.zkfs $(DESTDIR)$(SBINDIR)/mount.zkfs; fi
+	for m in docs/*.1; do [ -f "$$m" ] && install -m 644 "$$m" $(DESTDIR)$(PREFIX)/share/man/man1/ || true; done
+	for m in docs/*.8; do [ -f "$$m" ] && install -m 644 "$$m" $(DESTDIR)$(PREFIX)/share/man/man8/ || true; done
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/bin/,$(notdir $(PROGS))) $(DESTDIR)$(SBINDIR)/mount.zkfs
+
+run: all
+	scripts/run
+
+fmt:
+	clang-format -i $(PROTO_SRC) $(wildcard proto/*.h server/*.[ch] client/*.[ch] fs/*.[ch] tests/unit/*.[ch])
+
+clean:
+	rm -rf build build-asan
+
+-include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
