@@ -15,6 +15,15 @@ B       ?= build
 PREFIX  ?= /usr/local
 SBINDIR ?= /sbin
 
+# `make deps` installs packages; it runs while the Makefile is read, before
+# anything else, so `make -j2 deps test` on a fresh machine is safe.
+ifneq ($(filter deps,$(MAKECMDGOALS)),)
+DEPS_STATUS := $(shell scripts/deps >&2; echo $$?)
+ifneq ($(DEPS_STATUS),0)
+$(error make deps failed)
+endif
+endif
+
 PKGS     := libuv fuse3 libcrypto
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 WARN     := -Wall -Wextra -Wshadow -Wno-unused-parameter -Wno-missing-field-initializers -Wstrict-prototypes -Werror
@@ -49,7 +58,7 @@ endif
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 BENCH_BINS := $(patsubst bench/%.c,$(B)/bench/%,$(BENCH_SRC))
 
-.PHONY: all help test unit asan bench deps install uninstall clean run mount fmt
+.PHONY: all help test unit asan bench deps install uninstall clean run stop fmt
 all: $(PROGS)
 
 help:
@@ -104,7 +113,7 @@ bench: all $(BENCH_BINS)
 	B=$(B) bench/run
 
 deps:
-	scripts/deps
+	@:
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SBINDIR) $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man8
@@ -117,7 +126,10 @@ uninstall:
 	rm -f $(addprefix $(DESTDIR)$(PREFIX)/bin/,$(notdir $(PROGS))) $(DESTDIR)$(SBINDIR)/mount.zkfs
 
 run: all
-	scripts/run
+	scripts/run start
+
+stop:
+	scripts/run stop
 
 fmt:
 	clang-format -i $(PROTO_SRC) $(wildcard proto/*.h server/*.[ch] client/*.[ch] fs/*.[ch] tests/unit/*.[ch])
