@@ -80,8 +80,12 @@ int zk_acl_vec_get(struct jute_in *in, struct zk_acl_vec *v)
 		v->v[i].perms = jute_get_int(in);
 		v->v[i].id.scheme = jute_get_string_dup(in);
 		v->v[i].id.id = jute_get_string_dup(in);
-		if (!in->err && (!v->v[i].id.scheme || !v->v[i].id.id))
-			in->err = -EBADMSG; /* null strings in an ACL are not accepted */
+		/* a null string decodes as "" (Java accepts null; kazoo sends a null
+		 * id with the "auth" scheme); the ACL checks then judge it */
+		if (!in->err && !v->v[i].id.scheme && !(v->v[i].id.scheme = strdup("")))
+			in->err = -ENOMEM;
+		if (!in->err && !v->v[i].id.id && !(v->v[i].id.id = strdup("")))
+			in->err = -ENOMEM;
 	}
 	if (in->err)
 		zk_acl_vec_free(v);
@@ -291,6 +295,33 @@ void zk_op_put(struct jute_out *o, const struct zk_op *op)
 	}
 }
 
+/* A request path.  An embedded NUL is legal on the wire (Java decodes it)
+ * and must be answered BadArguments, not treated as a malformed record: it
+ * becomes U+0001, which the path rules refuse just the same. */
+static char *get_path_dup(struct jute_in *in)
+{
+	const uint8_t *p;
+	int32_t n;
+	size_t pos = in->pos;
+	if (in->err)
+		return NULL;
+	jute_get_buffer(in, &p, &n);
+	if (in->err || n <= 0 || !memchr(p, 0, (size_t)n)) {
+		in->pos = pos;
+		in->err = 0;
+		return jute_get_string_dup(in);
+	}
+	char *s = malloc((size_t)n + 1);
+	if (!s) {
+		in->err = -ENOMEM;
+		return NULL;
+	}
+	for (int32_t i = 0; i < n; i++)
+		s[i] = p[i] ? (char)p[i] : 1;
+	s[n] = 0;
+	return s;
+}
+
 int zk_op_get(struct jute_in *in, int32_t type, struct zk_op *op)
 {
 	memset(op, 0, sizeof(*op));
@@ -301,7 +332,7 @@ int zk_op_get(struct jute_in *in, int32_t type, struct zk_op *op)
 	case ZOP_CREATE2:
 	case ZOP_CREATECONTAINER:
 	case ZOP_CREATETTL:
-		op->path = jute_get_string_dup(in);
+		op->path = get_path_dup(in);
 		op->data = jute_get_buffer_dup(in, &op->data_len);
 		zk_acl_vec_get(in, &op->acl);
 		op->flags = jute_get_int(in);
@@ -310,23 +341,23 @@ int zk_op_get(struct jute_in *in, int32_t type, struct zk_op *op)
 		break;
 	case ZOP_DELETE:
 	case ZOP_CHECK:
-		op->path = jute_get_string_dup(in);
+		op->path = get_path_dup(in);
 		op->version = jute_get_int(in);
 		break;
 	case ZOP_EXISTS:
 	case ZOP_GETDATA:
 	case ZOP_GETCHILDREN:
 	case ZOP_GETCHILDREN2:
-		op->path = jute_get_string_dup(in);
+		op->path = get_path_dup(in);
 		op->watch = jute_get_bool(in);
 		break;
 	case ZOP_SETDATA:
-		op->path = jute_get_string_dup(in);
+		op->path = get_path_dup(in);
 		op->data = jute_get_buffer_dup(in, &op->data_len);
 		op->version = jute_get_int(in);
 		break;
 	case ZOP_SETACL:
-		op->path = jute_get_string_dup(in);
+		op->path = get_path_dup(in);
 		zk_acl_vec_get(in, &op->acl);
 		op->version = jute_get_int(in);
 		break;
@@ -335,12 +366,12 @@ int zk_op_get(struct jute_in *in, int32_t type, struct zk_op *op)
 	case ZOP_DELETECONTAINER:
 	case ZOP_GETALLCHILDRENNUMBER:
 	case ZOP_GETEPHEMERALS:
-		op->path = jute_get_string_dup(in);
+		op->path = get_path_dup(in);
 		break;
 	case ZOP_ADDWATCH:
 	case ZOP_CHECKWATCHES:
 	case ZOP_REMOVEWATCHES:
-		op->path = jute_get_string_dup(in);
+		op->path = get_path_dup(in);
 		op->mode = jute_get_int(in);
 		break;
 	default:

@@ -327,8 +327,8 @@ static void roundtrip_response(int32_t type, const struct zk_response *in, struc
 
 static void test_responses(void **state)
 {
-	struct zk_stat st = {.czxid = 1, .mzxid = 2, .ctime = 3, .mtime = 4, .version = 5, .cversion = 6,
-			     .aversion = 7, .ephemeral_owner = 8, .data_length = 9, .num_children = 10, .pzxid = 11};
+	struct zk_stat st = (struct zk_stat){.czxid = 1, .mzxid = 2, .ctime = 3, .mtime = 4, .version = 5, .cversion = 6,
+			      .aversion = 7, .ephemeral_owner = 8, .data_length = 9, .num_children = 10, .pzxid = 11};
 	struct zk_response r = {.xid = 5, .zxid = 100};
 	r.r.data = (uint8_t *)"payload";
 	r.r.data_len = 7;
@@ -336,7 +336,10 @@ static void test_responses(void **state)
 	struct zk_response d;
 	roundtrip_response(ZOP_GETDATA, &r, &d);
 	assert_int_equal(d.r.data_len, 7);
-	assert_memory_equal(&d.r.stat, &st, sizeof(st));
+	assert_true(d.r.stat.czxid == 1 && d.r.stat.mzxid == 2 && d.r.stat.ctime == 3 && d.r.stat.mtime == 4);
+	assert_true(d.r.stat.version == 5 && d.r.stat.cversion == 6 && d.r.stat.aversion == 7);
+	assert_true(d.r.stat.ephemeral_owner == 8 && d.r.stat.data_length == 9);
+	assert_true(d.r.stat.num_children == 10 && d.r.stat.pzxid == 11);
 	zk_response_free(&d);
 
 	char *kids[] = {"a", "b", "c"};

@@ -1,0 +1,220 @@
+/*
+ * zkc_int.h — libzkc internals shared by zkc.c (sessions, connections,
+ * watches), zkc_ops.c (building requests), zkc_block.c (the blocking client)
+ * and zkc_util.c.  Not installed; callers use zkc.h.
+ *
+ * A request lives in exactly one place at a time:
+ *   built (any thread) ─► waitq (over the outstanding cap, blocking callers)
+ *        ─► unsent (queued, xid assigned) ─► pending (on the wire)
+ *        ─► completed (done called once, then freed).
+ * Everything that touches a session's queues runs on its loop thread.
+ */
+#ifndef ZKFS_CLIENT_ZKC_INT_H
+#define ZKFS_CLIENT_ZKC_INT_H
+
+#include <sys/socket.h>
+
+#include "zkc.h"
+
+/* Watch kinds, in the order of setWatches2's vectors (ZK_SW_*). */
+enum { W_DATA = ZK_SW_DATA, W_EXIST = ZK_SW_EXIST, W_CHILD = ZK_SW_CHILD, W_PERSIST = ZK_SW_PERSISTENT,
+       W_RECURSIVE = ZK_SW_PERSISTENT_RECURSIVE, W_NKINDS = ZK_SW_COUNT, W_NONE = -1 };
+
+struct zkc_watcher {
+	struct zkc_watcher *next;
+	zkc_watch_fn fn;
+	void *arg;
+};
+
+/* One watched path (full server path, chroot included). */
+struct zkc_wentry {
+	struct zkc_wentry *next; /* hash chain */
+	uint32_t hash;
+	struct zkc_watcher *w[W_NKINDS];
+	char path[];
+};
+
+struct zkc_wtable {
+	struct zkc_wentry **b;
+	size_t nb; /* power of two or 0 */
+	size_t n;
+};
+
+struct zkc_req {
+	struct zkc_req *next;
+	zkc_session *s;
+	int32_t xid;
+	int32_t type;
+	uint8_t *frame; /* length-prefixed; xid patched at enqueue */
+	size_t flen;
+	zkc_done_fn done;
+	void *arg;
+	uint64_t queued_at;
+	bool can_wait; /* blocking caller: wait for a slot instead of THROTTLEDOP */
+	/* watch to register when the reply arrives (W_NONE: none) */
+	int wkind;
+	char *wpath; /* full path */
+	zkc_watch_fn wfn;
+	void *warg;
+	/* removeWatches / checkWatches */
+	int wtype;
+	bool wlocal;
+	int local_err; /* answer of a locally completed request */
+	/* addAuth */
+	char *auth_scheme;
+	uint8_t *auth_data;
+	size_t auth_len;
+};
+
+struct zkc_host {
+	struct sockaddr_storage sa;
+	char name[80];
+};
+
+struct zkc_conn;
+
+/* Credentials kept for every reconnect. */
+struct zkc_authent {
+	struct zkc_authent *next;
+	char *scheme;
+	uint8_t *data;
+	size_t len;
+	struct zkc_req *waiter; /* an addAuth waiting for its first answer */
+};
+
+/* One expected auth reply (they come back in order among themselves). */
+struct zkc_authwait {
+	struct zkc_authwait *next;
+	struct zkc_req *req; /* NULL for a re-sent credential */
+};
+
+struct bwait;
+
+enum sess_st {
+	ST_CONNECTING, /* no usable connection yet, attempting or backing off */
+	ST_CONNECTED,
+	ST_DISCONNECTED, /* was connected; reconnecting */
+	ST_EXPIRED,
+	ST_AUTH_FAILED,
+	ST_CLOSING,
+	ST_CLOSED,
+};
+
+struct zkc_session {
+	uv_loop_t *loop;
+	zkc_client *client;            /* NULL for async-only sessions */
+	zkc_session *cnext, *cprev;    /* client's list (loop thread) */
+	void *user;
+
+	/* configuration, immutable after open (read by building threads) */
+	struct zkc_host *hosts;
+	int nhosts;
+	char *chroot; /* NULL or "/a/b" */
+	size_t chroot_len;
+	int timeout_req;
+	bool read_only;
+	int max_outstanding;
+	size_t max_frame;
+	size_t max_request;
+	zkc_state_fn state_cb;
+	void *state_arg;
+
+	/* read from any thread (atomics / info_mu) */
+	int pub_state;
+	int timeout_neg;
+	int64_t last_zxid;
+	int outstanding_pub;
+	int b_deadline_ms;
+	uv_mutex_t info_mu; /* session_id, passwd, server */
+	int64_t session_id;
+	uint8_t passwd[16];
+	char server[80];
+
+	/* loop thread only */
+	int st;
+	bool ro_conn;
+	bool started;
+	struct zkc_conn *conn;
+	int host_idx;
+	int fails;         /* failed attempts since the last success */
+	uint64_t attempt_start;
+	uint64_t next_attempt; /* 0: attempt in progress */
+	uint64_t last_send, last_recv;
+	uint64_t close_deadline;
+	int32_t close_xid;
+	bool no_sw2;
+	bool sent_sw2;
+	uv_timer_t timer;
+	uv_prepare_t flush;
+	uv_timer_t done_timer; /* runs doneq */
+	struct zkc_req *doneq, *doneq_tail;
+	int handles_open;
+	zkc_close_fn close_cb;
+	void *close_arg;
+
+	int32_t next_xid;
+	int outstanding; /* unsent + pending */
+	struct zkc_req *unsent, *unsent_tail;
+	struct zkc_req *pending, *pending_tail;
+	struct zkc_req *waitq, *waitq_tail;
+	struct zkc_authent *auths;
+	struct zkc_authwait *authq, *authq_tail;
+	struct zkc_wtable wt;
+
+	struct bwait *open_wait; /* zkc_b_open waiting for the first connection */
+};
+
+/* ---- zkc.c ---- */
+/* Parses and resolves the connect string, allocates the session (no libuv
+ * calls: any thread).  Returns ZE_OK or an error. */
+int zkc__session_alloc(const char *connect, int timeout_ms, const struct zkc_options *opt, zkc_session **out);
+/* Frees a session that was never started. */
+void zkc__session_free_unstarted(zkc_session *s);
+/* Binds to loop and starts connecting (loop thread). */
+int zkc__session_start(zkc_session *s, uv_loop_t *loop);
+/* Submits a built request (loop thread).  On error the request is freed,
+ * done is not called, and the error returned. */
+int zkc__req_submit(struct zkc_req *q);
+void zkc__req_free(struct zkc_req *q);
+
+/* ---- zkc_ops.c ---- */
+/* Builds a request for r (paths chroot-relative; the chroot is added here).
+ * Any thread.  *err receives the code on NULL. */
+struct zkc_req *zkc__req_build(zkc_session *s, const struct zk_request *r, int *err);
+/* The full (chroot-prefixed) form of path, malloc'd; NULL on ENOMEM. */
+char *zkc__full_path(const zkc_session *s, const char *path);
+/* Chroot-relative view of a full path (points into it, or is it). */
+const char *zkc__strip(const zkc_session *s, const char *full);
+/* Replaces *p by its chroot-stripped copy. */
+void zkc__strip_inplace(const zkc_session *s, char **p);
+
+/* Builders used by both APIs. */
+struct zkc_req *zkc__build_create(zkc_session *s, const char *path, const void *data, int32_t len,
+				  const struct zk_acl_vec *acl, int mode, int64_t ttl, int *err);
+struct zkc_req *zkc__build_path(zkc_session *s, int type, const char *path, int32_t version, int *err);
+struct zkc_req *zkc__build_watch(zkc_session *s, int type, const char *path, zkc_watch_fn wfn, void *warg,
+				 int *err);
+struct zkc_req *zkc__build_set(zkc_session *s, const char *path, const void *data, int32_t len, int32_t version,
+			       int *err);
+struct zkc_req *zkc__build_set_acl(zkc_session *s, const char *path, const struct zk_acl_vec *acl,
+				   int32_t version, int *err);
+struct zkc_req *zkc__build_multi(zkc_session *s, int type, const struct zk_op *ops, int nops, int *err);
+struct zkc_req *zkc__build_add_watch(zkc_session *s, const char *path, int mode, zkc_watch_fn wfn, void *warg,
+				     int *err);
+struct zkc_req *zkc__build_watches(zkc_session *s, int type, const char *path, int wtype, zkc_watch_fn wfn,
+				   void *warg, bool local, int *err);
+struct zkc_req *zkc__build_auth(zkc_session *s, const char *scheme, const void *data, size_t len, int *err);
+struct zkc_req *zkc__build_whoami(zkc_session *s, int *err);
+
+/* ---- zkc_block.c ---- */
+/* Called (loop thread) when a session with an open waiter reaches a state. */
+void zkc__open_wait_done(zkc_session *s, int err);
+/* Unlinks a session from its client's list (loop thread). */
+void zkc__client_unlink(zkc_session *s);
+
+static inline uint64_t zkc__now(const zkc_session *s)
+{
+	return uv_now(s->loop);
+}
+
+#endif

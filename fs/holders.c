@@ -1,0 +1,237 @@
+/*
+ * holders.c — one ZooKeeper session per Unix session leader (see holders.h).
+ *
+ * Life of a holder:
+ *   (none) --first ephemeral by a process of session SID--> OPEN
+ *          (zkc_b_open + pidfd_open(SID), added to the poll set)
+ *   OPEN --pidfd readable (leader exited)--> CLOSING (removed from table)
+ *        --last reference dropped--> zkc_b_close --> (none)
+ * References keep a session alive while a FUSE handler is using it.
+ */
+#include "holders.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "zkfs.h"
+
+struct holder {
+	pid_t sid;
+	int pidfd;
+	zkc_session *s;
+	int refs;   /* guarded by mu: table reference + users */
+	bool dead;  /* leader gone; removed from the table */
+	struct holder *next;
+};
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t open_mu = PTHREAD_MUTEX_INITIALIZER; /* serialises opens */
+static struct holder *holders; /* guarded by mu */
+static int wake_fd = -1;
+static pthread_t thr;
+static volatile bool stopping;
+static bool started;
+
+static int pidfd_open_(pid_t pid)
+{
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+/* Drops one reference; closes the session at zero.  Called without mu. */
+static void unref(struct holder *h)
+{
+	bool last;
+
+	pthread_mutex_lock(&mu);
+	last = --h->refs == 0;
+	pthread_mutex_unlock(&mu);
+	if (last) {
+		zkfs_log("holder session 0x%llx of Unix session %d closed",
+			 (unsigned long long)zkc_session_id(h->s, NULL), (int)h->sid);
+		zkc_b_close(h->s);
+		close(h->pidfd);
+		free(h);
+	}
+}
+
+static void *watch_main(void *arg)
+{
+	while (!stopping) {
+		struct pollfd fds[1024];
+		struct holder *hs[1024];
+		int n = 0;
+
+		fds[n].fd = wake_fd;
+		fds[n].events = POLLIN;
+		hs[n++] = NULL;
+		pthread_mutex_lock(&mu);
+		for (struct holder *h = holders; h && n < 1024; h = h->next) {
+			fds[n].fd = h->pidfd;
+			fds[n].events = POLLIN;
+			hs[n++] = h;
+		}
+		pthread_mutex_unlock(&mu);
+		if (poll(fds, (nfds_t)n, 1000) < 0 && errno != EINTR)
+			break;
+		if (fds[0].revents) {
+			uint64_t v;
+			(void)!read(wake_fd, &v, sizeof(v));
+		}
+		for (int i = 1; i < n; i++) {
+			struct holder *h = hs[i];
+			if (!fds[i].revents)
+				continue;
+			/* Leader exited: take it out of the table, drop the table's ref. */
+			pthread_mutex_lock(&mu);
+			for (struct holder **pp = &holders; *pp; pp = &(*pp)->next)
+				if (*pp == h) {
+					*pp = h->next;
+					h->dead = true;
+					break;
+				}
+			pthread_mutex_unlock(&mu);
+			unref(h);
+		}
+	}
+	return NULL;
+}
+
+int holders_start(void)
+{
+	int rc;
+
+	wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (wake_fd < 0)
+		return -errno;
+	rc = pthread_create(&thr, NULL, watch_main, NULL);
+	if (rc)
+		return -rc;
+	started = true;
+	return 0;
+}
+
+void holders_stop(void)
+{
+	struct holder *list;
+	uint64_t one = 1;
+
+	if (!started)
+		return;
+	stopping = true;
+	(void)!write(wake_fd, &one, sizeof(one));
+	pthread_join(thr, NULL);
+	pthread_mutex_lock(&mu);
+	list = holders;
+	holders = NULL;
+	pthread_mutex_unlock(&mu);
+	while (list) {
+		struct holder *n = list->next;
+		unref(list);
+		list = n;
+	}
+	started = false;
+}
+
+static struct holder *find(pid_t sid)
+{
+	for (struct holder *h = holders; h; h = h->next)
+		if (h->sid == sid && !h->dead)
+			return h;
+	return NULL;
+}
+
+int holders_get(pid_t pid, zkc_session **out, void **ref)
+{
+	pid_t sid = getsid(pid);
+	struct holder *h;
+	int pfd, rc;
+	uint64_t one = 1;
+
+	if (zkfs_cfg.eph_owner_mount || sid < 0 || sid == getsid(0) || !started) {
+		*out = NULL; /* the mount's session */
+		*ref = NULL;
+		return 0;
+	}
+	pthread_mutex_lock(&mu);
+	h = find(sid);
+	if (h)
+		h->refs++;
+	pthread_mutex_unlock(&mu);
+	if (h) {
+		*out = h->s;
+		*ref = h;
+		return 0;
+	}
+	pthread_mutex_lock(&open_mu);
+	pthread_mutex_lock(&mu);
+	h = find(sid); /* someone may have opened it meanwhile */
+	if (h)
+		h->refs++;
+	pthread_mutex_unlock(&mu);
+	if (h) {
+		pthread_mutex_unlock(&open_mu);
+		*out = h->s;
+		*ref = h;
+		return 0;
+	}
+	pfd = pidfd_open_(sid);
+	if (pfd < 0) {
+		/* Leader already gone: the mount's own session owns it. */
+		pthread_mutex_unlock(&open_mu);
+		*out = NULL;
+		*ref = NULL;
+		return 0;
+	}
+	h = calloc(1, sizeof(*h));
+	if (!h) {
+		close(pfd);
+		pthread_mutex_unlock(&open_mu);
+		return -ENOMEM;
+	}
+	rc = zkfs_open_session(zkfs_cfg.op_wait_ms, &h->s);
+	if (rc) {
+		close(pfd);
+		free(h);
+		pthread_mutex_unlock(&open_mu);
+		return zkfs_errno(rc);
+	}
+	h->sid = sid;
+	h->pidfd = pfd;
+	h->refs = 2; /* table + caller */
+	pthread_mutex_lock(&mu);
+	h->next = holders;
+	holders = h;
+	pthread_mutex_unlock(&mu);
+	pthread_mutex_unlock(&open_mu);
+	(void)!write(wake_fd, &one, sizeof(one));
+	zkfs_log("holder session 0x%llx opened for Unix session %d",
+		 (unsigned long long)zkc_session_id(h->s, NULL), (int)sid);
+	*out = h->s;
+	*ref = h;
+	return 0;
+}
+
+void holders_put(void *ref)
+{
+	if (ref)
+		unref(ref);
+}
+
+int holders_count(void)
+{
+	int n = 0;
+
+	pthread_mutex_lock(&mu);
+	for (struct holder *h = holders; h; h = h->next)
+		n++;
+	pthread_mutex_unlock(&mu);
+	return n;
+}

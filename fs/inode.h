@@ -1,0 +1,91 @@
+/*
+ * inode.h — the table between FUSE node ids and znode paths.
+ *
+ * The kernel names everything by a 64-bit node id that zkfs hands out in
+ * entry replies; ZooKeeper names everything by path.  Each entry carries
+ * the kernel's lookup count (raised by every entry reply, lowered by
+ * forget) and is freed when it reaches zero.  An entry is also keyed by
+ * its path while it is "live"; when the znode behind a path is deleted,
+ * re-created (new czxid) or changes between directory and file, the old
+ * entry is detached from the path and a new one is made, so the kernel
+ * never sees an inode change type or identity.
+ *
+ * The table also remembers which znodes (by czxid) this mount created as
+ * files, for the "stays a file while empty" rule.
+ *
+ * Every function takes the table's own mutex; callers get copies, never
+ * pointers into the table.  Node id 1 (FUSE_ROOT_ID) is the mount root and
+ * is never freed.
+ */
+#ifndef ZKFS_FS_INODE_H
+#define ZKFS_FS_INODE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "records.h"
+
+/* A copy of one entry's state. */
+struct inode_info {
+	uint64_t id;
+	char *path; /* malloc'd; caller frees */
+	bool dir;
+	bool live;      /* still the entry of its path */
+	bool have_stat; /* st below is meaningful */
+	struct zk_stat st;
+	int64_t pending_size; /* size of unflushed writes through an open fd, or -1 */
+	int perm;             /* last permission bits sent to the kernel, or -1 */
+};
+
+/* Initialises the table with the root entry for `root_path` (a znode path,
+ * "/" for no chroot: paths in the table are relative to the mount root).
+ * Returns 0 or -ENOMEM. */
+int inode_table_init(void);
+void inode_table_free(void);
+
+/* Finds or makes the live entry for `path` describing a znode of identity
+ * `czxid` shown as a dir or file, stores `st`, raises its lookup count by
+ * one and returns its node id (0 on -ENOMEM).  The root path always maps
+ * to FUSE_ROOT_ID. */
+uint64_t inode_ref(const char *path, const struct zk_stat *st, bool dir);
+
+/* Lowers the lookup count of `id` by n; frees the entry at zero. */
+void inode_forget(uint64_t id, uint64_t n);
+
+/* Fills *out with a copy of entry `id`.  Returns 0 or -ENOENT (unknown
+ * id; the kernel never sends one, so it signals a bug) or -ENOMEM. */
+int inode_get(uint64_t id, struct inode_info *out);
+void inode_info_free(struct inode_info *in);
+
+/* Malloc'd path of entry `id`, or NULL. */
+char *inode_path(uint64_t id);
+
+/* Node id of the live entry of `path`, or 0.  With `out`, also a copy. */
+uint64_t inode_find(const char *path, struct inode_info *out);
+
+/* Updates the stored stat of the live entry of `path` (if any). */
+void inode_set_stat(const char *path, const struct zk_stat *st);
+
+/* Remembers the permission bits last sent to the kernel for entry `id`. */
+void inode_set_perm(uint64_t id, int perm);
+
+/* Sets the size of unflushed writes of entry `id` (-1 = none). */
+void inode_set_pending(uint64_t id, int64_t size);
+
+/* The znode at `path` is gone: detach its entry from the path (the kernel
+ * may still hold the id until forget).  Returns the detached id or 0. */
+uint64_t inode_detach(const char *path);
+
+/* After a rename: entry `id` now lives at `newpath` (detaching whatever
+ * lived there) with stat `st`.  Returns 0 or -ENOMEM. */
+int inode_move(uint64_t id, const char *newpath, const struct zk_stat *st);
+
+/* The "created by this mount as a file / as a directory" memory, keyed by
+ * czxid: inode_created_type answers 0 (file), 1 (dir) or -1 (unknown). */
+void inode_mark_created(int64_t czxid, bool dir);
+int inode_created_type(int64_t czxid);
+
+/* Number of entries (for tests). */
+size_t inode_count(void);
+
+#endif

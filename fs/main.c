@@ -1,0 +1,581 @@
+/*
+ * main.c — the zkfs daemon's entry point: options, the connection to
+ * ZooKeeper, the mount, daemonising once the mount is usable, and the
+ * multi-threaded FUSE loop it ends in (see the end of main()).
+ *
+ *   zkfs SPEC DIR [-o OPTIONS] [-f] [-d]
+ *
+ * Start-up order matters: the process forks before any thread exists (the
+ * client library starts a loop thread), the child connects and mounts, and
+ * only then tells the waiting parent to exit 0; on any failure the parent
+ * prints the child's message and exits non-zero.  So `zkfs` and
+ * `mount -t zkfs` return once the mount works, or fail clearly.
+ */
+#define FUSE_USE_VERSION 314
+#include <errno.h>
+#include <fcntl.h>
+#include <fuse_lowlevel.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "holders.h"
+#include "inode.h"
+#include "map.h"
+#include "notify.h"
+#include "ops.h"
+#include "zkfs.h"
+
+struct zkfs_config zkfs_cfg;
+zkc_client *zkfs_client;
+struct fuse_session *zkfs_fuse;
+
+static pthread_rwlock_t sess_lock = PTHREAD_RWLOCK_INITIALIZER;
+static zkc_session *main_sess; /* guarded by sess_lock (written under wrlock) */
+static struct zkc_auth auth_rec;
+static int status_fd = -1; /* pipe to the waiting parent */
+static FILE *log_fp;
+static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static pthread_mutex_t renew_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t renew_cv = PTHREAD_COND_INITIALIZER;
+static bool renew_needed, renew_stop; /* guarded by renew_mu */
+
+void zkfs_log(const char *fmt, ...)
+{
+	va_list ap;
+	time_t now = time(NULL);
+	struct tm tm;
+	char ts[32];
+	FILE *out = log_fp ? log_fp : stderr;
+
+	gmtime_r(&now, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	pthread_mutex_lock(&log_mu);
+	fprintf(out, "%s zkfs[%d]: ", ts, (int)getpid());
+	va_start(ap, fmt);
+	vfprintf(out, fmt, ap);
+	va_end(ap);
+	fputc('\n', out);
+	fflush(out);
+	pthread_mutex_unlock(&log_mu);
+}
+
+zkc_session *zkfs_session_get(void)
+{
+	pthread_rwlock_rdlock(&sess_lock);
+	return main_sess;
+}
+
+void zkfs_session_put(void)
+{
+	pthread_rwlock_unlock(&sess_lock);
+}
+
+static void on_main_state(zkc_session *s, int state, void *arg)
+{
+	zkfs_log("ZooKeeper session 0x%llx: %s", (unsigned long long)zkc_session_id(s, NULL),
+		 zkc_state_name(state));
+	if (state == ZKC_STATE_EXPIRED || state == ZKC_STATE_AUTH_FAILED)
+		zkfs_session_expired();
+}
+
+static int open_session(int wait_ms, bool main, zkc_session **out)
+{
+	struct zkc_options opt;
+	int rc;
+
+	memset(&opt, 0, sizeof(opt));
+	if (main)
+		opt.state_cb = on_main_state;
+	if (zkfs_cfg.auth) {
+		opt.auth = &auth_rec;
+		opt.nauth = 1;
+	}
+	rc = zkc_b_open(zkfs_client, zkfs_cfg.spec, zkfs_cfg.timeout_ms, &opt, wait_ms, out);
+	if (rc == ZE_OK && zkfs_cfg.op_wait_ms > 0)
+		zkc_b_set_deadline(*out, zkfs_cfg.op_wait_ms);
+	return rc;
+}
+
+int zkfs_open_session(int wait_ms, zkc_session **out)
+{
+	return open_session(wait_ms, false, out);
+}
+
+void zkfs_session_expired(void)
+{
+	pthread_mutex_lock(&renew_mu);
+	renew_needed = true;
+	pthread_cond_signal(&renew_cv);
+	pthread_mutex_unlock(&renew_mu);
+}
+
+/* Replaces an expired mount session with a new one (the old session's
+ * ephemerals are gone, as in ZooKeeper). */
+static void *renew_main(void *arg)
+{
+	for (;;) {
+		zkc_session *ns = NULL, *old;
+		pthread_mutex_lock(&renew_mu);
+		while (!renew_needed && !renew_stop)
+			pthread_cond_wait(&renew_cv, &renew_mu);
+		if (renew_stop) {
+			pthread_mutex_unlock(&renew_mu);
+			return NULL;
+		}
+		renew_needed = false;
+		pthread_mutex_unlock(&renew_mu);
+		while (open_session(zkfs_cfg.timeout_ms, true, &ns) != ZE_OK) {
+			pthread_mutex_lock(&renew_mu);
+			bool stop = renew_stop;
+			pthread_mutex_unlock(&renew_mu);
+			if (stop)
+				return NULL;
+			sleep(1);
+		}
+		if (notify_watch_session(ns))
+			zkfs_log("could not install the root watch on the new session");
+		pthread_rwlock_wrlock(&sess_lock);
+		old = main_sess;
+		main_sess = ns;
+		pthread_rwlock_unlock(&sess_lock);
+		zkfs_log("session expired; new session 0x%llx",
+			 (unsigned long long)zkc_session_id(ns, NULL));
+		zkc_b_close(old);
+	}
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: zkfs SPEC MOUNTPOINT [-o OPTION[,OPTION...]] [-f] [-d]\n"
+		"\n"
+		"Mounts a ZooKeeper namespace as files and directories.\n"
+		"SPEC is a connect string: host:port[,host:port...][/chroot]\n"
+		"\n"
+		"  -f                      stay in the foreground\n"
+		"  -d                      foreground, FUSE debug output\n"
+		"  -h, --help              this help\n"
+		"  -V, --version           version\n"
+		"\n"
+		"zkfs options (-o):\n"
+		"  timeout=SEC             ZooKeeper session timeout (default 10)\n"
+		"  op_timeout=SEC          how long an operation waits for a lost\n"
+		"                          connection before failing with EIO/ETIMEDOUT\n"
+		"                          (default: the session timeout)\n"
+		"  connect_timeout=SEC     how long mounting waits for the ensemble (default 15)\n"
+		"  ephemeral=DIR[:DIR...]  nodes created directly in these directories\n"
+		"                          (relative to the mount root) are ephemeral\n"
+		"  ephemeral_owner=session|mount  who owns ephemerals: the creator's Unix\n"
+		"                          session (default) or the mount's own session\n"
+		"  zdata=NAME              name of the hidden data entry of directories\n"
+		"                          (default .zdata)\n"
+		"  auth=digest:USER:PASS   ZooKeeper digest credentials\n"
+		"  authfile=PATH           read 'digest:USER:PASS' from PATH instead\n"
+		"  entry_timeout=SEC, attr_timeout=SEC, negative_timeout=SEC\n"
+		"                          kernel cache timeouts (default 60; kept coherent\n"
+		"                          by ZooKeeper watches while connected)\n"
+		"  log=FILE                write the daemon's log to FILE\n"
+		"  expire_signal=SIG       accepted; reserved\n"
+		"\n"
+		"Standard FUSE options (allow_other, default_permissions, ro, ...) are\n"
+		"passed on; _netdev, auto, noauto, user, users, nofail, defaults, rw and\n"
+		"the like from mount(8) are ignored.\n");
+}
+
+/* Fails start-up: message to the parent (or stderr), exit status 1. */
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void die(const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (status_fd >= 0) {
+		(void)!write(status_fd, "E", 1);
+		(void)!write(status_fd, msg, strlen(msg));
+		close(status_fd);
+	} else {
+		fprintf(stderr, "zkfs: %s\n", msg);
+	}
+	_exit(1);
+}
+
+static bool is_mount_noise(const char *o)
+{
+	static const char *const noise[] = {"_netdev", "auto", "noauto", "user", "users",
+					    "nouser", "nofail", "defaults", "rw", "exec",
+					    "noexec", "suid", "nosuid", "dev", "nodev",
+					    "atime", "noatime", "relatime", "norelatime",
+					    "strictatime", "async", "sync", "dirsync", "owner",
+					    "group", "loud", "silent", "nosymfollow", NULL};
+	for (int i = 0; noise[i]; i++)
+		if (!strcmp(o, noise[i]))
+			return true;
+	return o[0] == '_' || !strncmp(o, "x-", 2) || !strncmp(o, "comment=", 8);
+}
+
+static double parse_sec(const char *key, const char *v)
+{
+	char *end;
+	double d = strtod(v, &end);
+
+	if (*end || d < 0)
+		die("bad value for %s: '%s'", key, v);
+	return d;
+}
+
+/* Normalises a directory option value to a znode path relative to the
+ * mount root: "locks" and "/locks/" -> "/locks". */
+static char *norm_dir(const char *d)
+{
+	size_t n = strlen(d);
+	char *p = malloc(n + 2), *q = p;
+
+	if (!p)
+		die("out of memory");
+	if (d[0] != '/')
+		*q++ = '/';
+	memcpy(q, d, n + 1);
+	n = strlen(p);
+	while (n > 1 && p[n - 1] == '/')
+		p[--n] = '\0';
+	if (!zk_path_valid(p, n))
+		die("bad directory in ephemeral=: '%s'", d);
+	return p;
+}
+
+static void set_auth(const char *v)
+{
+	const char *up = v;
+
+	if (!strncmp(v, "digest:", 7))
+		up = v + 7;
+	else if (strchr(v, ':') && strchr(strchr(v, ':') + 1, ':'))
+		die("only digest auth is supported (auth=digest:USER:PASS)");
+	if (!strchr(up, ':'))
+		die("auth wants digest:USER:PASS");
+	free(zkfs_cfg.auth);
+	zkfs_cfg.auth = strdup(up);
+}
+
+static void read_authfile(const char *path)
+{
+	char buf[1024];
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	if (!f)
+		die("cannot read authfile %s: %s", path, strerror(errno));
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
+		buf[--n] = '\0';
+	set_auth(buf);
+}
+
+/* Handles one -o item: zkfs's own, mount(8) noise, or passed to FUSE. */
+static void one_option(char *o, struct fuse_args *fargs)
+{
+	char *eq = strchr(o, '=');
+	const char *v = eq ? eq + 1 : "";
+	size_t kl = eq ? (size_t)(eq - o) : strlen(o);
+
+#define KEY(k) (kl == strlen(k) && !strncmp(o, k, kl))
+	if (KEY("timeout")) {
+		zkfs_cfg.timeout_ms = (int)(parse_sec("timeout", v) * 1000);
+	} else if (KEY("op_timeout")) {
+		zkfs_cfg.op_wait_ms = (int)(parse_sec("op_timeout", v) * 1000);
+	} else if (KEY("connect_timeout")) {
+		/* stored in op_wait's sibling below */
+		setenv("ZKFS_CONNECT_TIMEOUT_MS", v, 1);
+	} else if (KEY("ephemeral")) {
+		char *copy = strdup(v), *save = NULL;
+		for (char *d = strtok_r(copy, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+			zkfs_cfg.eph_dirs = realloc(zkfs_cfg.eph_dirs,
+						    sizeof(char *) * (size_t)(zkfs_cfg.n_eph + 1));
+			zkfs_cfg.eph_dirs[zkfs_cfg.n_eph++] = norm_dir(d);
+		}
+		free(copy);
+	} else if (KEY("ephemeral_owner")) {
+		if (!strcmp(v, "mount"))
+			zkfs_cfg.eph_owner_mount = true;
+		else if (!strcmp(v, "session"))
+			zkfs_cfg.eph_owner_mount = false;
+		else
+			die("ephemeral_owner must be 'session' or 'mount'");
+	} else if (KEY("zdata")) {
+		if (map_name_check(v) || strchr(v, '%'))
+			die("bad zdata name '%s'", v);
+		free(zkfs_cfg.zdata);
+		zkfs_cfg.zdata = strdup(v);
+	} else if (KEY("auth")) {
+		set_auth(v);
+	} else if (KEY("authfile")) {
+		read_authfile(v);
+	} else if (KEY("entry_timeout")) {
+		zkfs_cfg.entry_timeout = parse_sec("entry_timeout", v);
+	} else if (KEY("attr_timeout")) {
+		zkfs_cfg.attr_timeout = parse_sec("attr_timeout", v);
+	} else if (KEY("negative_timeout")) {
+		zkfs_cfg.neg_timeout = parse_sec("negative_timeout", v);
+	} else if (KEY("log")) {
+		free(zkfs_cfg.logfile);
+		zkfs_cfg.logfile = strdup(v);
+	} else if (KEY("expire_signal")) {
+		/* accepted for fstab compatibility; see docs/fs.md */
+	} else if (is_mount_noise(o)) {
+		/* mount(8) passes these; they mean nothing here */
+	} else {
+		if (!strcmp(o, "ro"))
+			zkfs_cfg.ro = true;
+		fuse_opt_add_arg(fargs, "-o");
+		fuse_opt_add_arg(fargs, o);
+	}
+#undef KEY
+}
+
+static void parse_args(int argc, char **argv, struct fuse_args *fargs)
+{
+	const char *pos[2] = {NULL, NULL};
+	int npos = 0;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			usage(stdout);
+			exit(0);
+		} else if (!strcmp(a, "-V") || !strcmp(a, "--version")) {
+			printf("zkfs 0.1 (FUSE %s)\n", fuse_pkgversion());
+			exit(0);
+		} else if (!strcmp(a, "-f")) {
+			zkfs_cfg.foreground = true;
+		} else if (!strcmp(a, "-d")) {
+			zkfs_cfg.foreground = true;
+			zkfs_cfg.debug = true;
+			fuse_opt_add_arg(fargs, "-d");
+		} else if (!strcmp(a, "-s")) {
+			/* single-threaded requested: zkfs needs worker threads; ignored */
+		} else if (!strncmp(a, "-o", 2)) {
+			char *opts = strdup(a[2] ? a + 2 : (i + 1 < argc ? argv[++i] : ""));
+			char *save = NULL;
+			for (char *o = strtok_r(opts, ",", &save); o; o = strtok_r(NULL, ",", &save))
+				one_option(o, fargs);
+			free(opts);
+		} else if (a[0] == '-' && a[1]) {
+			fprintf(stderr, "zkfs: unknown option %s\n", a);
+			usage(stderr);
+			exit(2);
+		} else if (npos < 2) {
+			pos[npos++] = a;
+		} else {
+			fprintf(stderr, "zkfs: too many arguments\n");
+			usage(stderr);
+			exit(2);
+		}
+	}
+	if (npos < 2) {
+		usage(stderr);
+		exit(2);
+	}
+	zkfs_cfg.spec = strdup(pos[0]);
+	zkfs_cfg.mountpoint = realpath(pos[1], NULL);
+	if (!zkfs_cfg.mountpoint) {
+		fprintf(stderr, "zkfs: mount point %s: %s\n", pos[1], strerror(errno));
+		exit(1);
+	}
+}
+
+static void check_spec(const char *spec)
+{
+	const char *slash = strchr(spec, '/');
+
+	if (!*spec || spec[0] == '/' || spec[0] == ',' )
+		die("bad SPEC '%s' (want host:port[,host:port...][/chroot])", spec);
+	if (slash && strlen(slash) > 1 && !zk_path_valid(slash, strlen(slash)))
+		die("bad chroot in SPEC '%s'", spec);
+}
+
+/* Parent side of start-up: waits for the child's verdict. */
+static int wait_child(int rfd, pid_t child)
+{
+	char buf[1100];
+	ssize_t n, got = 0;
+
+	while ((n = read(rfd, buf + got, sizeof(buf) - 1 - (size_t)got)) > 0)
+		got += n;
+	buf[got > 0 ? got : 0] = '\0';
+	if (got > 0 && buf[0] == 'O')
+		return 0;
+	if (got > 1 && buf[0] == 'E')
+		fprintf(stderr, "zkfs: %s\n", buf + 1);
+	else {
+		int st = 0;
+		waitpid(child, &st, 0);
+		fprintf(stderr, "zkfs: the daemon failed to start\n");
+	}
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	struct fuse_args fargs = FUSE_ARGS_INIT(0, NULL);
+	struct fuse_loop_config *lcfg;
+	pthread_t renew_thr;
+	const char *ct;
+	int connect_ms, rc;
+
+	zkfs_cfg.timeout_ms = 10000;
+	zkfs_cfg.zdata = strdup(".zdata");
+	zkfs_cfg.entry_timeout = zkfs_cfg.attr_timeout = zkfs_cfg.neg_timeout = 60;
+	zkfs_cfg.uid = getuid();
+	zkfs_cfg.gid = getgid();
+	fuse_opt_add_arg(&fargs, argv[0]);
+	parse_args(argc, argv, &fargs);
+	zkfs_cfg.debug_events = getenv("ZKFS_DEBUG_EVENTS") != NULL;
+	if (zkfs_cfg.op_wait_ms == 0)
+		zkfs_cfg.op_wait_ms = zkfs_cfg.timeout_ms;
+	ct = getenv("ZKFS_CONNECT_TIMEOUT_MS");
+	connect_ms = ct ? (int)(atof(ct) * 1000) : 15000;
+	unsetenv("ZKFS_CONNECT_TIMEOUT_MS");
+	check_spec(zkfs_cfg.spec);
+	if (access("/dev/fuse", R_OK | W_OK))
+		die("/dev/fuse: %s (is the fuse module loaded?)", strerror(errno));
+	if (zkfs_cfg.auth) {
+		char *colon = strchr(zkfs_cfg.auth, ':');
+		auth_rec.scheme = "digest";
+		auth_rec.data = zkfs_cfg.auth;
+		auth_rec.len = strlen(zkfs_cfg.auth);
+		zkfs_cfg.own_ids = calloc(1, sizeof(char *));
+		if (asprintf(&zkfs_cfg.own_ids[0], "digest:%.*s", (int)(colon - zkfs_cfg.auth),
+			     zkfs_cfg.auth) < 0)
+			die("out of memory");
+		zkfs_cfg.n_own = 1;
+	}
+	if (zkfs_cfg.logfile) {
+		log_fp = fopen(zkfs_cfg.logfile, "a");
+		if (!log_fp)
+			die("cannot open log %s: %s", zkfs_cfg.logfile, strerror(errno));
+	}
+
+	if (!zkfs_cfg.foreground) {
+		int p[2];
+		pid_t pid;
+		if (pipe(p))
+			die("pipe: %s", strerror(errno));
+		fflush(NULL);
+		pid = fork();
+		if (pid < 0)
+			die("fork: %s", strerror(errno));
+		if (pid > 0) {
+			close(p[1]);
+			return wait_child(p[0], pid);
+		}
+		close(p[0]);
+		status_fd = p[1];
+		setsid();
+	}
+
+	if (zkc_client_new(&zkfs_client) != ZE_OK)
+		die("cannot start the ZooKeeper client");
+	rc = open_session(connect_ms, true, &main_sess);
+	if (rc != ZE_OK)
+		die("cannot connect to ZooKeeper at %s: %s", zkfs_cfg.spec, zkc_strerror(rc));
+	rc = zkc_b_exists(main_sess, "/", NULL, NULL, NULL);
+	if (rc != ZE_OK)
+		die("%s: the root of the mount is not readable: %s", zkfs_cfg.spec,
+		    zkc_strerror(rc));
+	if (inode_table_init())
+		die("out of memory");
+
+	{
+		/* fsname shows the SPEC in mount(8) and /proc/mounts; commas in
+		 * it must be escaped for FUSE's option parser. */
+		char *o = malloc(strlen(zkfs_cfg.spec) * 2 + 32), *q;
+		if (!o)
+			die("out of memory");
+		q = o + sprintf(o, "subtype=zkfs,fsname=");
+		for (const char *c = zkfs_cfg.spec; *c; c++) {
+			if (*c == ',' || *c == '\\')
+				*q++ = '\\';
+			*q++ = *c;
+		}
+		*q = '\0';
+		fuse_opt_add_arg(&fargs, "-o");
+		fuse_opt_add_arg(&fargs, o);
+		free(o);
+	}
+	zkfs_fuse = fuse_session_new(&fargs, &zkfs_ops, sizeof(zkfs_ops), NULL);
+	if (!zkfs_fuse)
+		die("bad FUSE options");
+	if (fuse_set_signal_handlers(zkfs_fuse))
+		die("cannot set signal handlers");
+	if (fuse_session_mount(zkfs_fuse, zkfs_cfg.mountpoint))
+		die("cannot mount on %s", zkfs_cfg.mountpoint);
+
+	if (notify_start())
+		die("cannot start the notify thread");
+	rc = notify_watch_session(main_sess);
+	if (rc == -ENOTSUP)
+		zkfs_log("server lacks addWatch: remote changes are seen only after cache timeouts");
+	else if (rc)
+		zkfs_log("could not install the root watch: %s", strerror(-rc));
+	if (holders_start())
+		die("cannot start the holders thread");
+	if (pthread_create(&renew_thr, NULL, renew_main, NULL))
+		die("cannot start the session renewal thread");
+
+	zkfs_log("mounted %s on %s (session 0x%llx)", zkfs_cfg.spec, zkfs_cfg.mountpoint,
+		 (unsigned long long)zkc_session_id(main_sess, NULL));
+	if (status_fd >= 0) {
+		int null = open("/dev/null", O_RDWR);
+		(void)!write(status_fd, "O", 1);
+		close(status_fd);
+		status_fd = -1;
+		if (null >= 0) {
+			dup2(null, 0);
+			dup2(null, 1);
+			if (!log_fp)
+				dup2(null, 2);
+			close(null);
+		}
+		if (chdir("/"))
+			zkfs_log("chdir /: %s", strerror(errno));
+	}
+
+	lcfg = fuse_loop_cfg_create();
+	fuse_loop_cfg_set_max_threads(lcfg, 64);
+	fuse_loop_cfg_set_idle_threads(lcfg, 8);
+	rc = fuse_session_loop_mt(zkfs_fuse, lcfg);
+	fuse_loop_cfg_destroy(lcfg);
+
+	zkfs_log("unmounting %s", zkfs_cfg.mountpoint);
+	fuse_session_unmount(zkfs_fuse);
+	fuse_remove_signal_handlers(zkfs_fuse);
+	pthread_mutex_lock(&renew_mu);
+	renew_stop = true;
+	pthread_cond_signal(&renew_cv);
+	pthread_mutex_unlock(&renew_mu);
+	pthread_join(renew_thr, NULL);
+	holders_stop();
+	notify_stop();
+	pthread_rwlock_wrlock(&sess_lock);
+	zkc_b_close(main_sess);
+	main_sess = NULL;
+	pthread_rwlock_unlock(&sess_lock);
+	/* The replay thread may still be blocked on the mount that is gone;
+	 * exit without freeing what it might touch. */
+	fuse_session_destroy(zkfs_fuse);
+	return rc ? 1 : 0;
+}

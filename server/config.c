@@ -1,0 +1,1031 @@
+/*
+ * config.c — zoo.cfg parsing, validation, the command line and `conf`.
+ *
+ * One table lists every key zkfs knows, with where it goes in struct config
+ * and its range; keys the Java server has but zkfs does not need are in a
+ * second table, marked silent (harmless: JVM, metrics, admin server) or
+ * warned (they change behaviour zkfs does not implement, such as TLS).
+ * Anything else is an unknown key: a warning naming it and its line, never
+ * an error, so a zoo.cfg written for Apache ZooKeeper always starts zkfs.
+ * Values, on the other hand, are checked strictly: a bad number stops the
+ * server with the file, line and key in the message.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define DEFAULT_TICK 2000
+#define DEFAULT_PORT 2181
+
+/* ------------------------------------------------------------------ */
+/* Messages                                                            */
+
+static void warnf(struct config *cfg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void warnf(struct config *cfg, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	char **nw = realloc(cfg->warnings, (cfg->n_warnings + 1) * sizeof(*nw));
+	char *s = strdup(buf);
+	if (!nw || !s) {
+		/* out of memory: a lost warning is better than a lost config */
+		free(s);
+		if (nw)
+			cfg->warnings = nw;
+		return;
+	}
+	cfg->warnings = nw;
+	cfg->warnings[cfg->n_warnings++] = s;
+}
+
+static int errorf(struct config *cfg, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int errorf(struct config *cfg, int err, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(cfg->error, sizeof(cfg->error), fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+/* "zoo.cfg:12: " or "command line: " */
+static void where(char *buf, size_t n, const char *name, int line)
+{
+	if (line > 0)
+		snprintf(buf, n, "%s:%d: ", name ? name : "config", line);
+	else
+		snprintf(buf, n, "%s: ", name ? name : "command line");
+}
+
+/* ------------------------------------------------------------------ */
+/* Life cycle                                                          */
+
+void config_init(struct config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->tick_time = DEFAULT_TICK;
+	cfg->client_port = DEFAULT_PORT;
+	cfg->client_port_listen_backlog = -1;
+	cfg->max_client_cnxns = 60;
+	cfg->max_cnxns = 0;
+	cfg->min_session_timeout = -1;
+	cfg->max_session_timeout = -1;
+	cfg->global_outstanding_limit = 1000;
+	cfg->jute_maxbuffer = 0xfffff;
+	cfg->snap_count = 100000;
+	cfg->snap_size_limit_kb = 4194304;
+	cfg->txn_log_size_limit_kb = -1;
+	cfg->prealloc_kb = 65536;
+	cfg->force_sync = true;
+	cfg->fsync_warning_ms = 1000;
+	cfg->autopurge_snap_retain_count = 3;
+	cfg->autopurge_purge_interval = 0;
+	/* four_lw stays NULL until set: config_finish puts in the default, so
+	 * that config_init/config_free never allocate */
+	cfg->container_check_interval_ms = 60000;
+	cfg->container_max_per_minute = 10000;
+	cfg->my_id = -1;
+	cfg->election_alg = 3;
+	cfg->standalone_enabled = true;
+}
+
+static void free_list(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+void config_free(struct config *cfg)
+{
+	free(cfg->config_path);
+	free(cfg->data_dir);
+	free(cfg->data_log_dir);
+	free(cfg->client_port_address);
+	free(cfg->super_digest);
+	free_list(cfg->four_lw, cfg->n_four_lw);
+	free_list(cfg->warnings, cfg->n_warnings);
+	for (size_t i = 0; i < cfg->n_peers; i++) {
+		free(cfg->peers[i].host);
+		free(cfg->peers[i].client_host);
+	}
+	free(cfg->peers);
+	config_init(cfg);
+}
+
+/* ------------------------------------------------------------------ */
+/* Values                                                              */
+
+/* Decimal (or 0x-prefixed hex) 64-bit integer, the whole string. */
+static bool parse_i64(const char *s, int64_t *out)
+{
+	if (!*s)
+		return false;
+	const char *p = s;
+	bool neg = false;
+	if (*p == '-' || *p == '+')
+		neg = *p++ == '-';
+	int base = 10;
+	if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
+		base = 16;
+		p += 2;
+	}
+	if (!isxdigit((unsigned char)*p))
+		return false;
+	errno = 0;
+	char *end;
+	unsigned long long v = strtoull(p, &end, base);
+	if (errno || *end || v > (unsigned long long)INT64_MAX)
+		return false;
+	*out = neg ? -(int64_t)v : (int64_t)v;
+	return true;
+}
+
+static bool parse_bool(const char *s, bool *out)
+{
+	if (!strcasecmp(s, "true") || !strcasecmp(s, "yes") || !strcmp(s, "1") ||
+	    !strcasecmp(s, "on"))
+		*out = true;
+	else if (!strcasecmp(s, "false") || !strcasecmp(s, "no") || !strcmp(s, "0") ||
+		 !strcasecmp(s, "off"))
+		*out = false;
+	else
+		return false;
+	return true;
+}
+
+static int set_str(char **dst, const char *v)
+{
+	char *s = strdup(v);
+	if (!s)
+		return -ENOMEM;
+	free(*dst);
+	*dst = s;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Key tables                                                          */
+
+enum kind { K_INT, K_I64, K_BOOL, K_STR, K_SPECIAL };
+
+struct key {
+	const char *name;
+	enum kind kind;
+	size_t off;
+	int64_t min, max;
+};
+
+#define F(field) offsetof(struct config, field)
+
+static const struct key keys[] = {
+    {"tickTime", K_INT, F(tick_time), 1, INT_MAX},
+    {"dataDir", K_STR, F(data_dir), 0, 0},
+    {"dataLogDir", K_STR, F(data_log_dir), 0, 0},
+    {"clientPort", K_INT, F(client_port), 0, 65535},
+    {"clientPortAddress", K_STR, F(client_port_address), 0, 0},
+    {"clientPortListenBacklog", K_INT, F(client_port_listen_backlog), -1, INT_MAX},
+    {"maxClientCnxns", K_INT, F(max_client_cnxns), 0, INT_MAX},
+    {"maxCnxns", K_INT, F(max_cnxns), 0, INT_MAX},
+    {"minSessionTimeout", K_INT, F(min_session_timeout), -1, INT_MAX},
+    {"maxSessionTimeout", K_INT, F(max_session_timeout), -1, INT_MAX},
+    {"globalOutstandingLimit", K_INT, F(global_outstanding_limit), 1, INT_MAX},
+    {"jute.maxbuffer", K_INT, F(jute_maxbuffer), 1, INT_MAX},
+    {"snapCount", K_INT, F(snap_count), 2, INT_MAX},
+    {"snapSizeLimitInKb", K_I64, F(snap_size_limit_kb), INT64_MIN, INT64_MAX},
+    {"txnLogSizeLimitInKb", K_I64, F(txn_log_size_limit_kb), INT64_MIN, INT64_MAX},
+    {"preAllocSize", K_I64, F(prealloc_kb), 1, INT64_MAX / 1024},
+    {"forceSync", K_BOOL, F(force_sync), 0, 0},
+    {"fsync.warningthresholdms", K_INT, F(fsync_warning_ms), 1, INT_MAX},
+    {"autopurge.snapRetainCount", K_SPECIAL, 0, 0, 0},
+    {"autopurge.purgeInterval", K_INT, F(autopurge_purge_interval), 0, INT_MAX},
+    {"4lw.commands.whitelist", K_SPECIAL, 0, 0, 0},
+    {"zookeeper.extendedTypesEnabled", K_BOOL, F(extended_types), 0, 0},
+    {"extendedTypesEnabled", K_BOOL, F(extended_types), 0, 0},
+    {"superDigest", K_SPECIAL, 0, 0, 0},
+    {"zookeeper.DigestAuthenticationProvider.superDigest", K_SPECIAL, 0, 0, 0},
+    {"localSessionsEnabled", K_BOOL, F(local_sessions), 0, 0},
+    {"znode.container.checkIntervalMs", K_INT, F(container_check_interval_ms), 1, INT_MAX},
+    {"zookeeper.znode.container.checkIntervalMs", K_INT, F(container_check_interval_ms), 1,
+     INT_MAX},
+    {"znode.container.maxPerMinute", K_INT, F(container_max_per_minute), 1, INT_MAX},
+    {"zookeeper.znode.container.maxPerMinute", K_INT, F(container_max_per_minute), 1, INT_MAX},
+    {"initLimit", K_INT, F(init_limit), 1, INT_MAX},
+    {"syncLimit", K_INT, F(sync_limit), 1, INT_MAX},
+    {"electionAlg", K_INT, F(election_alg), 1, 3},
+    {"standaloneEnabled", K_BOOL, F(standalone_enabled), 0, 0},
+    {"reconfigEnabled", K_BOOL, F(reconfig_enabled), 0, 0},
+};
+
+/* Java-only keys.  warn = zkfs does not implement what they ask for. */
+struct ignored {
+	const char *name; /* exact, or a prefix when it ends with '.' or '*' */
+	bool warn;
+};
+
+static const struct ignored ignored[] = {
+    {"admin.", false},
+    {"metricsProvider.", false},
+    {"jvm.", false},
+    {"audit.enable", false},
+    {"serverCnxnFactory", false},
+    {"clientCnxnSocket", false},
+    {"zookeeper.serverCnxnFactory", false},
+    {"zookeeper.admin.", false},
+    {"zookeeper.jmx.", false},
+    {"jmx.", false},
+    {"quorumListenOnAllIPs", false},
+    {"syncEnabled", false},
+    {"leaderServes", false},
+    {"cnxTimeout", false},
+    {"connectToLearnerMasterLimit", false},
+    {"peerType", false},
+    {"group.", false},
+    {"weight.", false},
+    {"maxResponseCacheSize", false},
+    {"maxGetChildrenResponseCacheSize", false},
+    {"zookeeper.snapshot.trust.empty", false},
+    {"snapshot.trust.empty", false},
+    {"zookeeper.snapshot.compression.method", false},
+    {"digest.enabled", false},
+    {"zookeeper.digest.enabled", false},
+    {"zookeeper.skipACL", true},
+    {"skipACL", true},
+    {"secureClientPort", true},
+    {"secureClientPortAddress", true},
+    {"ssl.", true},
+    {"zookeeper.ssl.", true},
+    {"sslQuorum", true},
+    {"authProvider.", true},
+    {"zookeeper.authProvider.", true},
+    {"quorum.auth.", true},
+    {"kerberos.", true},
+    {"sasl.", true},
+    {"dynamicConfigFile", true},
+    {"multiAddress.", true},
+    {"clientSecurePort", true},
+    {"enforce.auth.", true},
+    {"zookeeper.enforce.auth.", true},
+};
+
+static const struct ignored *find_ignored(const char *key)
+{
+	for (size_t i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++) {
+		const char *n = ignored[i].name;
+		size_t l = strlen(n);
+		if (n[l - 1] == '.' ? strncmp(key, n, l) == 0 : strcmp(key, n) == 0)
+			return &ignored[i];
+	}
+	return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* server.N=host:port:port[:role][;[clientaddr:]port]                  */
+
+/* Splits "host:port" where host may be "[v6]"; *rest points after the
+ * port.  Returns false on syntax errors. */
+static bool take_host(char **s, char **host)
+{
+	char *p = *s;
+	if (*p == '[') {
+		char *e = strchr(p, ']');
+		if (!e || e[1] != ':')
+			return false;
+		*e = '\0';
+		*host = p + 1;
+		*s = e + 2;
+		return true;
+	}
+	char *c = strchr(p, ':');
+	if (!c || c == p)
+		return false;
+	*c = '\0';
+	*host = p;
+	*s = c + 1;
+	return true;
+}
+
+static bool take_port(char **s, int *port)
+{
+	char *p = *s, *end = p;
+	while (*end && *end != ':' && *end != ';')
+		end++;
+	char save = *end;
+	*end = '\0';
+	int64_t v;
+	bool ok = parse_i64(p, &v) && v >= 1 && v <= 65535;
+	*end = save;
+	if (!ok)
+		return false;
+	*port = (int)v;
+	*s = end;
+	return true;
+}
+
+static int parse_peer(struct config *cfg, const char *key, const char *value, const char *at)
+{
+	int64_t id;
+	if (!parse_i64(key + 7, &id) || id < 0)
+		return errorf(cfg, -EINVAL, "%s%s: '%s' is not a valid server id", at, key,
+			      key + 7);
+	char *copy = strdup(value);
+	if (!copy)
+		return -ENOMEM;
+	struct config_peer p = {.id = id};
+	char *s = copy, *host, *chost = NULL;
+	bool ok = take_host(&s, &host) && take_port(&s, &p.quorum_port) && *s == ':';
+	if (ok) {
+		s++;
+		ok = take_port(&s, &p.election_port);
+	}
+	if (ok && *s == ':') {
+		char *role = ++s;
+		while (*s && *s != ';')
+			s++;
+		char save = *s;
+		*s = '\0';
+		if (!strcasecmp(role, "observer"))
+			p.observer = true;
+		else if (strcasecmp(role, "participant") != 0)
+			ok = false;
+		*s = save;
+	}
+	if (ok && *s == ';') {
+		s++;
+		/* "[addr:]port" */
+		char *lastc = strrchr(s, ':');
+		if (lastc && (s[0] != '[' || lastc > strchr(s, ']'))) {
+			ok = take_host(&s, &chost);
+		} else if (s[0] == '[') {
+			ok = false;
+		}
+		if (ok)
+			ok = take_port(&s, &p.client_port);
+	}
+	if (ok && *s != '\0')
+		ok = false;
+	if (!ok) {
+		free(copy);
+		return errorf(
+		    cfg, -EINVAL,
+		    "%s%s: '%s' is not host:port:port[:participant|observer][;[address:]port]", at,
+		    key, value);
+	}
+	p.host = strdup(host);
+	p.client_host = chost ? strdup(chost) : NULL;
+	free(copy);
+	if (!p.host || (chost && !p.client_host)) {
+		free(p.host);
+		free(p.client_host);
+		return -ENOMEM;
+	}
+	/* a later line for the same id replaces the earlier one */
+	for (size_t i = 0; i < cfg->n_peers; i++) {
+		if (cfg->peers[i].id == id) {
+			warnf(cfg, "%s%s given twice; the last one counts", at, key);
+			free(cfg->peers[i].host);
+			free(cfg->peers[i].client_host);
+			cfg->peers[i] = p;
+			return 0;
+		}
+	}
+	struct config_peer *np = realloc(cfg->peers, (cfg->n_peers + 1) * sizeof(*np));
+	if (!np) {
+		free(p.host);
+		free(p.client_host);
+		return -ENOMEM;
+	}
+	cfg->peers = np;
+	size_t i = cfg->n_peers++;
+	while (i > 0 && cfg->peers[i - 1].id > id) {
+		cfg->peers[i] = cfg->peers[i - 1];
+		i--;
+	}
+	cfg->peers[i] = p;
+	return 0;
+}
+
+static int set_whitelist(struct config *cfg, const char *value)
+{
+	char **v = NULL;
+	size_t n = 0;
+	const char *p = value;
+	while (*p) {
+		while (*p == ',' || isspace((unsigned char)*p))
+			p++;
+		const char *s = p;
+		while (*p && *p != ',' && !isspace((unsigned char)*p))
+			p++;
+		if (p == s)
+			continue;
+		char **nv = realloc(v, (n + 1) * sizeof(*nv));
+		char *w = strndup(s, (size_t)(p - s));
+		if (!nv || !w) {
+			free(w);
+			free_list(nv ? nv : v, n);
+			return -ENOMEM;
+		}
+		v = nv;
+		v[n++] = w;
+	}
+	if (!v && !(v = malloc(sizeof(*v)))) /* empty list: nothing allowed */
+		return -ENOMEM;
+	free_list(cfg->four_lw, cfg->n_four_lw);
+	cfg->four_lw = v;
+	cfg->n_four_lw = n;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Setting one key                                                     */
+
+int config_set(struct config *cfg, const char *key, const char *value, const char *name, int line)
+{
+	char at[300];
+	where(at, sizeof(at), name, line);
+
+	if (!strncmp(key, "server.", 7))
+		return parse_peer(cfg, key, value, at);
+
+	const struct key *k = NULL;
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (!strcmp(keys[i].name, key))
+			k = &keys[i];
+	if (!k) {
+		const struct ignored *ig = find_ignored(key);
+		if (ig) {
+			if (ig->warn)
+				warnf(cfg, "%s'%s' is not supported by zkfs and is ignored", at,
+				      key);
+			return 0;
+		}
+		warnf(cfg, "%sunknown key '%s' ignored", at, key);
+		return 0;
+	}
+
+	char *field = (char *)cfg + k->off;
+	switch (k->kind) {
+	case K_INT:
+	case K_I64: {
+		int64_t v;
+		if (!parse_i64(value, &v))
+			return errorf(cfg, -EINVAL, "%s%s: '%s' is not a number", at, key, value);
+		if (v < k->min || v > k->max) {
+			if (k->max == INT_MAX || k->max == INT64_MAX / 1024)
+				return errorf(cfg, -EINVAL,
+					      "%s%s: %s is out of range (at least %" PRId64 ")", at,
+					      key, value, k->min);
+			return errorf(cfg, -EINVAL,
+				      "%s%s: %s is out of range (%" PRId64 "..%" PRId64 ")", at,
+				      key, value, k->min, k->max);
+		}
+		if (k->kind == K_INT)
+			*(int *)field = (int)v;
+		else
+			*(int64_t *)field = v;
+		return 0;
+	}
+	case K_BOOL:
+		if (!parse_bool(value, (bool *)field))
+			return errorf(cfg, -EINVAL, "%s%s: '%s' is not true/false (or yes/no)", at,
+				      key, value);
+		return 0;
+	case K_STR:
+		if (!*value)
+			return errorf(cfg, -EINVAL, "%s%s: empty value", at, key);
+		return set_str((char **)field, value);
+	case K_SPECIAL:
+		break;
+	}
+
+	if (!strcmp(key, "autopurge.snapRetainCount")) {
+		int64_t v;
+		if (!parse_i64(value, &v) || v > INT_MAX)
+			return errorf(cfg, -EINVAL, "%s%s: '%s' is not a number", at, key, value);
+		if (v < 3) {
+			warnf(cfg, "%s%s: %s is below the minimum, using 3", at, key, value);
+			v = 3;
+		}
+		cfg->autopurge_snap_retain_count = (int)v;
+		return 0;
+	}
+	if (!strcmp(key, "4lw.commands.whitelist"))
+		return set_whitelist(cfg, value);
+	/* superDigest */
+	const char *colon = strchr(value, ':');
+	if (!colon || colon == value || !colon[1])
+		return errorf(cfg, -EINVAL, "%s%s: expected user:base64(sha1(user:password))", at,
+			      key);
+	return set_str(&cfg->super_digest, value);
+}
+
+/* ------------------------------------------------------------------ */
+/* Files                                                               */
+
+static char *trim(char *s)
+{
+	while (isspace((unsigned char)*s))
+		s++;
+	char *e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+/* Java properties escapes: \t \n \r \f, \uXXXX (ASCII only), \x = x. */
+static void unescape(char *s)
+{
+	char *o = s;
+	for (char *p = s; *p; p++) {
+		if (*p != '\\' || !p[1]) {
+			*o++ = *p;
+			continue;
+		}
+		p++;
+		switch (*p) {
+		case 't':
+			*o++ = '\t';
+			break;
+		case 'n':
+			*o++ = '\n';
+			break;
+		case 'r':
+			*o++ = '\r';
+			break;
+		case 'f':
+			*o++ = '\f';
+			break;
+		case 'u': {
+			unsigned v = 0;
+			int i;
+			for (i = 1; i <= 4 && isxdigit((unsigned char)p[i]); i++)
+				v = v * 16 +
+				    (unsigned)(isdigit((unsigned char)p[i])
+						   ? p[i] - '0'
+						   : (tolower((unsigned char)p[i]) - 'a' + 10));
+			*o++ = v < 128 && v ? (char)v : '?';
+			p += i - 1;
+			break;
+		}
+		default:
+			*o++ = *p;
+		}
+	}
+	*o = '\0';
+}
+
+int config_load_string(struct config *cfg, const char *text, const char *name)
+{
+	char *buf = strdup(text);
+	if (!buf)
+		return -ENOMEM;
+	int rc = 0, lineno = 0;
+	char *p = buf;
+	while (*p && !rc) {
+		/* one logical line: physical lines joined while they end in an
+		 * odd number of backslashes */
+		char *start = p;
+		int first = ++lineno;
+		char *o = p;
+		for (;;) {
+			char *nl = strchr(p, '\n');
+			char *end = nl ? nl : p + strlen(p);
+			if (end > p && end[-1] == '\r')
+				end--;
+			size_t bs = 0;
+			for (char *q = end; q > p && q[-1] == '\\'; q--)
+				bs++;
+			bool cont = bs % 2 == 1 && nl;
+			size_t n = (size_t)(end - p) - (cont ? 1 : 0);
+			memmove(o, p, n);
+			o += n;
+			p = nl ? nl + 1 : end;
+			if (!cont)
+				break;
+			lineno++;
+			while (*p == ' ' || *p == '\t')
+				p++;
+		}
+		*o = '\0';
+		char *line = trim(start);
+		if (!*line || *line == '#' || *line == '!')
+			continue;
+		/* key ends at the first unescaped '=', ':' or whitespace */
+		char *k = line, *s = line;
+		while (*s && *s != '=' && *s != ':' && !isspace((unsigned char)*s)) {
+			if (*s == '\\' && s[1])
+				s++;
+			s++;
+		}
+		char *v = s;
+		while (isspace((unsigned char)*v))
+			v++;
+		if (*v == '=' || *v == ':')
+			v++;
+		*s = '\0';
+		v = trim(v);
+		unescape(k);
+		unescape(v);
+		rc = config_set(cfg, k, v, name, first);
+	}
+	free(buf);
+	return rc;
+}
+
+int config_load_file(struct config *cfg, const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return errorf(cfg, -errno, "cannot open configuration file %s: %s", path,
+			      strerror(errno));
+	size_t cap = 4096, len = 0;
+	char *text = malloc(cap);
+	int rc = 0;
+	while (text) {
+		size_t n = fread(text + len, 1, cap - len - 1, f);
+		len += n;
+		if (len < cap - 1)
+			break;
+		cap *= 2;
+		char *nt = realloc(text, cap);
+		if (!nt)
+			free(text);
+		text = nt;
+	}
+	if (ferror(f))
+		rc = errorf(cfg, -EIO, "cannot read configuration file %s", path);
+	fclose(f);
+	if (!text)
+		return -ENOMEM;
+	text[len] = '\0';
+	if (!rc && memchr(text, '\0', len))
+		rc = errorf(cfg, -EINVAL, "%s: not a text file", path);
+	if (!rc) {
+		if (set_str(&cfg->config_path, path))
+			rc = -ENOMEM;
+		else
+			rc = config_load_string(cfg, text, path);
+	}
+	free(text);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Validation                                                          */
+
+static int read_myid(struct config *cfg)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/myid", cfg->data_dir);
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		if (errno == ENOENT)
+			return 0;
+		return errorf(cfg, -errno, "cannot read %s: %s", path, strerror(errno));
+	}
+	char buf[64] = "";
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	int64_t id;
+	if (!parse_i64(trim(buf), &id) || id < 0)
+		return errorf(cfg, -EINVAL, "%s: '%s' is not a server id", path, trim(buf));
+	cfg->my_id = id;
+	return 0;
+}
+
+int config_finish(struct config *cfg)
+{
+	if (!cfg->data_dir)
+		return errorf(cfg, -EINVAL,
+			      "dataDir is not set: add dataDir=/path/to/data to the configuration "
+			      "file, or give --data DIR");
+	if (!cfg->data_log_dir && set_str(&cfg->data_log_dir, cfg->data_dir))
+		return -ENOMEM;
+	if (cfg->min_session_timeout == -1)
+		cfg->min_session_timeout = 2 * cfg->tick_time;
+	if (cfg->max_session_timeout == -1)
+		cfg->max_session_timeout = 20 * cfg->tick_time;
+	if (cfg->min_session_timeout > cfg->max_session_timeout)
+		return errorf(cfg, -EINVAL,
+			      "minSessionTimeout (%d ms) must not be larger than maxSessionTimeout "
+			      "(%d ms)",
+			      cfg->min_session_timeout, cfg->max_session_timeout);
+	if (!cfg->four_lw && set_whitelist(cfg, "srvr"))
+		return -ENOMEM;
+	int rc = read_myid(cfg);
+	if (rc)
+		return rc;
+	if (cfg->n_peers > 1) {
+		if (!cfg->init_limit || !cfg->sync_limit)
+			return errorf(
+			    cfg, -EINVAL,
+			    "an ensemble (%zu server.N lines) needs initLimit and syncLimit",
+			    cfg->n_peers);
+		if (cfg->my_id < 0)
+			return errorf(cfg, -EINVAL,
+				      "an ensemble needs %s/myid holding this server's id",
+				      cfg->data_dir);
+	}
+	if (cfg->n_peers) {
+		const struct config_peer *me = NULL;
+		for (size_t i = 0; i < cfg->n_peers; i++)
+			if (cfg->peers[i].id == cfg->my_id)
+				me = &cfg->peers[i];
+		if (cfg->my_id >= 0 && !me)
+			return errorf(cfg, -EINVAL,
+				      "myid %" PRId64 " has no server.%" PRId64 " line", cfg->my_id,
+				      cfg->my_id);
+		if (cfg->n_peers > 1)
+			warnf(cfg,
+			      "ensemble configuration (%zu servers) read; zkfs-server runs "
+			      "standalone for now",
+			      cfg->n_peers);
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Command line                                                        */
+
+void config_usage(FILE *out, const char *prog)
+{
+	fprintf(out,
+		"usage: %s CONFIGFILE\n"
+		"       %s --port N --data DIR [--address ADDR] [--log-dir DIR] [KEY=VALUE...]\n"
+		"       %s --config FILE [--port N] [--data DIR] [--address ADDR] [KEY=VALUE...]\n"
+		"\n"
+		"zkfs-server, a ZooKeeper-compatible coordination server.\n"
+		"\n"
+		"  CONFIGFILE, --config FILE  a zoo.cfg (key=value lines, as Apache ZooKeeper's)\n"
+		"  --port N          client port (clientPort; 0 = any free port)\n"
+		"  --data DIR        snapshots and myid (dataDir)\n"
+		"  --log-dir DIR     transaction log (dataLogDir, default: the --data DIR)\n"
+		"  --address ADDR    listen address (clientPortAddress, default all)\n"
+		"  KEY=VALUE         any zoo.cfg key, e.g. tickTime=500 4lw.commands.whitelist=*\n"
+		"  --help            this text\n"
+		"  --version         version\n"
+		"\n"
+		"Options override the file.  See docs/server.md for every key.\n",
+		prog, prog, prog);
+}
+
+/* "--opt=value" or "--opt value" */
+static const char *opt_value(int argc, char **argv, int *i, const char *name)
+{
+	size_t l = strlen(name);
+	const char *a = argv[*i];
+	if (strncmp(a, name, l) != 0)
+		return NULL;
+	if (a[l] == '=')
+		return a + l + 1;
+	if (a[l] != '\0')
+		return NULL;
+	if (*i + 1 >= argc)
+		return "";
+	return argv[++*i];
+}
+
+static int from_args(struct config *cfg, int argc, char **argv, FILE *out)
+{
+	const char *prog = argc > 0 ? argv[0] : "zkfs-server";
+	config_free(cfg); /* also (re)initialises */
+	const char *file = NULL;
+	bool any = false;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+			config_usage(out, prog);
+			return 1;
+		}
+		if (!strcmp(a, "--version")) {
+			fprintf(out, "zkfs-server %s\n",
+#ifdef ZKFS_VERSION
+				ZKFS_VERSION
+#else
+				"0.1"
+#endif
+			);
+			return 1;
+		}
+		const char *v;
+		int j = i;
+		if ((v = opt_value(argc, argv, &j, "--config"))) {
+			file = v;
+			i = j;
+		} else if (opt_value(argc, argv, &j, "--port") ||
+			   opt_value(argc, argv, &j, "--data") ||
+			   opt_value(argc, argv, &j, "--log-dir") ||
+			   opt_value(argc, argv, &j, "--address")) {
+			i = j; /* skip the option's value */
+		} else if (a[0] != '-' && !strchr(a, '=')) {
+			if (file)
+				return errorf(cfg, -EINVAL,
+					      "more than one configuration file given (%s, %s)",
+					      file, a);
+			file = a;
+		}
+	}
+	if (file && *file) {
+		int rc = config_load_file(cfg, file);
+		if (rc)
+			return rc;
+		any = true;
+	} else if (file) {
+		return errorf(cfg, -EINVAL, "--config needs a file name");
+	}
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *v;
+		const char *key = NULL;
+		if ((v = opt_value(argc, argv, &i, "--config")))
+			continue;
+		if ((v = opt_value(argc, argv, &i, "--port")))
+			key = "clientPort";
+		else if ((v = opt_value(argc, argv, &i, "--data")))
+			key = "dataDir";
+		else if ((v = opt_value(argc, argv, &i, "--log-dir")))
+			key = "dataLogDir";
+		else if ((v = opt_value(argc, argv, &i, "--address")))
+			key = "clientPortAddress";
+		if (key) {
+			if (!*v)
+				return errorf(cfg, -EINVAL, "%s needs a value", a);
+			int rc = config_set(cfg, key, v, "command line", 0);
+			if (rc)
+				return rc;
+			any = true;
+			continue;
+		}
+		if (a[0] == '-')
+			return errorf(cfg, -EINVAL, "unknown option %s (try --help)", a);
+		const char *eq = strchr(a, '=');
+		if (eq) {
+			char *k = strndup(a, (size_t)(eq - a));
+			if (!k)
+				return -ENOMEM;
+			int rc = config_set(cfg, trim(k), eq + 1, "command line", 0);
+			free(k);
+			if (rc)
+				return rc;
+			any = true;
+		}
+	}
+	if (!any)
+		return errorf(
+		    cfg, -EINVAL,
+		    "no configuration: give a zoo.cfg, or --port N --data DIR (try --help)");
+	return config_finish(cfg);
+}
+
+int config_from_args(struct config *cfg, int argc, char **argv, FILE *out)
+{
+	int rc = from_args(cfg, argc, argv, out);
+	if (rc < 0 && !cfg->error[0])
+		errorf(cfg, rc, "%s", strerror(-rc)); /* e.g. out of memory */
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Output                                                              */
+
+void config_print_warnings(const struct config *cfg, FILE *out)
+{
+	for (size_t i = 0; i < cfg->n_warnings; i++)
+		fprintf(out, "zkfs-server: warning: %s\n", cfg->warnings[i]);
+}
+
+struct sbuf {
+	char *p;
+	size_t len, cap;
+	bool oom;
+};
+
+static void sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_printf(struct sbuf *b, const char *fmt, ...)
+{
+	if (b->oom)
+		return;
+	for (;;) {
+		va_list ap;
+		va_start(ap, fmt);
+		int n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			b->oom = true;
+			return;
+		}
+		if ((size_t)n < b->cap - b->len) {
+			b->len += (size_t)n;
+			return;
+		}
+		size_t cap = b->cap * 2 + (size_t)n;
+		char *np = realloc(b->p, cap);
+		if (!np) {
+			b->oom = true;
+			return;
+		}
+		b->p = np;
+		b->cap = cap;
+	}
+}
+
+char *config_format(const struct config *cfg)
+{
+	struct sbuf b = {.cap = 1024};
+	b.p = malloc(b.cap);
+	if (!b.p)
+		return NULL;
+	b.p[0] = '\0';
+	/* first the keys Apache ZooKeeper's `conf` prints, in its order */
+	sb_printf(&b, "clientPort=%d\n", cfg->client_port);
+	sb_printf(&b, "secureClientPort=-1\n");
+	sb_printf(&b, "dataDir=%s\n", cfg->data_dir ? cfg->data_dir : "");
+	sb_printf(&b, "dataLogDir=%s\n", cfg->data_log_dir ? cfg->data_log_dir : "");
+	sb_printf(&b, "tickTime=%d\n", cfg->tick_time);
+	sb_printf(&b, "maxClientCnxns=%d\n", cfg->max_client_cnxns);
+	sb_printf(&b, "minSessionTimeout=%d\n", cfg->min_session_timeout);
+	sb_printf(&b, "maxSessionTimeout=%d\n", cfg->max_session_timeout);
+	sb_printf(&b, "clientPortListenBacklog=%d\n", cfg->client_port_listen_backlog);
+	sb_printf(&b, "serverId=%" PRId64 "\n", cfg->my_id > 0 ? cfg->my_id : 0);
+	/* then the rest of zkfs's effective configuration */
+	sb_printf(&b, "clientPortAddress=%s\n",
+		  cfg->client_port_address ? cfg->client_port_address : "0.0.0.0");
+	sb_printf(&b, "maxCnxns=%d\n", cfg->max_cnxns);
+	sb_printf(&b, "globalOutstandingLimit=%d\n", cfg->global_outstanding_limit);
+	sb_printf(&b, "jute.maxbuffer=%d\n", cfg->jute_maxbuffer);
+	sb_printf(&b, "snapCount=%d\n", cfg->snap_count);
+	sb_printf(&b, "snapSizeLimitInKb=%" PRId64 "\n", cfg->snap_size_limit_kb);
+	sb_printf(&b, "txnLogSizeLimitInKb=%" PRId64 "\n", cfg->txn_log_size_limit_kb);
+	sb_printf(&b, "preAllocSize=%" PRId64 "\n", cfg->prealloc_kb);
+	sb_printf(&b, "forceSync=%s\n", cfg->force_sync ? "yes" : "no");
+	sb_printf(&b, "fsync.warningthresholdms=%d\n", cfg->fsync_warning_ms);
+	sb_printf(&b, "autopurge.snapRetainCount=%d\n", cfg->autopurge_snap_retain_count);
+	sb_printf(&b, "autopurge.purgeInterval=%d\n", cfg->autopurge_purge_interval);
+	sb_printf(&b, "4lw.commands.whitelist=%s", cfg->four_lw ? "" : "srvr");
+	for (size_t i = 0; i < cfg->n_four_lw; i++)
+		sb_printf(&b, "%s%s", i ? "," : "", cfg->four_lw[i]);
+	sb_printf(&b, "\n");
+	sb_printf(&b, "zookeeper.extendedTypesEnabled=%s\n",
+		  cfg->extended_types ? "true" : "false");
+	/* the digest is a password hash: say whether it is set, not what it is */
+	sb_printf(&b, "superDigest=%s\n", cfg->super_digest ? "(set)" : "");
+	sb_printf(&b, "localSessionsEnabled=%s\n", cfg->local_sessions ? "true" : "false");
+	sb_printf(&b, "znode.container.checkIntervalMs=%d\n", cfg->container_check_interval_ms);
+	sb_printf(&b, "znode.container.maxPerMinute=%d\n", cfg->container_max_per_minute);
+	sb_printf(&b, "initLimit=%d\n", cfg->init_limit);
+	sb_printf(&b, "syncLimit=%d\n", cfg->sync_limit);
+	sb_printf(&b, "electionAlg=%d\n", cfg->election_alg);
+	sb_printf(&b, "standaloneEnabled=%s\n", cfg->standalone_enabled ? "true" : "false");
+	sb_printf(&b, "reconfigEnabled=%s\n", cfg->reconfig_enabled ? "true" : "false");
+	for (size_t i = 0; i < cfg->n_peers; i++) {
+		const struct config_peer *p = &cfg->peers[i];
+		bool v6 = strchr(p->host, ':') != NULL;
+		sb_printf(&b, "server.%" PRId64 "=%s%s%s:%d:%d:%s", p->id, v6 ? "[" : "", p->host,
+			  v6 ? "]" : "", p->quorum_port, p->election_port,
+			  p->observer ? "observer" : "participant");
+		if (p->client_port) {
+			if (p->client_host)
+				sb_printf(&b, ";%s:%d\n", p->client_host, p->client_port);
+			else
+				sb_printf(&b, ";%d\n", p->client_port);
+		} else {
+			sb_printf(&b, "\n");
+		}
+	}
+	if (b.oom) {
+		free(b.p);
+		return NULL;
+	}
+	return b.p;
+}
+
+bool config_4lw_allowed(const struct config *cfg, const char *cmd)
+{
+	if (!cfg->four_lw)
+		return !strcmp(cmd, "srvr");
+	for (size_t i = 0; i < cfg->n_four_lw; i++)
+		if (!strcmp(cfg->four_lw[i], "*") || !strcmp(cfg->four_lw[i], cmd))
+			return true;
+	return false;
+}
+
+int config_clamp_session_timeout(const struct config *cfg, int requested_ms)
+{
+	if (requested_ms < cfg->min_session_timeout)
+		return cfg->min_session_timeout;
+	if (requested_ms > cfg->max_session_timeout)
+		return cfg->max_session_timeout;
+	return requested_ms;
+}

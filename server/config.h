@@ -1,0 +1,153 @@
+/*
+ * config.h — configuration of zkfs-server: zoo.cfg, myid and the command line.
+ *
+ * zkfs-server reads the same zoo.cfg as Apache ZooKeeper (Java properties
+ * style: key=value or key: value, '#' and '!' comment lines, surrounding
+ * whitespace trimmed) so existing deployment tooling and test harnesses
+ * work unchanged, plus "myid" from dataDir when present.  Defaults are
+ * Apache ZooKeeper's.  Keys that only mean something to the Java server
+ * (admin.*, ssl.*, metricsProvider.*, ...) are accepted, some silently,
+ * some with a warning; unknown keys produce a warning naming the key and
+ * the line.  Bad values are errors with a message naming key and line.
+ *
+ * Command line forms (config_from_args):
+ *     zkfs-server CONFIGFILE
+ *     zkfs-server --port N --data DIR [--address A] [--log-dir DIR]
+ *     zkfs-server --config FILE [--port N] [--data DIR] [--address A]
+ *     zkfs-server --help
+ * (options given with a file override the file's values.)
+ *
+ * Ownership: struct config owns every string in it; config_free releases
+ * them.  Nothing here is thread-sensitive.
+ */
+#ifndef ZKFS_SERVER_CONFIG_H
+#define ZKFS_SERVER_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* One server.N line, kept for the ensemble. */
+struct config_peer {
+	int64_t id;	   /* N of server.N */
+	char *host;	   /* quorum address host (brackets of IPv6 removed) */
+	int quorum_port;   /* followers connect to the leader here */
+	int election_port; /* leader election */
+	bool observer;	   /* role "observer" (default "participant") */
+	char *client_host; /* after ';' — NULL if absent */
+	int client_port;   /* after ';' — 0 if absent */
+};
+
+struct config {
+	char *config_path; /* file read, or NULL (command-line only) */
+
+	/* basic */
+	int tick_time;			/* tickTime, ms (2000) */
+	char *data_dir;			/* dataDir (required) */
+	char *data_log_dir;		/* dataLogDir (default = dataDir) */
+	int client_port;		/* clientPort (2181; 0 = ephemeral, for tests) */
+	char *client_port_address;	/* clientPortAddress (NULL = all addresses "0.0.0.0") */
+	int client_port_listen_backlog; /* clientPortListenBacklog (-1 = system default) */
+
+	/* limits */
+	int max_client_cnxns;	      /* maxClientCnxns, per client IP (60; 0 = unlimited) */
+	int max_cnxns;		      /* maxCnxns, total (0 = unlimited) */
+	int min_session_timeout;      /* minSessionTimeout, ms (effective: 2 * tickTime) */
+	int max_session_timeout;      /* maxSessionTimeout, ms (effective: 20 * tickTime) */
+	int global_outstanding_limit; /* globalOutstandingLimit (1000) */
+	int jute_maxbuffer;	      /* jute.maxbuffer (0xfffff) */
+
+	/* storage */
+	int snap_count;			 /* snapCount (100000): txns between snapshots */
+	int64_t snap_size_limit_kb;	 /* snapSizeLimitInKb (4194304; <= 0 = off) */
+	int64_t txn_log_size_limit_kb;	 /* txnLogSizeLimitInKb (-1 = off): log roll size */
+	int64_t prealloc_kb;		 /* preAllocSize, KiB (65536) */
+	bool force_sync;		 /* forceSync (yes); no = no fdatasync (unsafe) */
+	int fsync_warning_ms;		 /* fsync.warningthresholdms (1000) */
+	int autopurge_snap_retain_count; /* autopurge.snapRetainCount (3, min 3) */
+	int autopurge_purge_interval;	 /* autopurge.purgeInterval, hours (0 = off) */
+
+	/* features */
+	char **four_lw; /* 4lw.commands.whitelist split on ',', "*" = all; NULL
+			 * until config_finish sets the default {"srvr"} */
+	size_t n_four_lw;
+	bool extended_types;		 /* zookeeper.extendedTypesEnabled (false): TTL nodes */
+	char *super_digest;		 /* superDigest "super:<base64 sha1>" or NULL */
+	bool local_sessions;		 /* localSessionsEnabled (false) */
+	int container_check_interval_ms; /* znode.container.checkIntervalMs (60000): how often
+					  * empty containers and expired TTL nodes are reaped */
+	int container_max_per_minute;	 /* znode.container.maxPerMinute (10000) */
+
+	/* ensemble (kept for later; a standalone server ignores them) */
+	int64_t my_id;		   /* from dataDir/myid, -1 if absent */
+	int init_limit;		   /* initLimit, ticks (0 = unset) */
+	int sync_limit;		   /* syncLimit, ticks (0 = unset) */
+	int election_alg;	   /* electionAlg (3) */
+	bool standalone_enabled;   /* standaloneEnabled (true) */
+	bool reconfig_enabled;	   /* reconfigEnabled (false) */
+	struct config_peer *peers; /* server.N lines, sorted by id */
+	size_t n_peers;
+
+	/* warnings met while loading ("zoo.cfg:12: unknown key 'foo' ignored"),
+	 * in order.  The caller prints them (config_print_warnings). */
+	char **warnings;
+	size_t n_warnings;
+	/* message of the last error, "" if none */
+	char error[512];
+};
+
+/* Fills cfg with Apache ZooKeeper's defaults (data_dir NULL).  Must be
+ * called before config_load_file / config_set; config_from_args calls it. */
+void config_init(struct config *cfg);
+
+/* Releases everything cfg owns; cfg is left as after config_init (which
+ * allocates nothing, so a config_free'd cfg needs no further call). */
+void config_free(struct config *cfg);
+
+/* Reads zoo.cfg at path into cfg (on top of what is there).  Does not
+ * validate cross-field rules: call config_finish afterwards.
+ * Returns 0, or -errno with cfg->error set ("zoo.cfg:7: clientPort: 'x' is
+ * not a number", "cannot open ...: No such file or directory"). */
+int config_load_file(struct config *cfg, const char *path);
+
+/* Parses text (the content of a zoo.cfg) — the same as config_load_file,
+ * for tests and for dynamic config.  name is used in messages. */
+int config_load_string(struct config *cfg, const char *text, const char *name);
+
+/* Sets one key as if read from a file line (name/line used in messages;
+ * line 0 = command line).  Returns 0 or -EINVAL with cfg->error set. */
+int config_set(struct config *cfg, const char *key, const char *value, const char *name, int line);
+
+/* Cross-field validation and effective values: dataDir present,
+ * dataLogDir defaulted, session timeouts defaulted and min <= max, ports
+ * in range, peers consistent, myid read from dataDir/myid if present.
+ * Returns 0 or -EINVAL (cfg->error set). */
+int config_finish(struct config *cfg);
+
+/* The whole command line (argv[0] is the program).  Fills and finishes cfg.
+ * Returns 0 (ready to run), 1 (--help or --version printed to out: exit
+ * with status 0), or -EINVAL / -errno with cfg->error set (print it and the
+ * usage hint, exit with status 2). */
+int config_from_args(struct config *cfg, int argc, char **argv, FILE *out);
+
+/* Usage text for --help. */
+void config_usage(FILE *out, const char *prog);
+
+/* Prints each warning to out as "zkfs-server: warning: <text>\n". */
+void config_print_warnings(const struct config *cfg, FILE *out);
+
+/* The effective configuration as "key=value\n" lines, zoo.cfg key names,
+ * for the `conf` four-letter word and for the startup log.  Returns a
+ * malloc'd NUL-terminated string (free it) or NULL on -ENOMEM. */
+char *config_format(const struct config *cfg);
+
+/* Whether four-letter word cmd (e.g. "ruok") is allowed by
+ * 4lw.commands.whitelist ("*" allows every command). */
+bool config_4lw_allowed(const struct config *cfg, const char *cmd);
+
+/* The effective session timeout for a requested one: clamped to
+ * [min_session_timeout, max_session_timeout] (after config_finish). */
+int config_clamp_session_timeout(const struct config *cfg, int requested_ms);
+
+#endif

@@ -1,0 +1,48 @@
+/*
+ * main.c — entry point of zkfs-server: parse the command line / zoo.cfg
+ * (config.c), set up logging, build the server (server.c) and run its
+ * libuv loop until SIGTERM or SIGINT ends it cleanly.
+ *
+ *   zkfs-server zoo.cfg
+ *   zkfs-server --port N --data DIR [--address A]
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "config.h"
+#include "server.h"
+#include "slog.h"
+
+int main(int argc, char **argv)
+{
+	struct config cfg;
+	slog_init();
+	config_init(&cfg);
+	int rc = config_from_args(&cfg, argc, argv, stdout);
+	if (rc == 1) {
+		config_free(&cfg);
+		return 0;
+	}
+	if (rc < 0) {
+		fprintf(stderr, "zkfs-server: %s\n", cfg.error);
+		fprintf(stderr, "Try 'zkfs-server --help'.\n");
+		config_free(&cfg);
+		return 2;
+	}
+	config_print_warnings(&cfg, stderr);
+
+	uv_loop_t *loop = uv_default_loop();
+	struct server srv;
+	rc = server_init(&srv, loop, &cfg);
+	if (rc < 0) {
+		config_free(&cfg);
+		return 1;
+	}
+	int status = server_run(&srv);
+	server_free(&srv);
+	uv_loop_close(loop);
+	config_free(&cfg);
+	return status;
+}

@@ -1,0 +1,1179 @@
+/*
+ * server.c — the request pipeline of zkfs-server (see server.h for the
+ * ordering rules) and the server's life cycle: recovery at start, timers
+ * (session expiry per tick, container/TTL reaper, autopurge), snapshots
+ * in a fork()ed child, throttling, and clean shutdown.
+ *
+ * A request's path:
+ *
+ *   frame ─► decode ─► touch session ─┬─ write: core_prep ─► commit_submit ─► (durable)
+ *                                     │        ─► on_committed: core_apply ─► reply
+ *                                     └─ read:  core_read ─► reply  (or queued behind
+ *                                               this connection's earlier writes)
+ *
+ * Every connection has a FIFO of struct req: writes waiting for the log,
+ * and reads that arrived behind them.  When the oldest write of a
+ * connection is applied, the reads behind it are answered at once, up to
+ * the next write.  Txns without a connection (session expiry, reaping)
+ * use the same path with conn == NULL.
+ */
+#include "server.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "slog.h"
+#include "snap.h"
+
+#define REAP_INTERVAL_MS_DEFAULT 60000
+
+/* One request in a connection's FIFO or in the group commit. */
+struct req {
+	struct req *next;
+	struct conn *conn; /* NULL for server-made txns; holds a reference */
+	struct zk_request r;
+	struct core_txn *txn; /* writes: until applied */
+	bool is_write;
+	uint64_t start_ms;
+	/* a refusal decided at the edge: header-only reply with this error */
+	int32_t fixed_err;
+	bool fixed_close; /* ... and close after it */
+	/* handshake (createSession) */
+	bool is_handshake;
+	int32_t timeout;
+};
+
+static struct server *the_server; /* for the storage message sink only */
+
+int64_t server_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---------------------------------------------------------------- output helpers */
+
+static void count_latency(struct server *srv, struct conn *c, uint64_t start_ms)
+{
+	uint64_t lat = uv_now(srv->loop) - start_ms;
+	if (srv->lat_n == 0 || lat < srv->lat_min)
+		srv->lat_min = lat;
+	if (lat > srv->lat_max)
+		srv->lat_max = lat;
+	srv->lat_sum += lat;
+	srv->lat_n++;
+	if (c) {
+		if (c->lat_n == 0 || lat < c->lat_min)
+			c->lat_min = lat;
+		if (lat > c->lat_max)
+			c->lat_max = lat;
+		c->lat_sum += lat;
+		c->lat_n++;
+	}
+}
+
+static void send_response(struct conn *c, int32_t type, struct zk_response *resp)
+{
+	struct server *srv = c->srv;
+	if (c->state == CONN_CLOSED)
+		return;
+	zk_response_put(&c->out, type, resp);
+	c->sent++;
+	srv->packets_sent++;
+	c->last_zxid = resp->zxid;
+	c->last_ms = uv_now(srv->loop);
+	net_schedule_flush(c);
+}
+
+/* Header-only reply. */
+static void send_header(struct conn *c, int32_t xid, int64_t zxid, int32_t err)
+{
+	struct zk_response resp;
+	memset(&resp, 0, sizeof(resp));
+	resp.xid = xid;
+	resp.zxid = zxid;
+	resp.err = err;
+	send_response(c, ZOP_PING, &resp);
+}
+
+static void notify(void *arg, struct core_watcher *w, int32_t type, const char *path, int64_t zxid)
+{
+	struct server *srv = arg;
+	struct conn *c = (struct conn *)((char *)w - offsetof(struct conn, watcher));
+	(void)zxid;
+	if (c->state == CONN_CLOSED)
+		return;
+	/* zxid -1 as ZooKeeper 3.5-3.8 send it; clients do not use it */
+	zk_event_put(&c->out, -1, type, ZK_STATE_SYNC_CONNECTED, path);
+	c->sent++;
+	srv->packets_sent++;
+	net_schedule_flush(c);
+}
+
+/* ---------------------------------------------------------------- throttle */
+
+static void outstanding_inc(struct server *srv)
+{
+	srv->outstanding++;
+	if (!srv->throttled && srv->outstanding >= srv->outstanding_limit) {
+		srv->throttled = true;
+		slog_debug("server", "throttling: %u requests outstanding", srv->outstanding);
+	}
+}
+
+static void outstanding_dec(struct server *srv)
+{
+	srv->outstanding--;
+	if (srv->throttled && srv->outstanding <= srv->outstanding_limit / 2) {
+		srv->throttled = false;
+		srv->resume_pending = true;
+		net_kick(srv);
+	}
+}
+
+/* ---------------------------------------------------------------- requests */
+
+static void req_free(struct req *q)
+{
+	zk_request_free(&q->r);
+	if (q->txn)
+		core_txn_free(q->txn);
+	if (q->conn)
+		net_conn_unref(q->conn);
+	free(q);
+}
+
+static void queue_push(struct conn *c, struct req *q)
+{
+	q->next = NULL;
+	if (c->qtail)
+		c->qtail->next = q;
+	else
+		c->qhead = q;
+	c->qtail = q;
+	c->nqueued++;
+}
+
+static struct req *queue_pop(struct conn *c)
+{
+	struct req *q = c->qhead;
+	if (!q)
+		return NULL;
+	c->qhead = q->next;
+	if (!c->qhead)
+		c->qtail = NULL;
+	c->nqueued--;
+	q->next = NULL;
+	return q;
+}
+
+/* Answers a read-side request now.  Returns 0, or -1 when the connection
+ * must close after this reply. */
+static int do_read(struct conn *c, struct zk_request *r, uint64_t start_ms)
+{
+	struct server *srv = c->srv;
+	struct zk_response resp;
+	memset(&resp, 0, sizeof(resp));
+	c->last_op = r->type;
+	c->last_cxid = r->xid;
+	int rc = 0;
+	switch (r->type) {
+	case ZOP_PING:
+		resp.zxid = core_last_zxid(srv->core);
+		break;
+	case ZOP_AUTH:
+		resp.zxid = 0;
+		if (core_auth_add(srv->core, &c->auth, r->auth_scheme, r->auth_data, r->auth_len) < 0) {
+			slog_info("server", "%s: authentication failed (scheme '%s'), closing",
+				  c->peer, r->auth_scheme ? r->auth_scheme : "");
+			resp.err = ZE_AUTHFAILED;
+			rc = -1;
+		}
+		break;
+	case ZOP_SASL:
+		/* no SASL mechanism here: answered as a failed SASL negotiation
+		 * (AuthFailed, zxid 0), after which the connection closes */
+		slog_info("server", "%s: SASL authentication is not supported, closing", c->peer);
+		resp.zxid = 0;
+		resp.err = ZE_AUTHFAILED;
+		rc = -1;
+		break;
+	case ZOP_RECONFIG:
+		resp.zxid = core_last_zxid(srv->core);
+		resp.err = ZE_RECONFIGDISABLED;
+		break;
+	default:
+		if (core_read(srv->core, c->session_id, &c->auth, &c->watcher, r, &resp) < 0) {
+			resp.zxid = core_last_zxid(srv->core);
+			resp.err = ZE_UNIMPLEMENTED;
+			rc = -1;
+		}
+		break;
+	}
+	resp.xid = r->xid;
+	send_response(c, r->type, &resp);
+	zk_response_free(&resp);
+	count_latency(srv, c, start_ms);
+	return rc;
+}
+
+/* Answers the reads at the head of c's FIFO, up to the first write. */
+static void drain_reads(struct conn *c)
+{
+	struct server *srv = c->srv;
+	while (c->qhead && !c->qhead->is_write && c->state < CONN_CLOSING) {
+		struct req *q = queue_pop(c);
+		int rc;
+		if (q->fixed_err) {
+			send_header(c, q->r.xid, core_last_zxid(srv->core), q->fixed_err);
+			rc = q->fixed_close ? -1 : 0;
+		} else {
+			rc = do_read(c, &q->r, q->start_ms);
+		}
+		outstanding_dec(srv);
+		req_free(q);
+		if (rc < 0)
+			net_close_after_flush(c, "request refused");
+	}
+}
+
+/* Answers xid with a header-only error in request order (now, or after
+ * the connection's earlier writes), optionally closing afterwards. */
+static int refuse_in_order(struct conn *c, int32_t xid, int32_t err, bool close_after,
+			   uint64_t start_ms)
+{
+	struct server *srv = c->srv;
+	if (!c->qhead) {
+		send_header(c, xid, core_last_zxid(srv->core), err);
+		if (close_after)
+			net_close_after_flush(c, zk_err_name(err));
+		return 0;
+	}
+	struct req *e = calloc(1, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	e->r.xid = xid;
+	e->fixed_err = err;
+	e->fixed_close = close_after;
+	e->start_ms = start_ms;
+	e->conn = c;
+	net_conn_ref(c);
+	queue_push(c, e);
+	outstanding_inc(srv);
+	return 0;
+}
+
+/* multi takes only writes and check; multiRead only getData and
+ * getChildren.  A mix is refused as ZooKeeper does (MarshallingError). */
+static bool multi_ops_fit(const struct zk_request *r)
+{
+	for (int32_t i = 0; i < r->nops; i++) {
+		int32_t t = r->ops[i].type;
+		bool w = t == ZOP_CREATE || t == ZOP_CREATE2 || t == ZOP_CREATECONTAINER ||
+			 t == ZOP_CREATETTL || t == ZOP_DELETE || t == ZOP_SETDATA || t == ZOP_CHECK;
+		bool rd = t == ZOP_GETDATA || t == ZOP_GETCHILDREN;
+		if (r->type == ZOP_MULTI ? !w : !rd)
+			return false;
+	}
+	return true;
+}
+
+static void maybe_snapshot(struct server *srv);
+static void on_committed(void *arg, int status);
+
+/* Storage failed: refuse writes from now on (the data on disk is whatever
+ * was synced; nothing unsynced was acknowledged). */
+static void storage_failure(struct server *srv, int err)
+{
+	if (srv->storage_failed)
+		return;
+	srv->storage_failed = true;
+	slog_error("server",
+		   "transaction log failed (%s): no more writes are accepted; "
+		   "fix the disk and restart the server",
+		   strerror(-err));
+	core_prep_reset(srv->core);
+}
+
+/* Hands a prepared txn to the group commit.  q->txn is set.  Returns 0,
+ * or a negative errno (q is then freed, the caller closes the connection). */
+static int submit_txn(struct server *srv, struct req *q)
+{
+	jute_out_reset(&srv->scratch);
+	core_txn_encode(q->txn, &srv->scratch);
+	int rc = srv->scratch.err;
+	if (rc == 0)
+		rc = commit_submit(srv->commit, (uint64_t)core_txn_zxid(q->txn), srv->scratch.buf,
+				   srv->scratch.len, on_committed, q);
+	if (rc < 0) {
+		storage_failure(srv, rc);
+		return rc;
+	}
+	outstanding_inc(srv);
+	return 0;
+}
+
+static void finish_handshake(struct conn *c, struct req *q, int64_t zxid);
+
+static void on_committed(void *arg, int status)
+{
+	struct req *q = arg;
+	struct server *srv = the_server;
+	struct conn *c = q->conn;
+	outstanding_dec(srv);
+	if (status < 0) {
+		storage_failure(srv, status);
+		if (c) {
+			if (c->qhead == q)
+				queue_pop(c);
+			net_close_now(c, "transaction log failed");
+		}
+		req_free(q);
+		return;
+	}
+	bool live = c && c->state < CONN_CLOSED;
+	int32_t type = core_txn_type(q->txn);
+	if (!live) {
+		core_apply(srv->core, q->txn, NULL);
+	} else {
+		struct zk_response resp;
+		memset(&resp, 0, sizeof(resp));
+		core_apply(srv->core, q->txn, &resp);
+		if (q->is_handshake) {
+			finish_handshake(c, q, resp.zxid);
+		} else {
+			resp.xid = q->r.xid;
+			c->last_op = q->r.type;
+			c->last_cxid = q->r.xid;
+			send_response(c, q->r.type, &resp);
+			count_latency(srv, c, q->start_ms);
+		}
+		zk_response_free(&resp);
+	}
+	(void)type;
+	srv->txns_since_snap++;
+	if (c) {
+		/* commits arrive in submission order, so q is c's oldest write */
+		if (c->qhead == q)
+			queue_pop(c);
+		if (live && q->r.type == ZOP_CLOSESESSION) {
+			net_close_after_flush(c, "session closed");
+		} else if (live) {
+			drain_reads(c);
+		}
+	}
+	req_free(q);
+	maybe_snapshot(srv);
+}
+
+/* A write request of an open connection.  Takes ownership of *r. */
+static int do_write(struct conn *c, struct zk_request *r, uint64_t start_ms)
+{
+	struct server *srv = c->srv;
+	if (srv->storage_failed) {
+		zk_request_free(r);
+		net_close_now(c, "storage failed, writes refused");
+		return 0;
+	}
+	struct req *q = calloc(1, sizeof(*q));
+	if (!q) {
+		zk_request_free(r);
+		return -ENOMEM;
+	}
+	q->r = *r;
+	memset(r, 0, sizeof(*r));
+	q->is_write = true;
+	q->start_ms = start_ms;
+	if (core_prep(srv->core, c->session_id, &c->auth, &q->r, server_now_ms(), &q->txn) < 0) {
+		/* not a writable op: Unimplemented, then close (in order) */
+		int32_t xid = q->r.xid;
+		zk_request_free(&q->r);
+		free(q);
+		return refuse_in_order(c, xid, ZE_UNIMPLEMENTED, true, start_ms);
+	}
+	q->conn = c;
+	net_conn_ref(c);
+	if (submit_txn(srv, q) < 0) {
+		req_free(q);
+		net_close_now(c, "transaction log failed");
+		return 0;
+	}
+	queue_push(c, q);
+	return 0;
+}
+
+static bool known_opcode(int32_t type)
+{
+	switch (type) {
+	case ZOP_CREATE:
+	case ZOP_DELETE:
+	case ZOP_EXISTS:
+	case ZOP_GETDATA:
+	case ZOP_SETDATA:
+	case ZOP_GETACL:
+	case ZOP_SETACL:
+	case ZOP_GETCHILDREN:
+	case ZOP_SYNC:
+	case ZOP_PING:
+	case ZOP_GETCHILDREN2:
+	case ZOP_MULTI:
+	case ZOP_CREATE2:
+	case ZOP_RECONFIG:
+	case ZOP_CHECKWATCHES:
+	case ZOP_REMOVEWATCHES:
+	case ZOP_CREATECONTAINER:
+	case ZOP_DELETECONTAINER:
+	case ZOP_CREATETTL:
+	case ZOP_MULTIREAD:
+	case ZOP_AUTH:
+	case ZOP_SETWATCHES:
+	case ZOP_SASL:
+	case ZOP_GETEPHEMERALS:
+	case ZOP_GETALLCHILDRENNUMBER:
+	case ZOP_SETWATCHES2:
+	case ZOP_ADDWATCH:
+	case ZOP_WHOAMI:
+	case ZOP_CLOSESESSION:
+		return true;
+	}
+	return false;
+}
+
+static int handle_request(struct conn *c, const uint8_t *body, size_t len)
+{
+	struct server *srv = c->srv;
+	struct zk_request r;
+	uint64_t start_ms = uv_now(srv->loop);
+	/* Peek at the header first: an unknown opcode is answered -6 even when
+	 * its body would not decode. */
+	if (len < 8) {
+		slog_warn("server", "%s: request shorter than its header, closing", c->peer);
+		return -EBADMSG;
+	}
+	int32_t xid = (int32_t)jute_load32(body);
+	int32_t type = (int32_t)jute_load32(body + 4);
+	if (!known_opcode(type)) {
+		slog_info("server", "%s: unknown opcode %d (xid %d): Unimplemented, closing", c->peer,
+			  type, xid);
+		return refuse_in_order(c, xid, ZE_UNIMPLEMENTED, true, start_ms);
+	}
+	int rc = zk_request_get(body, len, &r);
+	if (rc < 0) {
+		slog_warn("server", "%s: malformed %s request (xid %d), closing", c->peer,
+			  zk_op_name(type), xid);
+		return rc;
+	}
+	if (core_session_touch(srv->core, c->session_id, server_now_ms()) < 0) {
+		zk_request_free(&r);
+		net_close_now(c, "session expired");
+		return 0;
+	}
+	if ((r.type == ZOP_MULTI || r.type == ZOP_MULTIREAD) && !multi_ops_fit(&r)) {
+		zk_request_free(&r);
+		return refuse_in_order(c, xid, ZE_MARSHALLINGERROR, false, start_ms);
+	}
+	if (core_is_write(r.type)) {
+		if (r.type == ZOP_CLOSESESSION)
+			slog_debug("server", "%s: closeSession 0x%llx", c->peer,
+				   (unsigned long long)c->session_id);
+		return do_write(c, &r, start_ms);
+	}
+	if (c->qhead) {
+		struct req *q = calloc(1, sizeof(*q));
+		if (!q) {
+			zk_request_free(&r);
+			return -ENOMEM;
+		}
+		q->r = r;
+		q->start_ms = start_ms;
+		q->conn = c;
+		net_conn_ref(c);
+		queue_push(c, q);
+		outstanding_inc(srv);
+		return 0;
+	}
+	rc = do_read(c, &r, start_ms);
+	zk_request_free(&r);
+	if (rc < 0)
+		net_close_after_flush(c, "request refused");
+	return 0;
+}
+
+/* ---------------------------------------------------------------- handshake */
+
+static void send_connect_response(struct conn *c, int32_t timeout, int64_t sid,
+				  const uint8_t passwd[16])
+{
+	struct zk_connect_resp cr;
+	memset(&cr, 0, sizeof(cr));
+	cr.protocol_version = 0;
+	cr.timeout = timeout;
+	cr.session_id = sid;
+	if (passwd)
+		memcpy(cr.passwd, passwd, 16);
+	cr.read_only = false;
+	cr.has_read_only = c->has_read_only;
+	zk_connect_resp_put(&c->out, &cr);
+	c->sent++;
+	c->srv->packets_sent++;
+	net_schedule_flush(c);
+}
+
+/* Another connection of the same session loses it (the client moved). */
+static void close_other_owners(struct conn *c)
+{
+	struct conn *o = c->srv->conns;
+	while (o) {
+		struct conn *next = o->next;
+		if (o != c && o->session_id == c->session_id && o->state == CONN_OPEN)
+			net_close_now(o, "session moved to another connection");
+		o = next;
+	}
+}
+
+static void finish_handshake(struct conn *c, struct req *q, int64_t zxid)
+{
+	struct server *srv = c->srv;
+	(void)zxid;
+	uint8_t pw[16];
+	core_session_password(srv->core, c->session_id, pw);
+	send_connect_response(c, q->timeout, c->session_id, pw);
+	c->state = CONN_OPEN;
+	slog_debug("server", "%s: new session 0x%llx, timeout %d ms", c->peer,
+		   (unsigned long long)c->session_id, q->timeout);
+	srv->resume_pending = true; /* parse what was pipelined behind the connect */
+	net_kick(srv);
+}
+
+static int handle_connect(struct conn *c, const uint8_t *body, size_t len)
+{
+	struct server *srv = c->srv;
+	struct zk_connect_req cr;
+	if (zk_connect_req_get(body, len, &cr) < 0) {
+		slog_warn("server", "%s: malformed ConnectRequest, closing", c->peer);
+		return -EBADMSG;
+	}
+	c->has_read_only = cr.has_read_only;
+	if (!c->auth_inited) {
+		core_auth_init(&c->auth, c->ip);
+		c->auth_inited = true;
+	}
+	int64_t last = core_last_zxid(srv->core);
+	if (cr.last_zxid_seen > last) {
+		slog_info("server",
+			  "%s: client has seen zxid 0x%llx, newer than ours 0x%llx: dropping it "
+			  "so it tries another server",
+			  c->peer, (unsigned long long)cr.last_zxid_seen, (unsigned long long)last);
+		net_close_now(c, "client ahead of server");
+		return 0;
+	}
+	if (cr.session_id != 0) {
+		int32_t timeout = 0;
+		int rc = core_session_validate(srv->core, cr.session_id, cr.passwd, &timeout);
+		if (rc == 0)
+			rc = core_session_touch(srv->core, cr.session_id, server_now_ms());
+		if (rc < 0) {
+			slog_info("server", "%s: reconnect of session 0x%llx refused (%s)", c->peer,
+				  (unsigned long long)cr.session_id,
+				  rc == -EACCES ? "bad password" : "expired");
+			send_connect_response(c, 0, 0, NULL);
+			net_close_after_flush(c, "session expired");
+			return 0;
+		}
+		c->session_id = cr.session_id;
+		c->timeout = timeout;
+		close_other_owners(c);
+		uint8_t pw[16];
+		core_session_password(srv->core, c->session_id, pw);
+		send_connect_response(c, timeout, c->session_id, pw);
+		c->state = CONN_OPEN;
+		slog_debug("server", "%s: session 0x%llx reconnected", c->peer,
+			   (unsigned long long)c->session_id);
+		return 0;
+	}
+	if (srv->storage_failed) {
+		net_close_now(c, "storage failed, no new sessions");
+		return 0;
+	}
+	struct req *q = calloc(1, sizeof(*q));
+	if (!q)
+		return -ENOMEM;
+	int64_t sid;
+	int32_t timeout;
+	core_prep_create_session(srv->core, cr.timeout, server_now_ms(), &sid, &timeout, &q->txn);
+	q->is_write = true;
+	q->is_handshake = true;
+	q->timeout = timeout;
+	q->r.type = ZOP_CREATESESSION;
+	q->start_ms = uv_now(srv->loop);
+	q->conn = c;
+	net_conn_ref(c);
+	c->session_id = sid;
+	c->timeout = timeout;
+	c->state = CONN_HANDSHAKE;
+	if (submit_txn(srv, q) < 0) {
+		req_free(q);
+		net_close_now(c, "transaction log failed");
+		return 0;
+	}
+	queue_push(c, q);
+	return 0;
+}
+
+int server_conn_frame(struct conn *c, const uint8_t *body, size_t len)
+{
+	if (c->state == CONN_NEW)
+		return handle_connect(c, body, len);
+	return handle_request(c, body, len);
+}
+
+void server_conn_closed(struct conn *c)
+{
+	struct server *srv = c->srv;
+	core_watcher_gone(srv->core, &c->watcher);
+	if (c->auth_inited) {
+		core_auth_free(&c->auth);
+		c->auth_inited = false;
+	}
+	/* queued reads are dropped; writes stay with the group commit and are
+	 * applied without a reply */
+	struct req *q = c->qhead, *keep = NULL, *keep_tail = NULL;
+	unsigned n = 0;
+	while (q) {
+		struct req *next = q->next;
+		q->next = NULL;
+		if (q->is_write) {
+			if (keep_tail)
+				keep_tail->next = q;
+			else
+				keep = q;
+			keep_tail = q;
+			n++;
+		} else {
+			outstanding_dec(srv);
+			req_free(q);
+		}
+		q = next;
+	}
+	c->qhead = keep;
+	c->qtail = keep_tail;
+	c->nqueued = n;
+}
+
+/* ---------------------------------------------------------------- timers */
+
+struct expire_ctx {
+	struct server *srv;
+	int64_t now;
+	uint64_t budget; /* reaper: deletions left in this run */
+};
+
+static void on_session_expired(void *arg, int64_t sid)
+{
+	struct expire_ctx *x = arg;
+	struct server *srv = x->srv;
+	slog_info("server", "session 0x%llx expired", (unsigned long long)sid);
+	/* the connection still holding it (if any) is closed; its client will
+	 * learn of the expiry when it reconnects */
+	struct conn *c = srv->conns;
+	while (c) {
+		struct conn *next = c->next;
+		if (c->session_id == sid && c->state <= CONN_OPEN)
+			net_close_after_flush(c, "session expired");
+		c = next;
+	}
+	if (srv->storage_failed)
+		return;
+	struct req *q = calloc(1, sizeof(*q));
+	if (!q)
+		return;
+	core_prep_close_session(srv->core, sid, x->now, &q->txn);
+	q->is_write = true;
+	q->r.type = ZOP_CLOSESESSION;
+	q->start_ms = uv_now(srv->loop);
+	if (submit_txn(srv, q) < 0)
+		req_free(q);
+}
+
+static void on_tick(uv_timer_t *t)
+{
+	struct server *srv = t->data;
+	struct expire_ctx x = {srv, server_now_ms(), 0};
+	core_session_expired(srv->core, x.now, on_session_expired, &x);
+}
+
+static void on_reap_path(void *arg, const char *path)
+{
+	struct expire_ctx *x = arg;
+	struct server *srv = x->srv;
+	if (srv->storage_failed || x->budget == 0)
+		return;
+	x->budget--;
+	struct req *q = calloc(1, sizeof(*q));
+	if (!q)
+		return;
+	slog_debug("server", "reaping %s", path);
+	core_prep_delete_container(srv->core, path, x->now, &q->txn);
+	q->is_write = true;
+	q->r.type = ZOP_DELETECONTAINER;
+	q->start_ms = uv_now(srv->loop);
+	if (submit_txn(srv, q) < 0)
+		req_free(q);
+}
+
+static void on_reap(uv_timer_t *t)
+{
+	struct server *srv = t->data;
+	/* znode.container.maxPerMinute bounds the deletions (and the log
+	 * traffic) one run may cause */
+	uint64_t per_min = srv->cfg->container_max_per_minute > 0
+				   ? (uint64_t)srv->cfg->container_max_per_minute
+				   : 10000;
+	uint64_t budget = per_min * uv_timer_get_repeat(t) / 60000;
+	struct expire_ctx x = {srv, server_now_ms(), budget ? budget : 1};
+	core_reap(srv->core, x.now, on_reap_path, &x);
+}
+
+/* ---------------------------------------------------------------- snapshots and purge */
+
+static int snap_emit(void *arg, const void *rec, size_t len)
+{
+	return snap_writer_append(arg, rec, len);
+}
+
+static void pick_snap_threshold(struct server *srv)
+{
+	/* like ZooKeeper: snapCount/2 + random part, so servers of an ensemble
+	 * don't all snapshot at once */
+	uint64_t half = (uint64_t)(srv->cfg->snap_count > 1 ? srv->cfg->snap_count : 2) / 2;
+	srv->snap_every = half + (uint64_t)random() % (half + 1);
+	srv->txns_since_snap = 0;
+}
+
+static void maybe_snapshot(struct server *srv)
+{
+	if (srv->txns_since_snap < srv->snap_every || srv->snap_pid > 0 || srv->shutting_down)
+		return;
+	int64_t zxid = core_last_zxid(srv->core);
+	int rc = commit_roll(srv->commit);
+	if (rc < 0) {
+		slog_warn("server", "log roll before snapshot failed: %s", strerror(-rc));
+	}
+	pid_t pid = fork();
+	if (pid < 0) {
+		slog_warn("server", "cannot fork the snapshot writer: %s", strerror(errno));
+		pick_snap_threshold(srv);
+		return;
+	}
+	if (pid == 0) {
+		/* child: the copy-on-write image of the tree at `zxid`.  It must
+		 * not keep the parent's sockets (a restarted server could not
+		 * bind its port while we finish) nor its signal handlers. */
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGINT, SIG_DFL);
+		close_range(3, ~0u, 0);
+		struct snap_writer *w;
+		int r = snap_writer_open(&w, srv->cfg->data_dir, (uint64_t)zxid);
+		if (r == 0) {
+			r = core_snapshot_write(srv->core, snap_emit, w);
+			if (r == 0)
+				r = snap_writer_commit(w);
+			else
+				snap_writer_abort(w);
+		}
+		if (r < 0)
+			slog_error("snapshot", "snapshot 0x%llx failed: %s", (unsigned long long)zxid,
+				   strerror(-r));
+		_exit(r < 0 ? 1 : 0);
+	}
+	srv->snap_pid = pid;
+	srv->snap_zxid = zxid;
+	slog_info("server", "snapshot 0x%llx started (pid %d)", (unsigned long long)zxid, (int)pid);
+	pick_snap_threshold(srv);
+}
+
+static void on_sigchld(uv_signal_t *s, int signum)
+{
+	struct server *srv = s->data;
+	(void)signum;
+	int st;
+	pid_t pid;
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+		if (pid != srv->snap_pid)
+			continue;
+		srv->snap_pid = 0;
+		if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+			slog_info("server", "snapshot 0x%llx written", (unsigned long long)srv->snap_zxid);
+		else
+			slog_warn("server", "snapshot 0x%llx failed (status 0x%x)",
+				  (unsigned long long)srv->snap_zxid, st);
+	}
+}
+
+static void purge_work(uv_work_t *w)
+{
+	struct server *srv = w->data;
+	int n = snap_purge(srv->cfg->data_dir, srv->cfg->data_log_dir,
+			   srv->cfg->autopurge_snap_retain_count);
+	if (n < 0)
+		slog_warn("purge", "autopurge failed: %s", strerror(-n));
+	else if (n > 0)
+		slog_info("purge", "autopurge removed %d files", n);
+}
+
+static void purge_done(uv_work_t *w, int status)
+{
+	struct server *srv = w->data;
+	(void)status;
+	srv->purge_running = false;
+}
+
+static void on_purge(uv_timer_t *t)
+{
+	struct server *srv = t->data;
+	if (srv->purge_running)
+		return;
+	srv->purge_running = true;
+	srv->purge_work.data = srv;
+	uv_queue_work(srv->loop, &srv->purge_work, purge_work, purge_done);
+}
+
+/* ---------------------------------------------------------------- loop hooks */
+
+static void on_check(uv_check_t *h)
+{
+	struct server *srv = h->data;
+	if (srv->resume_pending && !srv->throttled) {
+		srv->resume_pending = false;
+		for (struct conn *c = srv->conns; c;) {
+			struct conn *next = c->next;
+			net_conn_ref(c);
+			net_conn_update(c);
+			net_conn_unref(c);
+			c = next;
+		}
+	}
+	net_flush_all(srv);
+}
+
+static void storage_sink(enum storage_level level, const char *msg)
+{
+	switch (level) {
+	case STORAGE_INFO:
+		slog_info("storage", "%s", msg);
+		break;
+	case STORAGE_WARN:
+		slog_warn("storage", "%s", msg);
+		break;
+	default:
+		slog_error("storage", "%s", msg);
+		break;
+	}
+}
+
+/* ---------------------------------------------------------------- recovery */
+
+static int recover_snap_record(void *arg, const void *rec, size_t len)
+{
+	int rc = core_snapshot_load(arg, rec, len);
+	return rc < 0 ? rc : 0;
+}
+
+struct replay_ctx {
+	struct core *core;
+	uint64_t n;
+};
+
+static int recover_txn(void *arg, uint64_t zxid, const void *data, size_t len)
+{
+	struct replay_ctx *x = arg;
+	struct core_txn *t;
+	int rc = core_txn_decode(data, len, &t);
+	if (rc < 0) {
+		slog_error("recovery", "txn 0x%llx in the log does not decode: %s",
+			   (unsigned long long)zxid, strerror(-rc));
+		return rc;
+	}
+	core_apply(x->core, t, NULL);
+	core_txn_free(t);
+	x->n++;
+	return 0;
+}
+
+static int recover(struct server *srv)
+{
+	struct config *cfg = srv->cfg;
+	uint64_t snap_zxid = 0;
+	int rc = snap_load(cfg->data_dir, recover_snap_record, srv->core, &snap_zxid);
+	if (rc == -ENOENT) {
+		snap_zxid = 0;
+	} else if (rc < 0) {
+		slog_error("recovery", "cannot load a snapshot from %s: %s", cfg->data_dir,
+			   strerror(-rc));
+		return rc;
+	} else {
+		slog_info("recovery", "loaded snapshot 0x%llx", (unsigned long long)snap_zxid);
+	}
+	struct zlog_opts lo;
+	memset(&lo, 0, sizeof(lo));
+	lo.prealloc_bytes = cfg->prealloc_kb > 0 ? (uint64_t)cfg->prealloc_kb * 1024 : 0;
+	lo.max_file_bytes =
+		cfg->txn_log_size_limit_kb > 0 ? (uint64_t)cfg->txn_log_size_limit_kb * 1024 : 0;
+	lo.no_sync = !cfg->force_sync;
+	struct replay_ctx x = {srv->core, 0};
+	uint64_t last = 0;
+	rc = zlog_open(&srv->log, cfg->data_log_dir, &lo, snap_zxid, recover_txn, &x, &last);
+	if (rc < 0) {
+		slog_error("recovery", "cannot recover the transaction log in %s: %s",
+			   cfg->data_log_dir, strerror(-rc));
+		return rc;
+	}
+	int64_t cl = core_last_zxid(srv->core);
+	if ((int64_t)last > cl)
+		cl = (int64_t)last;
+	if (cl > 0)
+		core_set_next_zxid(srv->core, cl + 1);
+	core_session_restart_tracking(srv->core, server_now_ms());
+	slog_info("recovery", "replayed %llu txns from the log; last zxid 0x%llx",
+		  (unsigned long long)x.n, (unsigned long long)core_last_zxid(srv->core));
+	if (!cfg->force_sync)
+		slog_warn("server", "forceSync=no: writes are NOT durable across power failures");
+	return 0;
+}
+
+/* ---------------------------------------------------------------- life cycle */
+
+/* Session passwords are derived from the session id and a secret that
+ * must survive restarts (sessions do) and must not be guessable: 16
+ * random bytes kept in dataDir/session.secret, created on first start. */
+static int load_session_secret(const char *dir, uint8_t out[16])
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/session.secret", dir);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		ssize_t n = read(fd, out, 16);
+		close(fd);
+		if (n == 16)
+			return 0;
+		slog_warn("server", "%s is damaged; making a new one (old sessions become invalid)",
+			  path);
+	}
+	char part[4096];
+	snprintf(part, sizeof(part), "%s", dir);
+	for (char *p = part + 1;; p++) {
+		if (*p == '/' || *p == 0) {
+			char ch = *p;
+			*p = 0;
+			if (mkdir(part, 0755) < 0 && errno != EEXIST) {
+				slog_error("server", "cannot create %s: %s", part, strerror(errno));
+				return -errno;
+			}
+			*p = ch;
+			if (!ch)
+				break;
+		}
+	}
+	if (getrandom(out, 16, 0) != 16)
+		return -EIO;
+	char tmp[4200];
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		slog_error("server", "cannot create %s: %s", tmp, strerror(errno));
+		return -errno;
+	}
+	int rc = 0;
+	if (write(fd, out, 16) != 16 || fsync(fd) < 0)
+		rc = -EIO;
+	close(fd);
+	if (rc == 0 && rename(tmp, path) < 0)
+		rc = -errno;
+	if (rc < 0)
+		slog_error("server", "cannot write %s: %s", path, strerror(-rc));
+	return rc;
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+	struct server *srv = s->data;
+	server_shutdown(srv, signum == SIGINT ? "SIGINT" : "SIGTERM");
+}
+
+int server_init(struct server *srv, uv_loop_t *loop, struct config *cfg)
+{
+	memset(srv, 0, sizeof(*srv));
+	the_server = srv;
+	srv->loop = loop;
+	srv->cfg = cfg;
+	srv->start_ms = uv_now(loop);
+	srv->max_buffer = cfg->jute_maxbuffer > 0 ? (size_t)cfg->jute_maxbuffer : JUTE_MAX_BUFFER;
+	srv->max_client_cnxns = cfg->max_client_cnxns > 0 ? (unsigned)cfg->max_client_cnxns : 0;
+	srv->max_cnxns = cfg->max_cnxns > 0 ? (unsigned)cfg->max_cnxns : 0;
+	srv->outstanding_limit =
+		cfg->global_outstanding_limit > 0 ? (unsigned)cfg->global_outstanding_limit : 1000;
+	srv->out_stop_bytes = 1024 * 1024 + srv->max_buffer;
+	srv->out_close_bytes = 32 * 1024 * 1024 + 2 * srv->max_buffer;
+	srv->fourlw_allowed = 0;
+	for (size_t i = 0; i < cfg->n_four_lw; i++)
+		srv->fourlw_allowed |= fourlw_parse_whitelist(cfg->four_lw[i]);
+	jute_out_init(&srv->scratch);
+	storage_set_msg_fn(storage_sink);
+	srandom((unsigned)server_now_ms());
+
+	struct core_config cc;
+	memset(&cc, 0, sizeof(cc));
+	cc.tick_ms = cfg->tick_time;
+	cc.min_session_timeout_ms = cfg->min_session_timeout;
+	cc.max_session_timeout_ms = cfg->max_session_timeout;
+	cc.ttl_enabled = cfg->extended_types;
+	cc.super_digest = cfg->super_digest;
+	cc.server_id = cfg->my_id > 0 ? cfg->my_id : 0;
+	cc.now_ms = server_now_ms();
+	int rc = load_session_secret(cfg->data_dir, cc.session_secret);
+	if (rc < 0)
+		return rc;
+	cc.hooks.notify = notify;
+	cc.hooks.arg = srv;
+	srv->core = core_new(&cc);
+	if (!srv->core) {
+		slog_error("server", "cannot create the core (bad tickTime or session timeouts?)");
+		return -EINVAL;
+	}
+	rc = recover(srv);
+	if (rc < 0)
+		goto err_core;
+	struct commit_opts co;
+	memset(&co, 0, sizeof(co));
+	co.fsync_warn_ms = cfg->fsync_warning_ms > 0 ? (unsigned)cfg->fsync_warning_ms : 0;
+	rc = commit_open(&srv->commit, loop, srv->log, &co);
+	if (rc < 0) {
+		slog_error("server", "cannot start the group commit: %s", strerror(-rc));
+		goto err_log;
+	}
+	pick_snap_threshold(srv);
+
+	uv_check_init(loop, &srv->check);
+	srv->check.data = srv;
+	uv_check_start(&srv->check, on_check);
+	uv_idle_init(loop, &srv->flush_idle);
+	uv_timer_init(loop, &srv->tick_timer);
+	srv->tick_timer.data = srv;
+	uv_timer_start(&srv->tick_timer, on_tick, (uint64_t)cfg->tick_time,
+		       (uint64_t)cfg->tick_time);
+	uv_timer_init(loop, &srv->reap_timer);
+	srv->reap_timer.data = srv;
+	uint64_t reap_ms = cfg->container_check_interval_ms > 0
+				   ? (uint64_t)cfg->container_check_interval_ms
+				   : REAP_INTERVAL_MS_DEFAULT;
+	const char *e = getenv("ZKFS_REAP_INTERVAL_MS");
+	if (e && atoll(e) > 0)
+		reap_ms = (uint64_t)atoll(e);
+	uv_timer_start(&srv->reap_timer, on_reap, reap_ms, reap_ms);
+	uv_timer_init(loop, &srv->purge_timer);
+	srv->purge_timer.data = srv;
+	if (cfg->autopurge_purge_interval > 0) {
+		uint64_t ms = (uint64_t)cfg->autopurge_purge_interval * 3600 * 1000;
+		/* like ZooKeeper, the first purge runs at start */
+		uv_timer_start(&srv->purge_timer, on_purge, 1000, ms);
+	}
+	uv_signal_init(loop, &srv->sigterm);
+	uv_signal_init(loop, &srv->sigint);
+	uv_signal_init(loop, &srv->sigchld);
+	srv->sigterm.data = srv->sigint.data = srv->sigchld.data = srv;
+	uv_signal_start(&srv->sigterm, on_signal, SIGTERM);
+	uv_signal_start(&srv->sigint, on_signal, SIGINT);
+	uv_signal_start(&srv->sigchld, on_sigchld, SIGCHLD);
+	signal(SIGPIPE, SIG_IGN);
+
+	const char *host = cfg->client_port_address ? cfg->client_port_address : "0.0.0.0";
+	rc = net_listen(srv, host, cfg->client_port, cfg->client_port_listen_backlog);
+	if (rc < 0) {
+		slog_error("server", "cannot listen on %s:%d: %s", host, cfg->client_port,
+			   uv_strerror(rc));
+		srv->exit_code = 1;
+		server_shutdown(srv, "listen failed");
+		return 0; /* server_run drains and returns the exit code */
+	}
+	slog_info("server", "zkfs-server %s serving %s:%d, data %s, last zxid 0x%llx",
+		  ZKFS_VERSION, host, srv->bound_port, cfg->data_dir,
+		  (unsigned long long)core_last_zxid(srv->core));
+	return 0;
+
+err_log:
+	zlog_close(srv->log);
+	srv->log = NULL;
+err_core:
+	core_free(srv->core);
+	srv->core = NULL;
+	return rc;
+}
+
+static void on_commit_closed(void *arg)
+{
+	struct server *srv = arg;
+	srv->commit = NULL;
+	zlog_close(srv->log);
+	srv->log = NULL;
+	/* everything committed has been answered: send it, then close */
+	for (struct conn *c = srv->conns; c;) {
+		struct conn *next = c->next;
+		net_close_after_flush(c, "server shutting down");
+		c = next;
+	}
+	net_flush_all(srv);
+	srv->hooks_closed = true;
+	uv_close((uv_handle_t *)&srv->check, NULL);
+	uv_close((uv_handle_t *)&srv->flush_idle, NULL);
+	uv_close((uv_handle_t *)&srv->tick_timer, NULL);
+	uv_close((uv_handle_t *)&srv->reap_timer, NULL);
+	uv_close((uv_handle_t *)&srv->purge_timer, NULL);
+	uv_close((uv_handle_t *)&srv->sigterm, NULL);
+	uv_close((uv_handle_t *)&srv->sigint, NULL);
+	uv_close((uv_handle_t *)&srv->sigchld, NULL);
+	slog_info("server", "shut down at zxid 0x%llx", (unsigned long long)core_last_zxid(srv->core));
+}
+
+void server_shutdown(struct server *srv, const char *why)
+{
+	if (srv->shutting_down)
+		return;
+	srv->shutting_down = true;
+	slog_info("server", "shutting down (%s)", why);
+	net_stop_listening(srv);
+	/* stop taking requests; what is in the commit still gets answered */
+	srv->throttled = true;
+	for (struct conn *c = srv->conns; c; c = c->next)
+		net_conn_update(c);
+	uv_timer_stop(&srv->tick_timer);
+	uv_timer_stop(&srv->reap_timer);
+	uv_timer_stop(&srv->purge_timer);
+	if (srv->commit)
+		commit_close(srv->commit, on_commit_closed, srv);
+	else
+		on_commit_closed(srv);
+}
+
+int server_run(struct server *srv)
+{
+	uv_run(srv->loop, UV_RUN_DEFAULT);
+	return srv->exit_code;
+}
+
+void server_free(struct server *srv)
+{
+	if (srv->core)
+		core_free(srv->core);
+	srv->core = NULL;
+	jute_out_free(&srv->scratch);
+}

@@ -1,0 +1,124 @@
+/*
+ * server.h — the request pipeline of zkfs-server: the glue between the
+ * network edge (net.c), the pure core (core.h) and storage (commit.h,
+ * log.h, snap.h), plus everything that runs on timers: session expiry,
+ * the container/TTL reaper, snapshots, autopurge, and shutdown.
+ *
+ * Ordering rules implemented here (see the wire-protocol fact sheet):
+ *   - a write is prepared (core_prep) when it arrives, its txn goes to the
+ *     group commit, and it is applied and answered once durable;
+ *   - commit callbacks arrive in submission order, so txns are applied in
+ *     prep order, as the core requires;
+ *   - each connection keeps its requests in a FIFO: a read is answered at
+ *     once when nothing is ahead of it, otherwise it waits behind the
+ *     connection's earlier writes, so replies leave in request order;
+ *   - watch events are appended to the watcher's output from inside
+ *     core_apply, i.e. before the reply of the write that fired them.
+ */
+#ifndef ZKFS_SERVER_SERVER_H
+#define ZKFS_SERVER_SERVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <uv.h>
+
+#include "commit.h"
+#include "config.h"
+#include "core.h"
+#include "fourlw.h"
+#include "log.h"
+#include "net.h"
+
+#define ZKFS_VERSION "3.8.0-zkfs-0.1"
+
+struct server {
+	uv_loop_t *loop;
+	struct config *cfg;
+	struct core *core;
+	struct zlog *log;
+	struct commit *commit;
+
+	/* network */
+	uv_tcp_t listener;
+	bool listening;
+	int bound_port;             /* the port actually bound (clientPort 0 = any) */
+	struct conn *conns;
+	unsigned nconns;
+	uint64_t next_conn_id;
+	struct conn *flush_list;
+	size_t max_buffer;          /* jute.maxbuffer */
+	unsigned max_client_cnxns;  /* per IP, 0 = unlimited */
+	unsigned max_cnxns;         /* in total, 0 = unlimited */
+	size_t out_stop_bytes;      /* stop reading a connection with this much output queued */
+	size_t out_close_bytes;     /* close a connection with this much output queued */
+	fourlw_set fourlw_allowed;
+
+	/* throttle */
+	unsigned outstanding;       /* requests read and not yet answered */
+	unsigned outstanding_limit; /* globalOutstandingLimit */
+	bool throttled;
+	bool resume_pending;        /* re-check every connection at the end of the iteration */
+
+	/* loop hooks */
+	uv_check_t check;
+	uv_idle_t flush_idle; /* keeps the poll from blocking while output waits */
+	bool hooks_closed;    /* check/idle handles closed (end of shutdown) */
+	uv_timer_t tick_timer;
+	uv_timer_t reap_timer;
+	uv_timer_t purge_timer;
+	uv_signal_t sigterm, sigint, sigchld;
+
+	/* snapshots */
+	uint64_t txns_since_snap;
+	uint64_t snap_every;        /* this round's threshold (snapCount/2 + random) */
+	pid_t snap_pid;             /* child writing a snapshot, 0 = none */
+	int64_t snap_zxid;
+	bool purge_running;
+	uv_work_t purge_work;
+
+	/* storage state */
+	bool storage_failed;        /* the log failed: no more writes */
+	struct jute_out scratch;    /* txn encoding */
+
+	/* shutdown */
+	bool shutting_down;
+	int exit_code;
+
+	/* statistics (4lw) */
+	uint64_t packets_received, packets_sent;
+	uint64_t lat_min, lat_max, lat_sum, lat_n; /* ms */
+	uint64_t start_ms;
+};
+
+/* Fills srv from cfg (owned by the caller, must outlive srv), recovers
+ * the data (newest snapshot + log replay), opens the log and the group
+ * commit and starts listening.  Returns 0 or a negative errno (already
+ * logged). */
+int server_init(struct server *srv, uv_loop_t *loop, struct config *cfg);
+
+/* Runs the loop until shutdown completes; returns the exit status. */
+int server_run(struct server *srv);
+
+/* Starts a clean shutdown: stop accepting and reading, drain the group
+ * commit, flush replies, close connections and the log.  Idempotent. */
+void server_shutdown(struct server *srv, const char *why);
+
+/* Frees what server_init allocated (after server_run returned). */
+void server_free(struct server *srv);
+
+/* ---- called by net.c ---- */
+
+/* One whole frame of connection c (the ConnectRequest in state NEW, a
+ * request otherwise).  body is valid only during the call.  Returns 0, or
+ * a negative errno to have net.c close the connection at once. */
+int server_conn_frame(struct conn *c, const uint8_t *body, size_t len);
+
+/* Connection c is going away (state CLOSED): drop its watches and its
+ * queued reads; writes in the commit pipeline keep a reference. */
+void server_conn_closed(struct conn *c);
+
+/* Milliseconds of the wall clock (the core's time base). */
+int64_t server_now_ms(void);
+
+#endif

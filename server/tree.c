@@ -1,0 +1,320 @@
+/*
+ * tree.c — the data tree: node allocation, the full-path hash index,
+ * children arrays, path reconstruction and the client-visible stat.
+ * See tree.h for the memory layout and why it is shaped this way.
+ */
+#include "tree.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "xmem.h"
+
+uint32_t tree_hash(const char *path, size_t len)
+{
+	/* FNV-1a, 32 bits: cheap and good enough on path strings. */
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < len; i++) {
+		h ^= (uint8_t)path[i];
+		h *= 16777619u;
+	}
+	return h;
+}
+
+static size_t node_size(size_t name_len, int32_t dlen)
+{
+	size_t sz = offsetof(struct tnode, name) + name_len + 1 + (dlen > 0 ? (size_t)dlen : 0);
+	/* never less than the struct itself (its tail padding), which keeps
+	 * compilers' object-size checks happy */
+	return sz < sizeof(struct tnode) ? sizeof(struct tnode) : sz;
+}
+
+static struct tnode *node_alloc(const char *name, size_t name_len, const uint8_t *data,
+				int32_t dlen)
+{
+	struct tnode *n = xmalloc(node_size(name_len, dlen));
+	memset(n, 0, offsetof(struct tnode, name));
+	memcpy(n->name, name, name_len);
+	n->name[name_len] = 0;
+	n->name_len = (uint32_t)name_len;
+	n->data_len = dlen < 0 ? -1 : dlen;
+	if (dlen > 0)
+		memcpy(tnode_data(n), data, (size_t)dlen);
+	return n;
+}
+
+int tree_init(struct tree *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->mask = 1023;
+	t->tab = xcalloc(t->mask + 1, sizeof(*t->tab));
+	t->root = node_alloc("", 0, NULL, -1);
+	t->root->hash = tree_hash("/", 1);
+	t->tab[t->root->hash & t->mask] = t->root;
+	t->count = 1;
+	return 0;
+}
+
+static void free_rec(struct tnode *n)
+{
+	/* Iterative post-order through the kids arrays would need a stack;
+	 * recursion depth is bounded by path depth, which jute.maxbuffer bounds
+	 * to ~500k components in theory.  Use an explicit stack to be safe. */
+	size_t cap = 64, top = 0;
+	struct tnode **stack = xmalloc(cap * sizeof(*stack));
+	stack[top++] = n;
+	while (top) {
+		struct tnode *x = stack[--top];
+		for (uint32_t i = 0; i < x->nkids; i++) {
+			if (top == cap) {
+				cap *= 2;
+				stack = xrealloc(stack, cap * sizeof(*stack));
+			}
+			stack[top++] = x->kids[i];
+		}
+		free(x->kids);
+		free(x);
+	}
+	free(stack);
+}
+
+void tree_free(struct tree *t)
+{
+	if (t->root)
+		free_rec(t->root);
+	free(t->tab);
+	memset(t, 0, sizeof(*t));
+}
+
+/* True when n's full path equals path[0..len). */
+static bool node_is(const struct tnode *n, const char *path, size_t len)
+{
+	while (n->parent) {
+		size_t nl = n->name_len;
+		if (len < nl + 1)
+			return false;
+		if (memcmp(path + len - nl, n->name, nl) != 0)
+			return false;
+		len -= nl;
+		if (path[len - 1] != '/')
+			return false;
+		len--;
+		n = n->parent;
+	}
+	/* At the root: every component matched and nothing is left. */
+	return len == 0;
+}
+
+struct tnode *tree_find(const struct tree *t, const char *path, size_t len)
+{
+	uint32_t h = tree_hash(path, len);
+	for (struct tnode *n = t->tab[h & t->mask]; n; n = n->hnext) {
+		if (n->hash != h)
+			continue;
+		if (!n->parent) {
+			if (len == 1 && path[0] == '/')
+				return n;
+			continue;
+		}
+		if (node_is(n, path, len))
+			return n;
+	}
+	return NULL;
+}
+
+static void grow(struct tree *t)
+{
+	uint32_t nmask = t->mask * 2 + 1;
+	struct tnode **ntab = xcalloc((size_t)nmask + 1, sizeof(*ntab));
+	for (uint32_t i = 0; i <= t->mask; i++) {
+		struct tnode *n = t->tab[i];
+		while (n) {
+			struct tnode *next = n->hnext;
+			n->hnext = ntab[n->hash & nmask];
+			ntab[n->hash & nmask] = n;
+			n = next;
+		}
+	}
+	free(t->tab);
+	t->tab = ntab;
+	t->mask = nmask;
+}
+
+struct tnode *tree_add(struct tree *t, struct tnode *parent, const char *path, size_t len,
+		       const uint8_t *data, int32_t dlen)
+{
+	size_t plen = zk_path_parent_len(path, len);
+	size_t off = plen == 1 ? 1 : plen + 1;
+	struct tnode *n = node_alloc(path + off, len - off, data, dlen);
+	n->hash = tree_hash(path, len);
+	n->parent = parent;
+	if (parent->nkids == parent->kcap) {
+		uint32_t ncap = parent->kcap ? parent->kcap + parent->kcap / 2 + 1 : 2;
+		parent->kids = xrealloc(parent->kids, (size_t)ncap * sizeof(*parent->kids));
+		parent->kcap = ncap;
+	}
+	n->pidx = parent->nkids;
+	parent->kids[parent->nkids++] = n;
+	if (t->count > t->mask)
+		grow(t);
+	n->hnext = t->tab[n->hash & t->mask];
+	t->tab[n->hash & t->mask] = n;
+	t->count++;
+	t->data_size += len + (dlen > 0 ? (size_t)dlen : 0);
+	return n;
+}
+
+void tree_remove(struct tree *t, struct tnode *n)
+{
+	struct tnode *p = n->parent;
+	/* swap-remove from the parent's children */
+	uint32_t last = p->nkids - 1;
+	if (n->pidx != last) {
+		p->kids[n->pidx] = p->kids[last];
+		p->kids[n->pidx]->pidx = n->pidx;
+	}
+	p->nkids = last;
+	if (p->nkids == 0) {
+		free(p->kids);
+		p->kids = NULL;
+		p->kcap = 0;
+	} else if (p->kcap > 16 && p->nkids < p->kcap / 4) {
+		p->kcap = p->kcap / 2;
+		p->kids = xrealloc(p->kids, (size_t)p->kcap * sizeof(*p->kids));
+	}
+	struct tnode **pp = &t->tab[n->hash & t->mask];
+	while (*pp != n)
+		pp = &(*pp)->hnext;
+	*pp = n->hnext;
+	t->count--;
+	t->data_size -= tree_path(n, NULL, 0) + (n->data_len > 0 ? (size_t)n->data_len : 0);
+	free(n->kids);
+	free(n);
+}
+
+struct tnode *tree_set_data(struct tree *t, struct tnode *n, const uint8_t *data, int32_t len)
+{
+	if (n->data_len > 0)
+		t->data_size -= (size_t)n->data_len;
+	if (len > 0)
+		t->data_size += (size_t)len;
+	size_t oldsz = node_size(n->name_len, n->data_len);
+	size_t newsz = node_size(n->name_len, len);
+	if (newsz != oldsz) {
+		/* unlink from the hash chain while the address may change */
+		struct tnode **pp = &t->tab[n->hash & t->mask];
+		while (*pp != n)
+			pp = &(*pp)->hnext;
+		*pp = n->hnext;
+		struct tnode *m = xrealloc(n, newsz);
+		m->hnext = t->tab[m->hash & t->mask];
+		t->tab[m->hash & t->mask] = m;
+		if (m != n) {
+			if (m->parent)
+				m->parent->kids[m->pidx] = m;
+			else
+				t->root = m;
+			for (uint32_t i = 0; i < m->nkids; i++)
+				m->kids[i]->parent = m;
+		}
+		n = m;
+	}
+	n->data_len = len < 0 ? -1 : len;
+	if (len > 0)
+		memcpy(tnode_data(n), data, (size_t)len);
+	return n;
+}
+
+size_t tree_path(const struct tnode *n, char *buf, size_t cap)
+{
+	if (!n->parent) {
+		if (cap >= 2) {
+			buf[0] = '/';
+			buf[1] = 0;
+		}
+		return 1;
+	}
+	size_t len = 0;
+	for (const struct tnode *x = n; x->parent; x = x->parent)
+		len += x->name_len + 1;
+	if (cap > len) {
+		size_t at = len;
+		buf[at] = 0;
+		for (const struct tnode *x = n; x->parent; x = x->parent) {
+			at -= x->name_len;
+			memcpy(buf + at, x->name, x->name_len);
+			buf[--at] = '/';
+		}
+	}
+	return len;
+}
+
+char *tree_path_dup(const struct tnode *n)
+{
+	size_t len = tree_path(n, NULL, 0);
+	char *p = xmalloc(len + 1);
+	tree_path(n, p, len + 1);
+	return p;
+}
+
+void tree_stat(const struct tnode *n, struct zk_stat *st)
+{
+	st->czxid = n->czxid;
+	st->mzxid = n->mzxid;
+	st->ctime = n->ctime;
+	st->mtime = n->mtime;
+	st->version = n->version;
+	st->cversion = (int32_t)((uint32_t)n->cversion * 2u - n->nkids);
+	st->aversion = n->aversion;
+	st->ephemeral_owner = n->kind == TN_EPHEMERAL ? n->owner : 0;
+	st->data_length = n->data_len > 0 ? n->data_len : 0;
+	st->num_children = (int32_t)n->nkids;
+	st->pzxid = n->pzxid;
+}
+
+int tree_walk(const struct tnode *n, int (*cb)(void *arg, const struct tnode *n), void *arg)
+{
+	size_t cap = 64, top = 0;
+	const struct tnode **stack = xmalloc(cap * sizeof(*stack));
+	int rc = 0;
+	stack[top++] = n;
+	while (top) {
+		const struct tnode *x = stack[--top];
+		rc = cb(arg, x);
+		if (rc)
+			break;
+		/* push in reverse so kids come out in array order */
+		for (uint32_t i = x->nkids; i-- > 0;) {
+			if (top == cap) {
+				cap *= 2;
+				stack = xrealloc(stack, cap * sizeof(*stack));
+			}
+			stack[top++] = x->kids[i];
+		}
+	}
+	free(stack);
+	return rc;
+}
+
+uint64_t tree_count_descendants(const struct tnode *n)
+{
+	uint64_t total = 0;
+	size_t cap = 64, top = 0;
+	const struct tnode **stack = xmalloc(cap * sizeof(*stack));
+	stack[top++] = n;
+	while (top) {
+		const struct tnode *x = stack[--top];
+		total += x->nkids;
+		for (uint32_t i = 0; i < x->nkids; i++) {
+			if (x->kids[i]->nkids == 0)
+				continue;
+			if (top == cap) {
+				cap *= 2;
+				stack = xrealloc(stack, cap * sizeof(*stack));
+			}
+			stack[top++] = x->kids[i];
+		}
+	}
+	free(stack);
+	return total;
+}

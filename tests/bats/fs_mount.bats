@@ -1,0 +1,139 @@
+#!/usr/bin/env bats
+# tests/bats/fs_mount.bats — starting and stopping zkfs: --help, options,
+# clear failures (bad SPEC, unreachable ensemble, missing chroot), the
+# mount(8) helper, the chroot, ro, and the daemon being killed (ENOTCONN,
+# then umount and a fresh mount recover).
+
+load fs_lib
+
+setup_file() { fs_server_start apache; }
+teardown_file() { fs_server_stop; }
+setup() { fs_test_setup; }
+teardown() { fs_test_teardown; }
+
+@test "zkfs --help lists the zkfs options" {
+	run "$ZKFS" --help
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"ephemeral=DIR"* ]]
+	[[ "$output" == *"authfile=PATH"* ]]
+	[[ "$output" == *"zdata=NAME"* ]]
+	run "$ZKFS"
+	[ "$status" -ne 0 ]
+}
+
+@test "unreachable ensemble: clear message, non-zero exit, nothing mounted" {
+	local port
+	port=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	mkdir -p "$T/m"
+	run timeout 60 "$ZKFS" "127.0.0.1:$port" "$T/m" -o connect_timeout=2
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"cannot connect"* ]]
+	! mountpoint -q "$T/m"
+}
+
+@test "bad SPEC and bad options fail clearly" {
+	mkdir -p "$T/m"
+	run timeout 30 "$ZKFS" "/nohost" "$T/m"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"bad SPEC"* ]]
+	run timeout 30 "$ZKFS" "$SPEC" "$T/m" -o ephemeral_owner=nobody
+	[ "$status" -ne 0 ]
+	run timeout 30 "$ZKFS" "$SPEC" "$T/nonexistent"
+	[ "$status" -ne 0 ]
+	! mountpoint -q "$T/m"
+}
+
+@test "missing chroot fails with a message" {
+	mkdir -p "$T/m"
+	run timeout 30 "$ZKFS" "$ZK_HOSTS/no/such/chroot" "$T/m" -o connect_timeout=5
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"not readable"* ]]
+}
+
+@test "mount(8) options are accepted silently; the mount is usable at once" {
+	fs_mount "$T/m" "_netdev,auto,noauto,user,nofail,defaults"
+	mountpoint -q "$T/m"
+	echo x >"$T/m/f"
+	[ "$(zkcli get "$NS/f")" = x ]
+	grep -q " $T/m fuse.zkfs " /proc/mounts
+}
+
+@test "the mount root is the chroot" {
+	zkcli create "$NS/inside" "1"
+	fs_mount "$T/m"
+	[ "$(cat "$T/m/inside")" = 1 ]
+	[ ! -e "$T/m/zookeeper" ]
+}
+
+@test "mount.zkfs helper execs zkfs with the options" {
+	mkdir -p "$T/m"
+	ZKFS_BIN=$ZKFS run timeout 30 "$FS_ROOT/mount.zkfs" "$SPEC" "$T/m" -o "log=$T/log-m,_netdev,nofail"
+	[ "$status" -eq 0 ]
+	FS_MOUNTS+=("$T/m")
+	mountpoint -q "$T/m"
+	mkdir "$T/m/viahelper"
+	zkcli exists "$NS/viahelper"
+}
+
+@test "mount -t zkfs works when mount.zkfs is installed" {
+	[ -x /sbin/mount.zkfs ] || skip "mount.zkfs not installed in /sbin (make install)"
+	[ -x /usr/local/bin/zkfs ] || skip "zkfs not installed in /usr/local/bin (make install)"
+	mkdir -p "$T/m"
+	timeout 30 mount -t zkfs "$SPEC" "$T/m" -o "log=$T/log-m,_netdev"
+	FS_MOUNTS+=("$T/m")
+	mountpoint -q "$T/m"
+}
+
+@test "ro mounts refuse writes" {
+	fs_mount "$T/m" ro
+	run mkdir "$T/m/x"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"Read-only"* ]]
+}
+
+@test "zdata= renames the hidden data entry" {
+	zkcli create "$NS/d" "dirdata"
+	zkcli create "$NS/d/kid" ""
+	fs_mount "$T/m" "zdata=_data"
+	[ "$(cat "$T/m/d/_data")" = dirdata ]
+	[ ! -e "$T/m/d/.zdata" ]
+}
+
+@test "digest auth: nodes with a digest ACL readable with auth=, EACCES without" {
+	zkcli create "$NS/sec" ""
+	"$PY" - "$ZK_HOSTS" "$NS/sec/secret" <<'PYEOF'
+import sys, logging
+logging.basicConfig(level=logging.CRITICAL)
+from kazoo.client import KazooClient
+from kazoo.security import make_digest_acl
+zk = KazooClient(hosts=sys.argv[1], auth_data=[("digest", "alice:pw")]); zk.start()
+zk.create(sys.argv[2], b"s3cret", acl=[make_digest_acl("alice", "pw", all=True)])
+zk.stop()
+PYEOF
+	fs_mount "$T/a" "auth=digest:alice:pw"
+	[ "$(cat "$T/a/sec/secret")" = s3cret ]
+	[ "$(stat -c %A "$T/a/sec/secret")" = "-rw-------" ]
+	echo "digest:alice:pw" >"$T/cred"
+	fs_mount "$T/b" "authfile=$T/cred"
+	[ "$(cat "$T/b/sec/secret")" = s3cret ]
+	fs_mount "$T/c"
+	run cat "$T/c/sec/secret"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"Permission denied"* ]]
+}
+
+@test "daemon killed: ENOTCONN until unmounted; a fresh mount recovers" {
+	fs_mount "$T/m"
+	echo keep >"$T/m/f"
+	local pid
+	pid=$(fs_daemon_pid "$T/m")
+	[ -n "$pid" ]
+	kill -9 "$pid"
+	sleep 0.5
+	run cat "$T/m/f"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"not connected"* ]]
+	fusermount3 -u "$T/m" || fusermount3 -uz "$T/m"
+	fs_mount "$T/m"
+	[ "$(cat "$T/m/f")" = keep ]
+}

@@ -1,0 +1,483 @@
+/*
+ * test_config.c — zoo.cfg parsing and validation (server/config.c): good
+ * files, defaults, Java-only and unknown keys, bad values with their
+ * messages, server.N lines, myid, the command line and `conf` output.
+ */
+#include <errno.h>
+#include <ftw.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "../../server/config.h"
+
+static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st;
+	(void)flag;
+	(void)f;
+	return remove(p);
+}
+
+struct fx {
+	char dir[64];
+	char cfg_path[128];
+	struct config cfg;
+};
+
+static int setup(void **state)
+{
+	struct fx *fx = calloc(1, sizeof(*fx));
+	strcpy(fx->dir, "/tmp/zkfs-test-config-XXXXXX");
+	if (!mkdtemp(fx->dir))
+		return -1;
+	snprintf(fx->cfg_path, sizeof(fx->cfg_path), "%s/zoo.cfg", fx->dir);
+	config_init(&fx->cfg);
+	*state = fx;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *fx = *state;
+	config_free(&fx->cfg);
+	nftw(fx->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	free(fx);
+	return 0;
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* loads text as a file and finishes; returns the result */
+static int load(struct fx *fx, const char *text)
+{
+	write_file(fx->cfg_path, text);
+	int rc = config_load_file(&fx->cfg, fx->cfg_path);
+	if (rc)
+		return rc;
+	return config_finish(&fx->cfg);
+}
+
+static bool has_warning(const struct config *cfg, const char *needle)
+{
+	for (size_t i = 0; i < cfg->n_warnings; i++)
+		if (strstr(cfg->warnings[i], needle))
+			return true;
+	return false;
+}
+
+/* ---------------------------------------------------------------- tests */
+
+static void test_defaults(void **state)
+{
+	struct fx *fx = *state;
+	char text[256];
+	snprintf(text, sizeof(text), "dataDir=%s/data\n", fx->dir);
+	assert_int_equal(load(fx, text), 0);
+	struct config *c = &fx->cfg;
+	assert_int_equal(c->tick_time, 2000);
+	assert_int_equal(c->client_port, 2181);
+	assert_null(c->client_port_address);
+	assert_int_equal(c->max_client_cnxns, 60);
+	assert_int_equal(c->min_session_timeout, 4000);
+	assert_int_equal(c->max_session_timeout, 40000);
+	assert_int_equal(c->snap_count, 100000);
+	assert_int_equal(c->autopurge_snap_retain_count, 3);
+	assert_int_equal(c->autopurge_purge_interval, 0);
+	assert_int_equal(c->global_outstanding_limit, 1000);
+	assert_int_equal(c->jute_maxbuffer, 0xfffff);
+	assert_false(c->extended_types);
+	assert_null(c->super_digest);
+	assert_true(c->force_sync);
+	assert_int_equal(c->prealloc_kb, 65536);
+	assert_int_equal(c->election_alg, 3);
+	assert_int_equal(c->my_id, -1);
+	assert_int_equal(c->container_check_interval_ms, 60000);
+	assert_string_equal(c->data_log_dir, c->data_dir); /* dataLogDir = dataDir */
+	assert_true(config_4lw_allowed(c, "srvr"));
+	assert_false(config_4lw_allowed(c, "ruok"));
+	assert_int_equal(c->n_warnings, 0);
+	assert_string_equal(c->config_path, fx->cfg_path);
+}
+
+static void test_full_file(void **state)
+{
+	struct fx *fx = *state;
+	char text[2048];
+	snprintf(text, sizeof(text),
+		 "# a zoo.cfg as tools write it\n"
+		 "! also a comment\n"
+		 "\n"
+		 "   tickTime = 500   \n"
+		 "dataDir=%s/data\n"
+		 "dataLogDir:%s/txlog\n"
+		 "clientPort 12345\n"
+		 "clientPortAddress=127.0.0.1\r\n"
+		 "maxClientCnxns=0\n"
+		 "minSessionTimeout=1000\n"
+		 "maxSessionTimeout=90000\n"
+		 "snapCount=5000\n"
+		 "autopurge.snapRetainCount=5\n"
+		 "autopurge.purgeInterval=1\n"
+		 "4lw.commands.whitelist=ruok, stat ,mntr,conf\n"
+		 "globalOutstandingLimit=2000\n"
+		 "jute.maxbuffer=0x200000\n"
+		 "zookeeper.extendedTypesEnabled=true\n"
+		 "zookeeper.DigestAuthenticationProvider.superDigest=super:D/"
+		 "InIHSb7yEEbrWz8b9l71RjZJU=\n"
+		 "initLimit=10\n"
+		 "syncLimit=5\n"
+		 "electionAlg=3\n"
+		 "forceSync=no\n"
+		 "preAllocSize=1024\n"
+		 "txnLogSizeLimitInKb=4096\n"
+		 "fsync.warningthresholdms=50\n"
+		 "znode.container.checkIntervalMs=500\n"
+		 "admin.serverPort=8080\n"
+		 "metricsProvider.className=org.example.Prometheus\n"
+		 "long.key.with.continuation=a\\\n"
+		 "    b\n",
+		 fx->dir, fx->dir);
+	assert_int_equal(load(fx, text), 0);
+	struct config *c = &fx->cfg;
+	assert_int_equal(c->tick_time, 500);
+	assert_int_equal(c->client_port, 12345);
+	assert_string_equal(c->client_port_address, "127.0.0.1");
+	assert_int_equal(c->max_client_cnxns, 0);
+	assert_int_equal(c->min_session_timeout, 1000);
+	assert_int_equal(c->max_session_timeout, 90000);
+	assert_int_equal(c->snap_count, 5000);
+	assert_int_equal(c->autopurge_snap_retain_count, 5);
+	assert_int_equal(c->autopurge_purge_interval, 1);
+	assert_int_equal(c->n_four_lw, 4);
+	assert_true(config_4lw_allowed(c, "stat"));
+	assert_true(config_4lw_allowed(c, "conf"));
+	assert_false(config_4lw_allowed(c, "srvr"));
+	assert_int_equal(c->global_outstanding_limit, 2000);
+	assert_int_equal(c->jute_maxbuffer, 0x200000);
+	assert_true(c->extended_types);
+	assert_string_equal(c->super_digest, "super:D/InIHSb7yEEbrWz8b9l71RjZJU=");
+	assert_int_equal(c->init_limit, 10);
+	assert_int_equal(c->sync_limit, 5);
+	assert_false(c->force_sync);
+	assert_int_equal(c->prealloc_kb, 1024);
+	assert_int_equal(c->txn_log_size_limit_kb, 4096);
+	assert_int_equal(c->fsync_warning_ms, 50);
+	assert_int_equal(c->container_check_interval_ms, 500);
+	char want[128];
+	snprintf(want, sizeof(want), "%s/txlog", fx->dir);
+	assert_string_equal(c->data_log_dir, want);
+	/* admin.* and metricsProvider.* are silent; the unknown key (joined
+	 * over the continuation line) is named with its first line */
+	assert_int_equal(c->n_warnings, 1);
+	assert_true(has_warning(c, "zoo.cfg:30: unknown key 'long.key.with.continuation'"));
+}
+
+static void test_session_timeouts_follow_tick(void **state)
+{
+	struct fx *fx = *state;
+	char text[256];
+	snprintf(text, sizeof(text), "tickTime=100\ndataDir=%s\nmaxSessionTimeout=60000\n",
+		 fx->dir);
+	assert_int_equal(load(fx, text), 0);
+	assert_int_equal(fx->cfg.min_session_timeout, 200);
+	assert_int_equal(fx->cfg.max_session_timeout, 60000);
+	assert_int_equal(config_clamp_session_timeout(&fx->cfg, 10), 200);
+	assert_int_equal(config_clamp_session_timeout(&fx->cfg, 5000), 5000);
+	assert_int_equal(config_clamp_session_timeout(&fx->cfg, 100000), 60000);
+}
+
+static void test_java_only_and_unknown_keys(void **state)
+{
+	struct fx *fx = *state;
+	char text[512];
+	snprintf(text, sizeof(text),
+		 "dataDir=%s\n"
+		 "secureClientPort=2281\n"
+		 "ssl.keyStore.location=/x\n"
+		 "jvm.flags=-Xmx1g\n"
+		 "snapshot.trust.empty=true\n"
+		 "fooBar=1\n",
+		 fx->dir);
+	assert_int_equal(load(fx, text), 0);
+	assert_true(has_warning(&fx->cfg, ":2: 'secureClientPort' is not supported"));
+	assert_true(has_warning(&fx->cfg, ":3: 'ssl.keyStore.location' is not supported"));
+	assert_true(has_warning(&fx->cfg, ":6: unknown key 'fooBar'"));
+	assert_int_equal(fx->cfg.n_warnings, 3);
+	FILE *f = tmpfile();
+	config_print_warnings(&fx->cfg, f);
+	rewind(f);
+	char line[512];
+	assert_non_null(fgets(line, sizeof(line), f));
+	assert_non_null(strstr(line, "zkfs-server: warning: "));
+	fclose(f);
+}
+
+/* each bad file: expected message fragment */
+static void expect_error(struct fx *fx, const char *text, const char *fragment)
+{
+	config_free(&fx->cfg);
+	int rc = load(fx, text);
+	assert_int_equal(rc, -EINVAL);
+	if (!strstr(fx->cfg.error, fragment)) {
+		print_error("error '%s' lacks '%s'\n", fx->cfg.error, fragment);
+		fail();
+	}
+}
+
+static void test_bad_values(void **state)
+{
+	struct fx *fx = *state;
+	expect_error(fx, "dataDir=/tmp/x\ntickTime=abc\n",
+		     "zoo.cfg:2: tickTime: 'abc' is not a number");
+	expect_error(fx, "dataDir=/tmp/x\ntickTime=0\n", "tickTime: 0 is out of range");
+	expect_error(fx, "dataDir=/tmp/x\nclientPort=70000\n",
+		     "clientPort: 70000 is out of range (0..65535)");
+	expect_error(fx, "dataDir=/tmp/x\nclientPort=-1\n", "clientPort");
+	expect_error(fx, "dataDir=/tmp/x\nmaxClientCnxns=12x\n", "'12x' is not a number");
+	expect_error(fx, "dataDir=/tmp/x\nsnapCount=99999999999\n", "snapCount");
+	expect_error(fx, "tickTime=2000\n", "dataDir is not set");
+	expect_error(fx, "dataDir=\n", "dataDir: empty value");
+	expect_error(
+	    fx, "dataDir=/tmp/x\nminSessionTimeout=5000\nmaxSessionTimeout=4000\n",
+	    "minSessionTimeout (5000 ms) must not be larger than maxSessionTimeout (4000 ms)");
+	/* max defaults to 20 ticks = 40000: a larger min is an error too */
+	expect_error(fx, "dataDir=/tmp/x\nminSessionTimeout=50000\n", "must not be larger");
+	expect_error(fx, "dataDir=/tmp/x\nforceSync=maybe\n",
+		     "forceSync: 'maybe' is not true/false");
+	expect_error(fx, "dataDir=/tmp/x\nsuperDigest=nocolon\n", "superDigest: expected user:");
+	expect_error(fx, "dataDir=/tmp/x\nelectionAlg=7\n", "electionAlg: 7 is out of range");
+	expect_error(fx, "dataDir=/tmp/x\nserver.1=host\n",
+		     "server.1: 'host' is not host:port:port");
+	expect_error(fx, "dataDir=/tmp/x\nserver.1=h:1:99999\n", "server.1");
+	expect_error(fx, "dataDir=/tmp/x\nserver.x=h:1:2\n", "'x' is not a valid server id");
+	expect_error(fx, "dataDir=/tmp/x\nserver.1=h:1:2:boss\n", "server.1");
+	/* an ensemble without initLimit */
+	expect_error(fx, "dataDir=/tmp/x\nserver.1=a:1:2\nserver.2=b:1:2\n",
+		     "initLimit and syncLimit");
+}
+
+static void test_missing_file(void **state)
+{
+	struct fx *fx = *state;
+	assert_int_equal(config_load_file(&fx->cfg, "/nonexistent/zoo.cfg"), -ENOENT);
+	assert_non_null(
+	    strstr(fx->cfg.error, "cannot open configuration file /nonexistent/zoo.cfg"));
+}
+
+static void test_server_lines_and_myid(void **state)
+{
+	struct fx *fx = *state;
+	char text[1024], p[128];
+	snprintf(p, sizeof(p), "%s/myid", fx->dir);
+	write_file(p, "2\n");
+	snprintf(text, sizeof(text),
+		 "dataDir=%s\n"
+		 "initLimit=5\nsyncLimit=2\n"
+		 "server.3=zk3.example:2888:3888:observer;2183\n"
+		 "server.1=zk1.example:2888:3888\n"
+		 "server.2=[::1]:2889:3889:participant;127.0.0.1:2182\n",
+		 fx->dir);
+	assert_int_equal(load(fx, text), 0);
+	struct config *c = &fx->cfg;
+	assert_int_equal(c->my_id, 2);
+	assert_int_equal(c->n_peers, 3);
+	assert_int_equal(c->peers[0].id, 1); /* sorted */
+	assert_string_equal(c->peers[0].host, "zk1.example");
+	assert_int_equal(c->peers[0].quorum_port, 2888);
+	assert_int_equal(c->peers[0].election_port, 3888);
+	assert_false(c->peers[0].observer);
+	assert_null(c->peers[0].client_host);
+	assert_int_equal(c->peers[1].id, 2);
+	assert_string_equal(c->peers[1].host, "::1");
+	assert_string_equal(c->peers[1].client_host, "127.0.0.1");
+	assert_int_equal(c->peers[1].client_port, 2182);
+	assert_true(c->peers[2].observer);
+	assert_int_equal(c->peers[2].client_port, 2183);
+	assert_null(c->peers[2].client_host);
+	assert_true(has_warning(c, "runs standalone"));
+	char *s = config_format(c);
+	assert_non_null(strstr(s, "server.2=[::1]:2889:3889:participant;127.0.0.1:2182\n"));
+	assert_non_null(strstr(s, "server.3=zk3.example:2888:3888:observer;2183\n"));
+	assert_non_null(strstr(s, "serverId=2\n"));
+	free(s);
+
+	/* myid that names no server line */
+	write_file(p, "9");
+	expect_error(fx, text, "myid 9 has no server.9 line");
+	/* garbage in myid */
+	write_file(p, "two");
+	expect_error(fx, text, "'two' is not a server id");
+}
+
+static int args(struct config *cfg, FILE *out, ...)
+{
+	char *argv[32];
+	int argc = 0;
+	argv[argc++] = "zkfs-server";
+	va_list ap;
+	va_start(ap, out);
+	char *a;
+	while ((a = va_arg(ap, char *)) && argc < 31)
+		argv[argc++] = a;
+	va_end(ap);
+	argv[argc] = NULL;
+	return config_from_args(cfg, argc, argv, out);
+}
+
+static void test_command_line(void **state)
+{
+	struct fx *fx = *state;
+	struct config *c = &fx->cfg;
+	FILE *out = tmpfile();
+	char data[128];
+	snprintf(data, sizeof(data), "%s/d", fx->dir);
+
+	assert_int_equal(
+	    args(c, out, "--port", "0", "--data", data, "--address", "127.0.0.1", NULL), 0);
+	assert_int_equal(c->client_port, 0);
+	assert_string_equal(c->data_dir, data);
+	assert_string_equal(c->data_log_dir, data);
+	assert_string_equal(c->client_port_address, "127.0.0.1");
+	assert_null(c->config_path);
+
+	/* --opt=value and key=value arguments */
+	assert_int_equal(args(c, out, "--port=2500", "--data=/tmp/q", "tickTime=100",
+			      "4lw.commands.whitelist=*", NULL),
+			 0);
+	assert_int_equal(c->client_port, 2500);
+	assert_int_equal(c->tick_time, 100);
+	assert_true(config_4lw_allowed(c, "anything"));
+
+	/* a config file, with an option overriding it */
+	char text[256];
+	snprintf(text, sizeof(text), "dataDir=%s\nclientPort=3000\ntickTime=300\n", data);
+	write_file(fx->cfg_path, text);
+	assert_int_equal(args(c, out, fx->cfg_path, NULL), 0);
+	assert_int_equal(c->client_port, 3000);
+	assert_int_equal(args(c, out, "--config", fx->cfg_path, "--port", "3001", NULL), 0);
+	assert_int_equal(c->client_port, 3001);
+	assert_int_equal(c->tick_time, 300);
+	assert_int_equal(args(c, out, "--port", "3002", fx->cfg_path, NULL), 0);
+	assert_int_equal(c->client_port, 3002);
+
+	/* help */
+	assert_int_equal(args(c, out, "--help", NULL), 1);
+	rewind(out);
+	char line[256];
+	assert_non_null(fgets(line, sizeof(line), out));
+	assert_non_null(strstr(line, "usage:"));
+	fclose(out);
+	out = tmpfile();
+
+	/* errors */
+	assert_int_equal(args(c, out, NULL), -EINVAL);
+	assert_non_null(strstr(c->error, "no configuration"));
+	assert_int_equal(args(c, out, "--bogus", NULL), -EINVAL);
+	assert_non_null(strstr(c->error, "unknown option --bogus"));
+	assert_int_equal(args(c, out, "--port", NULL), -EINVAL);
+	assert_non_null(strstr(c->error, "--port needs a value"));
+	assert_int_equal(args(c, out, "--port", "x", "--data", data, NULL), -EINVAL);
+	assert_non_null(strstr(c->error, "command line: clientPort: 'x' is not a number"));
+	assert_int_equal(args(c, out, "--port", "1", NULL), -EINVAL);
+	assert_non_null(strstr(c->error, "dataDir is not set"));
+	assert_int_equal(args(c, out, "/nonexistent.cfg", NULL), -ENOENT);
+	assert_int_equal(args(c, out, "a.cfg", "b.cfg", NULL), -EINVAL);
+	assert_non_null(strstr(c->error, "more than one configuration file"));
+	fclose(out);
+}
+
+static void test_conf_output(void **state)
+{
+	struct fx *fx = *state;
+	char text[512];
+	snprintf(text, sizeof(text),
+		 "dataDir=%s\nclientPort=2999\nsuperDigest=super:xyz=\n4lw.commands.whitelist=*\n",
+		 fx->dir);
+	assert_int_equal(load(fx, text), 0);
+	char *s = config_format(&fx->cfg);
+	assert_non_null(s);
+	/* Apache ZooKeeper's `conf` keys come first, in its order */
+	assert_true(strncmp(s, "clientPort=2999\nsecureClientPort=-1\ndataDir=", 44) == 0);
+	assert_non_null(strstr(s, "\ntickTime=2000\nmaxClientCnxns=60\nminSessionTimeout=4000\n"
+				  "maxSessionTimeout=40000\n"));
+	assert_non_null(strstr(s, "\nserverId=0\n"));
+	assert_non_null(strstr(s, "\n4lw.commands.whitelist=*\n"));
+	assert_non_null(strstr(s, "\nsnapCount=100000\n"));
+	assert_null(strstr(s, "xyz")); /* the digest is not shown */
+	assert_non_null(strstr(s, "\nsuperDigest=(set)\n"));
+	/* every line is key=value */
+	for (char *l = s; *l;) {
+		char *nl = strchr(l, '\n');
+		assert_non_null(nl);
+		char *eq = memchr(l, '=', (size_t)(nl - l));
+		assert_non_null(eq);
+		assert_true(eq > l);
+		l = nl + 1;
+	}
+	free(s);
+}
+
+static void test_snap_retain_minimum(void **state)
+{
+	struct fx *fx = *state;
+	char text[256];
+	snprintf(text, sizeof(text), "dataDir=%s\nautopurge.snapRetainCount=1\n", fx->dir);
+	assert_int_equal(load(fx, text), 0);
+	assert_int_equal(fx->cfg.autopurge_snap_retain_count, 3);
+	assert_true(has_warning(&fx->cfg, "autopurge.snapRetainCount: 1 is below the minimum"));
+}
+
+static void test_load_string_and_set(void **state)
+{
+	struct fx *fx = *state;
+	struct config *c = &fx->cfg;
+	assert_int_equal(config_load_string(c, "dataDir=/a\nclientPort=7\n", "dyn"), 0);
+	assert_int_equal(c->client_port, 7);
+	assert_int_equal(config_set(c, "clientPort", "8", "x", 3), 0);
+	assert_int_equal(c->client_port, 8);
+	assert_int_equal(config_set(c, "clientPort", "z", "x", 3), -EINVAL);
+	assert_string_equal(c->error, "x:3: clientPort: 'z' is not a number");
+	/* a later server.N line replaces an earlier one, with a warning */
+	assert_int_equal(config_load_string(c, "server.1=a:1:2\nserver.1=b:1:2\n", "dyn"), 0);
+	assert_int_equal(c->n_peers, 1);
+	assert_string_equal(c->peers[0].host, "b");
+	assert_true(has_warning(c, "given twice"));
+	/* superDigest accepted under its own short name */
+	assert_int_equal(config_set(c, "superDigest", "super:abc", "x", 1), 0);
+	assert_string_equal(c->super_digest, "super:abc");
+	assert_int_equal(config_set(c, "extendedTypesEnabled", "yes", "x", 1), 0);
+	assert_true(c->extended_types);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_full_file, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_session_timeouts_follow_tick, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_java_only_and_unknown_keys, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bad_values, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_missing_file, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_server_lines_and_myid, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_command_line, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_conf_output, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_snap_retain_minimum, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_load_string_and_set, setup, teardown),
+	};
+	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
+}

@@ -1,0 +1,152 @@
+/*
+ * test_tree.c — the data tree on its own: index lookups, children arrays
+ * with swap-remove, path reconstruction, data accounting, walks, and the
+ * memory budget per znode measured through the whole core (target: at
+ * most 300 bytes for a znode with 100 bytes of data, index included).
+ */
+#include <malloc.h>
+
+#include "core_fixture.h"
+
+#include "../../server/tree.h"
+
+static struct tnode *add(struct tree *t, const char *path)
+{
+	size_t len = strlen(path);
+	struct tnode *p = tree_find(t, path, zk_path_parent_len(path, len));
+	assert_non_null(p);
+	assert_null(tree_find(t, path, len));
+	return tree_add(t, p, path, len, NULL, -1);
+}
+
+static void test_find_add_remove(void **state)
+{
+	struct tree t;
+	tree_init(&t);
+	assert_int_equal(t.count, 1);
+	assert_true(tree_find(&t, "/", 1) == t.root);
+	assert_null(tree_find(&t, "/a", 2));
+	struct tnode *a = add(&t, "/a");
+	struct tnode *ab = add(&t, "/a/b");
+	struct tnode *abc = add(&t, "/a/b/c");
+	assert_true(tree_find(&t, "/a/b/c", 6) == abc);
+	/* lengths, not NULs, delimit paths */
+	assert_true(tree_find(&t, "/a/b/cdef", 4) == ab);
+	assert_null(tree_find(&t, "/a/bc", 5));
+	assert_null(tree_find(&t, "a/b", 3));
+	assert_string_equal(ab->name, "b");
+	char buf[64];
+	assert_int_equal(tree_path(abc, buf, sizeof(buf)), 6);
+	assert_string_equal(buf, "/a/b/c");
+	assert_int_equal(tree_path(abc, buf, 3), 6); /* too small: length only */
+	char *p = tree_path_dup(t.root);
+	assert_string_equal(p, "/");
+	free(p);
+	ab = tree_set_data(&t, ab, (const uint8_t *)"12345", 5);
+	abc = tree_find(&t, "/a/b/c", 6);
+	assert_true(abc->parent == ab);
+	assert_true(a->kids[ab->pidx] == ab);
+	assert_true(tree_find(&t, "/a/b", 4) == ab);
+	assert_int_equal(ab->data_len, 5);
+	assert_memory_equal(tnode_data(ab), "12345", 5);
+	uint64_t ds = t.data_size;
+	ab = tree_set_data(&t, ab, NULL, -1);
+	assert_int_equal(ab->data_len, -1);
+	assert_true(tree_find(&t, "/a/b", 4) == ab);
+	/* the root moves too */
+	struct tnode *r = tree_set_data(&t, t.root, (const uint8_t *)"root data", 9);
+	assert_true(t.root == r);
+	assert_true(tree_find(&t, "/", 1) == r);
+	assert_true(a->parent == r);
+	assert_true(r->kids[a->pidx] == a);
+	assert_int_equal(t.data_size, ds - 5 + 9);
+	assert_int_equal(tree_count_descendants(t.root), 3);
+	tree_remove(&t, abc);
+	assert_null(tree_find(&t, "/a/b/c", 6));
+	assert_int_equal(ab->nkids, 0);
+	assert_int_equal(t.count, 3);
+	assert_true(a->kids[0] == ab);
+	tree_free(&t);
+}
+
+static int collect_order(void *arg, const struct tnode *n)
+{
+	char *out = arg;
+	strncat(out, n->name[0] ? n->name : "/", 2);
+	return 0;
+}
+
+static void test_swap_remove_and_walk(void **state)
+{
+	struct tree t;
+	tree_init(&t);
+	char path[32];
+	/* enough nodes to grow the index several times */
+	add(&t, "/d");
+	for (int i = 0; i < 5000; i++) {
+		snprintf(path, sizeof(path), "/d/n%d", i);
+		add(&t, path);
+	}
+	struct tnode *d = tree_find(&t, "/d", 2);
+	assert_int_equal(d->nkids, 5000);
+	for (int i = 0; i < 5000; i += 3) {
+		snprintf(path, sizeof(path), "/d/n%d", i);
+		tree_remove(&t, tree_find(&t, path, strlen(path)));
+	}
+	/* every remaining kid knows its slot, every one is findable */
+	for (uint32_t i = 0; i < d->nkids; i++) {
+		assert_int_equal(d->kids[i]->pidx, i);
+		size_t len = tree_path(d->kids[i], path, sizeof(path));
+		assert_true(tree_find(&t, path, len) == d->kids[i]);
+	}
+	for (int i = 0; i < 5000; i++) {
+		snprintf(path, sizeof(path), "/d/n%d", i);
+		assert_true((tree_find(&t, path, strlen(path)) == NULL) == (i % 3 == 0));
+	}
+	tree_free(&t);
+
+	/* parents come before children in a walk */
+	tree_init(&t);
+	add(&t, "/x");
+	add(&t, "/x/y");
+	add(&t, "/z");
+	char order[16] = "";
+	tree_walk(t.root, collect_order, order);
+	assert_string_equal(order, "/xyz");
+	tree_free(&t);
+}
+
+static void test_memory_per_znode(void **state)
+{
+	struct fx *f = fx_new();
+	f->no_roundtrip = true;
+	int64_t sid = fx_session(f, 10000);
+	assert_int_equal(fx_create(f, sid, "/bench", NULL, 0), 0);
+	char data[101];
+	memset(data, 'v', 100);
+	data[100] = 0;
+	enum { N = 100000 };
+	char path[64];
+	struct mallinfo2 before = mallinfo2();
+	for (int i = 0; i < N; i++) {
+		snprintf(path, sizeof(path), "/bench/node-%07d", i);
+		assert_int_equal(fx_create(f, sid, path, data, 0), 0);
+	}
+	struct mallinfo2 after = mallinfo2();
+	double per = (double)(after.uordblks - before.uordblks) / N;
+	print_message("memory per 100-byte znode (path /bench/node-NNNNNNN): %.0f bytes\n", per);
+	/* ASan's allocator doesn't report through mallinfo2 */
+	if (after.uordblks > before.uordblks)
+		assert_true(per <= 300);
+	fx_free(f);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_find_add_remove),
+		cmocka_unit_test(test_swap_remove_and_walk),
+		cmocka_unit_test(test_memory_per_znode),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
