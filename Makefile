@@ -45,6 +45,7 @@ FS_SRC     := $(wildcard fs/*.c)
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_HELP  := $(filter-out tests/unit/test_%.c,$(wildcard tests/unit/*.c))
 BENCH_SRC  := $(wildcard bench/*.c)
+PERF_SRC   := $(wildcard tests/perf/*.c)
 
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 
@@ -56,7 +57,7 @@ ifneq ($(FS_SRC),)
 PROGS += $(B)/zkfs
 endif
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
-BENCH_BINS := $(patsubst bench/%.c,$(B)/bench/%,$(BENCH_SRC))
+BENCH_BINS := $(patsubst bench/%.c,$(B)/bench/%,$(BENCH_SRC)) $(patsubst tests/perf/%.c,$(B)/perf/%,$(PERF_SRC))
 
 .PHONY: all help test unit asan bench deps install uninstall clean run stop fmt
 all: $(PROGS)
@@ -98,6 +99,11 @@ $(B)/bench/%: $(call obj,bench/%.c) $(B)/libzkc.a $(B)/libproto.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -lzookeeper_mt $(LIBS)
 $(B)/obj/bench/%.o: CFLAGS += -DTHREADED
+# libzkc's load generator, measured against the Apache C client in the same run.
+$(B)/perf/%: $(call obj,tests/perf/%.c) $(B)/libzkc.a $(B)/libproto.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -lzookeeper_mt $(LIBS)
+$(B)/obj/tests/perf/%.o: CFLAGS += -DTHREADED
 
 unit: $(UNIT_BINS)
 

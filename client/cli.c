@@ -214,7 +214,8 @@ static int ls_rec(zkc_session *s, const char *path, bool rec)
 	int err = zkc_b_get_children(s, path, NULL, NULL, &kids, NULL);
 	if (err)
 		return err;
-	qsort(kids.v, (size_t)kids.n, sizeof(char *), cmp_str);
+	if (kids.n > 1)
+		qsort(kids.v, (size_t)kids.n, sizeof(char *), cmp_str);
 	for (int32_t i = 0; i < kids.n && !err; i++) {
 		if (!rec) {
 			printf("%s\n", kids.v[i]);
@@ -516,7 +517,8 @@ static int cmd_ephemerals(int argc, char **argv)
 	int err = zkc_b_get_ephemerals(s, argc == 2 ? argv[1] : "/", &v);
 	if (err)
 		return fail(err, "ephemerals", NULL);
-	qsort(v.v, (size_t)v.n, sizeof(char *), cmp_str);
+	if (v.n > 1)
+		qsort(v.v, (size_t)v.n, sizeof(char *), cmp_str);
 	for (int32_t i = 0; i < v.n; i++)
 		printf("%s\n", v.v[i]);
 	zk_str_vec_free(&v);

@@ -14,7 +14,7 @@
  * Timing (ZooKeeper's client rules): pings after 1/3 of the negotiated
  * timeout without sending (at most 10 s), the connection is declared dead
  * after 2/3 of it without receiving; a connect attempt (TCP + handshake) gets
- * timeout/nhosts (at least 1 s).  After a failure the next host is tried at
+ * timeout/nhosts, at most timeout/3 and at least 1 s.  After a failure the next host is tried at
  * once; after a whole round of failures the client backs off (100 ms
  * doubling to 1 s, with jitter).  One uv_timer per session serves all of
  * this: rearm() computes the earliest deadline and tick() acts on it.
@@ -115,9 +115,15 @@ static uint64_t read_timeout(const zkc_session *s)
 	return (uint64_t)timeout_ms(s) * 2 / 3;
 }
 
+/* TCP connect + handshake: timeout/nhosts as ZooKeeper's clients do, but
+ * at most 1/3 of the timeout: a server that accepted the connection and
+ * never answers (one still starting, say) must not use up the session. */
 static uint64_t connect_timeout(const zkc_session *s)
 {
 	uint64_t t = (uint64_t)timeout_ms(s) / (uint64_t)s->nhosts;
+	uint64_t cap = (uint64_t)timeout_ms(s) / 3;
+	if (t > cap)
+		t = cap;
 	return t < 1000 ? 1000 : t;
 }
 
@@ -211,7 +217,7 @@ struct wcall {
 	zkc_watch_fn fn;
 	void *arg;
 	int type;
-	bool once; /* the watcher struct is to be freed after the call */
+	bool once; /* a final call (one-shot, removed, session end) */
 };
 
 struct wcalls {
@@ -219,7 +225,7 @@ struct wcalls {
 	size_t n, cap;
 };
 
-static void wc_push(struct wcalls *c, zkc_watch_fn fn, void *arg, int type)
+static void wc_push_once(struct wcalls *c, zkc_watch_fn fn, void *arg, int type, bool once)
 {
 	if (c->n == c->cap) {
 		size_t ncap = c->cap ? c->cap * 2 : 8;
@@ -229,7 +235,13 @@ static void wc_push(struct wcalls *c, zkc_watch_fn fn, void *arg, int type)
 		c->v = v;
 		c->cap = ncap;
 	}
-	c->v[c->n++] = (struct wcall){fn, arg, type, false};
+	c->v[c->n++] = (struct wcall){fn, arg, type, once};
+}
+
+/* A final call: the registration is gone from the table. */
+static void wc_push(struct wcalls *c, zkc_watch_fn fn, void *arg, int type)
+{
+	wc_push_once(c, fn, arg, type, true);
 }
 
 /* Moves a one-shot list into calls and frees it. */
@@ -247,13 +259,17 @@ static void take_list(struct zkc_wentry *e, int kind, struct wcalls *c, int type
 static void copy_list(struct zkc_wentry *e, int kind, struct wcalls *c, int type)
 {
 	for (struct zkc_watcher *w = e->w[kind]; w; w = w->next)
-		wc_push(c, w->fn, w->arg, type);
+		wc_push_once(c, w->fn, w->arg, type, false);
 }
 
 static void run_calls(zkc_session *s, struct wcalls *c, const char *path, int state)
 {
 	struct zkc_event ev = {.state = state, .path = path};
 	for (size_t i = 0; i < c->n; i++) {
+		/* A callback may end the session; persistent watchers have then
+		 * had their final call and must hear nothing more. */
+		if (!c->v[i].once && (s->st == ST_CLOSED || s->st == ST_EXPIRED || s->st == ST_AUTH_FAILED))
+			continue;
 		ev.type = c->v[i].type;
 		c->v[i].fn(s, &ev, c->v[i].arg);
 	}
@@ -919,6 +935,8 @@ static void process_reply(zkc_session *s, const uint8_t *body, size_t len)
 		close_finish(s);
 		return;
 	}
+	if (s->st == ST_CLOSING)
+		return; /* answers to requests already failed with ZE_CLOSING */
 	struct zkc_req *q = s->pending;
 	if (!q || q->xid != xid) {
 		conn_lost(s); /* out of order: the stream cannot be trusted */
@@ -1441,6 +1459,8 @@ int zkc__session_alloc(const char *connect, int timeout_ms, const struct zkc_opt
 	s->max_request = opt->max_request ? opt->max_request : JUTE_MAX_BUFFER;
 	s->state_cb = opt->state_cb;
 	s->state_arg = opt->state_arg;
+	s->watch_cb = opt->watch_cb;
+	s->watch_arg = opt->watch_arg;
 	s->session_id = opt->session_id;
 	memcpy(s->passwd, opt->passwd, 16);
 	s->last_zxid = opt->last_zxid;
@@ -1653,6 +1673,13 @@ const char *zkc_state_name(int state)
 	case ZKC_STATE_CLOSED: return "closed";
 	}
 	return "unknown";
+}
+
+void zkc_session_watcher(zkc_session *s, const struct zkc_event *ev, void *arg)
+{
+	/* Only a marker (replaced when a request is built); forward anyway. */
+	if (s->watch_cb)
+		s->watch_cb(s, ev, arg);
 }
 
 void zkc_result_move(struct zkc_result *dst, struct zkc_result *src)

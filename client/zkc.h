@@ -15,7 +15,9 @@
  *     sessions (hundreds) share one client and therefore one loop thread.
  *     Watcher and state callbacks of such sessions run on the loop thread;
  *     they may call the asynchronous API but never a zkc_b_* function (that
- *     would deadlock; it is refused with ZE_APIERROR).  The loop thread
+ *     would deadlock; it is refused with ZE_APIERROR), and they must not
+ *     wait for a lock that a thread inside a zkc_b_* call may hold: every
+ *     session of the client stalls while a callback runs.  The loop thread
  *     blocks SIGPIPE; programs using layer 1 on their own loop should ignore
  *     SIGPIPE, as any libuv program does.
  *
@@ -56,6 +58,8 @@
  *
  * Watches.  exists/get/get_children take an optional watcher (fn, arg):
  *   - fn == NULL: no watch is set;
+ *   - fn == zkc_session_watcher: the session-wide watcher of the options
+ *     (zkc_options.watch_cb / watch_arg) is used (ZE_BADARGUMENTS if none);
  *   - otherwise a one-shot watch of that kind is registered when the call
  *     succeeds (exists: also when it answers ZE_NONODE — it then waits for
  *     the node's creation).
@@ -64,7 +68,9 @@
  * ZK_EVENT_*_WATCH_REMOVED after zkc_remove_watches, or type ZK_EVENT_NONE
  * with state ZKC_STATE_EXPIRED / ZKC_STATE_AUTH_FAILED / ZKC_STATE_CLOSED when
  * the session ends.  So `arg` may be freed in that final call.  The same
- * (fn, arg) registered several times for the same path and kind counts once.
+ * (fn, arg) registered several times for the same path and kind counts once;
+ * registered for two kinds (say data and children of one path) it is two
+ * registrations and gets two final calls.
  * Persistent watches (zkc_add_watch) are called for each event and finally
  * once with a ZK_EVENT_NONE/ZK_EVENT_PERSISTENT_WATCH_REMOVED event.
  * Disconnections do not end watches: after a reconnect every watch is
@@ -194,7 +200,12 @@ struct zkc_options {
 				larger requests fail with ZE_BADARGUMENTS */
 	bool no_shuffle;     /* try hosts in the order given (tests) */
 	int op_deadline_ms;  /* blocking calls: default deadline, 0 = none */
+	zkc_watch_fn watch_cb; /* session-wide watcher (see zkc_session_watcher) */
+	void *watch_arg;
 };
+
+/* Marker: pass it as a watcher to use the session-wide one.  Never call it. */
+void zkc_session_watcher(zkc_session *s, const struct zkc_event *ev, void *arg);
 
 /* ------------------------------------------------------------------ sessions (async) */
 
@@ -443,12 +454,12 @@ int zkc_b_set_applied(zkc_session *s, const char *path, const void *data, int32_
 const char *zkc_strerror(int err);
 /* A positive errno for a result code: NONODE→ENOENT, NODEEXISTS→EEXIST,
  * NOTEMPTY→ENOTEMPTY, NOAUTH→EACCES, AUTHFAILED→EACCES,
- * BADVERSION→EAGAIN (retry with a fresh version), BADARGUMENTS→EINVAL,
- * NOCHILDRENFOREPHEMERALS→EPERM, CONNECTIONLOSS/OPERATIONTIMEOUT→EIO
- * (ETIMEDOUT for timeout), SESSIONEXPIRED→ENOTCONN, CLOSING→ESHUTDOWN,
- * THROTTLEDOP→EBUSY, MARSHALLINGERROR→EFBIG, UNIMPLEMENTED→ENOSYS,
- * NOWATCHER→ENOENT, QUOTAEXCEEDED→EDQUOT, NOTREADONLY→EROFS, others→EIO.
- * 0 for ZE_OK. */
+ * BADVERSION→EAGAIN (retry with a fresh version), BADARGUMENTS and
+ * INVALIDACL→EINVAL, NOCHILDRENFOREPHEMERALS→EPERM, OPERATIONTIMEOUT→ETIMEDOUT,
+ * SESSIONEXPIRED→ENOTCONN, CLOSING→ESHUTDOWN, THROTTLEDOP→EBUSY,
+ * MARSHALLINGERROR→EFBIG, UNIMPLEMENTED→ENOSYS, NOWATCHER→ENOENT,
+ * QUOTAEXCEEDED→EDQUOT, NOTREADONLY→EROFS, SYSTEMERROR→ENOMEM, others
+ * (CONNECTIONLOSS included)→EIO.  0 for ZE_OK. */
 int zkc_errno(int err);
 
 #ifdef __cplusplus

@@ -118,6 +118,8 @@ struct zkc_session {
 	size_t max_request;
 	zkc_state_fn state_cb;
 	void *state_arg;
+	zkc_watch_fn watch_cb;
+	void *watch_arg;
 
 	/* read from any thread (atomics / info_mu) */
 	int pub_state;

@@ -197,9 +197,25 @@ struct zkc_req *zkc__build_path(zkc_session *s, int type, const char *path, int3
 	return build_op(s, &op, false, err);
 }
 
+/* Resolves the zkc_session_watcher marker. */
+static bool resolve_watcher(const zkc_session *s, zkc_watch_fn *wfn, void **warg)
+{
+	if (*wfn != zkc_session_watcher)
+		return true;
+	if (!s->watch_cb)
+		return false;
+	*wfn = s->watch_cb;
+	*warg = s->watch_arg;
+	return true;
+}
+
 struct zkc_req *zkc__build_watch(zkc_session *s, int type, const char *path, zkc_watch_fn wfn, void *warg,
 				 int *err)
 {
+	if (!resolve_watcher(s, &wfn, &warg)) {
+		*err = ZE_BADARGUMENTS;
+		return NULL;
+	}
 	struct zk_op op = {.type = type, .path = (char *)path, .watch = wfn != NULL};
 	struct zkc_req *q = build_op(s, &op, false, err);
 	if (!q || !wfn)
@@ -307,7 +323,8 @@ struct zkc_req *zkc__build_multi(zkc_session *s, int type, const struct zk_op *o
 struct zkc_req *zkc__build_add_watch(zkc_session *s, const char *path, int mode, zkc_watch_fn wfn, void *warg,
 				     int *err)
 {
-	if (!wfn || (mode != ZK_ADDWATCH_PERSISTENT && mode != ZK_ADDWATCH_PERSISTENT_RECURSIVE)) {
+	if (!wfn || !resolve_watcher(s, &wfn, &warg) ||
+	    (mode != ZK_ADDWATCH_PERSISTENT && mode != ZK_ADDWATCH_PERSISTENT_RECURSIVE)) {
 		*err = ZE_BADARGUMENTS;
 		return NULL;
 	}
@@ -330,6 +347,10 @@ struct zkc_req *zkc__build_add_watch(zkc_session *s, const char *path, int mode,
 struct zkc_req *zkc__build_watches(zkc_session *s, int type, const char *path, int wtype, zkc_watch_fn wfn,
 				   void *warg, bool local, int *err)
 {
+	if (wfn && !resolve_watcher(s, &wfn, &warg)) {
+		*err = ZE_BADARGUMENTS;
+		return NULL;
+	}
 	if (wtype < ZK_WATCHER_CHILDREN || wtype > ZK_WATCHER_PERSISTENT_RECURSIVE) {
 		*err = ZE_BADARGUMENTS;
 		return NULL;

@@ -140,18 +140,33 @@ void holders_stop(void)
 	started = false;
 }
 
-static struct holder *find(pid_t sid)
+/* The live holder of sid.  A holder whose ZooKeeper session has ended
+ * (expired after a long disconnection) is dropped from the table here, so
+ * the next ephemeral of that Unix session gets a fresh session.  Called
+ * with mu held; *stale gets the dropped holder (its table reference is
+ * the caller's to release, outside mu). */
+static struct holder *find(pid_t sid, struct holder **stale)
 {
-	for (struct holder *h = holders; h; h = h->next)
-		if (h->sid == sid && !h->dead)
-			return h;
+	for (struct holder **pp = &holders; *pp; pp = &(*pp)->next) {
+		struct holder *h = *pp;
+		if (h->sid != sid || h->dead)
+			continue;
+		int st = zkc_session_state(h->s);
+		if (st == ZKC_STATE_EXPIRED || st == ZKC_STATE_AUTH_FAILED || st == ZKC_STATE_CLOSED) {
+			*pp = h->next;
+			h->dead = true;
+			*stale = h;
+			return NULL;
+		}
+		return h;
+	}
 	return NULL;
 }
 
 int holders_get(pid_t pid, zkc_session **out, void **ref)
 {
 	pid_t sid = getsid(pid);
-	struct holder *h;
+	struct holder *h, *stale = NULL;
 	int pfd, rc;
 	uint64_t one = 1;
 
@@ -161,10 +176,15 @@ int holders_get(pid_t pid, zkc_session **out, void **ref)
 		return 0;
 	}
 	pthread_mutex_lock(&mu);
-	h = find(sid);
+	h = find(sid, &stale);
 	if (h)
 		h->refs++;
 	pthread_mutex_unlock(&mu);
+	if (stale) {
+		zkfs_log("holder session of Unix session %d ended; opening a new one", (int)sid);
+		unref(stale);
+		stale = NULL;
+	}
 	if (h) {
 		*out = h->s;
 		*ref = h;
@@ -172,10 +192,12 @@ int holders_get(pid_t pid, zkc_session **out, void **ref)
 	}
 	pthread_mutex_lock(&open_mu);
 	pthread_mutex_lock(&mu);
-	h = find(sid); /* someone may have opened it meanwhile */
+	h = find(sid, &stale); /* someone may have opened it meanwhile */
 	if (h)
 		h->refs++;
 	pthread_mutex_unlock(&mu);
+	if (stale)
+		unref(stale);
 	if (h) {
 		pthread_mutex_unlock(&open_mu);
 		*out = h->s;

@@ -24,6 +24,8 @@ struct ent {
 	struct zk_stat st;
 	int64_t pending;
 	int perm;
+	uint8_t *data; /* last data read, for disconnected reads (or NULL) */
+	size_t dlen;
 	struct ent *next_id;   /* chain in by-id buckets */
 	struct ent *next_path; /* chain in by-path buckets (live only) */
 };
@@ -176,6 +178,7 @@ void inode_table_free(void)
 		for (struct ent *e = by_id[i], *n; e; e = n) {
 			n = e->next_id;
 			free(e->path);
+			free(e->data);
 			free(e);
 		}
 	free(by_id);
@@ -231,6 +234,7 @@ void inode_forget(uint64_t id, uint64_t n)
 				unlink_path(e);
 			unlink_id(e);
 			free(e->path);
+			free(e->data);
 			free(e);
 			nents--;
 		}
@@ -313,6 +317,48 @@ void inode_set_stat(const char *path, const struct zk_stat *st)
 		e->have_stat = true;
 	}
 	pthread_mutex_unlock(&mu);
+}
+
+void inode_set_data(uint64_t id, const uint8_t *data, size_t len)
+{
+	struct ent *e;
+	uint8_t *copy = malloc(len + 1);
+
+	if (!copy)
+		return;
+	if (len)
+		memcpy(copy, data, len);
+	pthread_mutex_lock(&mu);
+	e = find_id(id);
+	if (e) {
+		free(e->data);
+		e->data = copy;
+		e->dlen = len;
+		copy = NULL;
+	}
+	pthread_mutex_unlock(&mu);
+	free(copy);
+}
+
+int inode_get_data(uint64_t id, uint8_t **data, size_t *len)
+{
+	struct ent *e;
+	int rc = -ENOENT;
+
+	pthread_mutex_lock(&mu);
+	e = find_id(id);
+	if (e && e->data) {
+		*data = malloc(e->dlen + 1);
+		if (*data) {
+			memcpy(*data, e->data, e->dlen);
+			*len = e->dlen;
+			rc = 0;
+		} else {
+			rc = -ENOMEM;
+		}
+	}
+	pthread_mutex_unlock(&mu);
+	return rc;
 }
 
 void inode_set_perm(uint64_t id, int perm)
@@ -437,6 +483,26 @@ int inode_created_type(int64_t czxid)
 	}
 	pthread_mutex_unlock(&mu);
 	return t;
+}
+
+int inode_snapshot(struct inode_info **out, size_t *n)
+{
+	struct inode_info *v;
+	size_t k = 0;
+	int rc = 0;
+
+	pthread_mutex_lock(&mu);
+	v = calloc(nents ? nents : 1, sizeof(*v));
+	if (!v)
+		rc = -ENOMEM;
+	for (size_t i = 0; v && i < nbuckets; i++)
+		for (struct ent *e = by_id[i]; e; e = e->next_id)
+			if (e->live && copy_out(e, &v[k]) == 0)
+				k++;
+	pthread_mutex_unlock(&mu);
+	*out = v;
+	*n = k;
+	return rc;
 }
 
 size_t inode_count(void)

@@ -66,6 +66,12 @@ uint64_t inode_find(const char *path, struct inode_info *out);
 /* Updates the stored stat of the live entry of `path` (if any). */
 void inode_set_stat(const char *path, const struct zk_stat *st);
 
+/* Keeps a copy of the data last read through entry `id` (served when the
+ * connection is lost), replacing any older copy. */
+void inode_set_data(uint64_t id, const uint8_t *data, size_t len);
+/* Malloc'd copy of that data in *data and *len; -ENOENT when there is none. */
+int inode_get_data(uint64_t id, uint8_t **data, size_t *len);
+
 /* Remembers the permission bits last sent to the kernel for entry `id`. */
 void inode_set_perm(uint64_t id, int perm);
 
@@ -84,6 +90,10 @@ int inode_move(uint64_t id, const char *newpath, const struct zk_stat *st);
  * czxid: inode_created_type answers 0 (file), 1 (dir) or -1 (unknown). */
 void inode_mark_created(int64_t czxid, bool dir);
 int inode_created_type(int64_t czxid);
+
+/* Copies of every live entry (for the resync after a reconnect); free
+ * each with inode_info_free and the array with free().  0 or -ENOMEM. */
+int inode_snapshot(struct inode_info **out, size_t *n);
 
 /* Number of entries (for tests). */
 size_t inode_count(void);

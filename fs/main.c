@@ -79,8 +79,17 @@ void zkfs_session_put(void)
 	pthread_rwlock_unlock(&sess_lock);
 }
 
+/* zxid seen when the connection was lost (loop thread only). */
+static int64_t zxid_at_loss = -1;
+
 static void on_main_state(zkc_session *s, int state, void *arg)
 {
+	if (state == ZKC_STATE_DISCONNECTED)
+		zxid_at_loss = zkc_session_last_zxid(s);
+	if (state == ZKC_STATE_CONNECTED && zxid_at_loss >= 0) {
+		notify_resync(zxid_at_loss);
+		zxid_at_loss = -1;
+	}
 	zkfs_log("ZooKeeper session 0x%llx: %s", (unsigned long long)zkc_session_id(s, NULL),
 		 zkc_state_name(state));
 	if (state == ZKC_STATE_EXPIRED || state == ZKC_STATE_AUTH_FAILED)
@@ -443,7 +452,7 @@ int main(int argc, char **argv)
 	zkfs_cfg.gid = getgid();
 	fuse_opt_add_arg(&fargs, argv[0]);
 	parse_args(argc, argv, &fargs);
-	zkfs_cfg.debug_events = getenv("ZKFS_DEBUG_EVENTS") != NULL;
+	zkfs_cfg.debug_events = getenv("ZKFS_DEBUG_EVENTS") && *getenv("ZKFS_DEBUG_EVENTS");
 	if (zkfs_cfg.op_wait_ms == 0)
 		zkfs_cfg.op_wait_ms = zkfs_cfg.timeout_ms;
 	ct = getenv("ZKFS_CONNECT_TIMEOUT_MS");
@@ -546,8 +555,7 @@ int main(int argc, char **argv)
 		if (null >= 0) {
 			dup2(null, 0);
 			dup2(null, 1);
-			if (!log_fp)
-				dup2(null, 2);
+			dup2(null, 2); /* the log goes to log=FILE, if any */
 			close(null);
 		}
 		if (chdir("/"))

@@ -31,8 +31,12 @@
 /* How long a remote create of an empty node waits for its data. */
 #define CREATE_SETTLE_US 30000
 
+/* Queued pseudo-event: resynchronise after a reconnect. */
+#define EV_RESYNC 1000
+
 struct event {
 	int type;
+	int64_t since; /* EV_RESYNC: zxid seen before the disconnection */
 	char *path;
 	struct event *next;
 };
@@ -58,13 +62,14 @@ static volatile pid_t replay_tid;
 static pthread_mutex_t ctx_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct replay_info ctx; /* guarded by ctx_mu */
 
-void notify_push(int type, const char *path)
+static void push(int type, const char *path, int64_t since)
 {
 	struct event *e = calloc(1, sizeof(*e));
 
 	if (!e)
 		return;
 	e->type = type;
+	e->since = since;
 	e->path = strdup(path);
 	if (!e->path) {
 		free(e);
@@ -78,6 +83,16 @@ void notify_push(int type, const char *path)
 	q_tail = e;
 	pthread_cond_signal(&q_cv);
 	pthread_mutex_unlock(&q_mu);
+}
+
+void notify_push(int type, const char *path)
+{
+	push(type, path, 0);
+}
+
+void notify_resync(int64_t since)
+{
+	push(EV_RESYNC, "/", since);
 }
 
 static void on_watch(zkc_session *s, const struct zkc_event *ev, void *arg)
@@ -350,15 +365,64 @@ static bool data_follows(const char *path)
 	return found;
 }
 
+/* Finds what changed after `since` among the nodes the kernel knows and
+ * queues it as events (handled next, in order, by this thread). */
+static void resync(int64_t since)
+{
+	struct inode_info *v = NULL;
+	size_t n = 0;
+	zkc_session *s;
+
+	if (inode_snapshot(&v, &n))
+		return;
+	s = zkfs_session_get();
+	for (size_t i = 0; i < n; i++) {
+		struct zk_stat st;
+		int rc = zkc_b_exists(s, v[i].path, NULL, NULL, &st);
+		if (rc == ZE_NONODE && strcmp(v[i].path, "/")) {
+			notify_push(ZK_EVENT_DELETED, v[i].path);
+			continue;
+		}
+		if (rc)
+			continue;
+		if (st.mzxid > since && v[i].have_stat && st.mzxid != v[i].st.mzxid)
+			notify_push(ZK_EVENT_DATA_CHANGED, v[i].path);
+		if (v[i].dir && st.pzxid > since) {
+			struct zk_str_vec kids = {0};
+			if (zkc_b_get_children(s, v[i].path, NULL, NULL, &kids, NULL) == 0) {
+				for (int32_t k = 0; k < kids.n; k++) {
+					char *cp = map_join(v[i].path, kids.v[k]);
+					struct zk_stat cst;
+					if (cp && !inode_find(cp, NULL) &&
+					    zkc_b_exists(s, cp, NULL, NULL, &cst) == 0 &&
+					    cst.czxid > since)
+						notify_push(ZK_EVENT_CREATED, cp);
+					free(cp);
+				}
+				zk_str_vec_free(&kids);
+			}
+		}
+	}
+	zkfs_session_put();
+	for (size_t i = 0; i < n; i++)
+		inode_info_free(&v[i]);
+	free(v);
+}
+
 static void handle(struct event *e)
 {
-	char *parent = map_dirname(e->path);
+	char *parent;
 	bool self, parent_known;
 	struct inode_info ni;
 	uint64_t nid;
 	struct zk_stat st;
 	int rc;
 
+	if (e->type == EV_RESYNC) {
+		resync(e->since);
+		return;
+	}
+	parent = map_dirname(e->path);
 	if (!parent)
 		return; /* the root itself */
 	pthread_mutex_lock(&q_mu);

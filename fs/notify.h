@@ -57,6 +57,11 @@ void replay_info_free(struct replay_info *ri);
 void notify_expect(const char *path, int type);
 void notify_unexpect(const char *path, int type);
 
+/* After a reconnect: compares what the kernel knows with ZooKeeper and
+ * queues the creates, deletes and data changes that happened after zxid
+ * `since` (a persistent watch does not replay missed events). */
+void notify_resync(int64_t since);
+
 /* Queues an event as if a watch had fired (used after reconnects and by
  * the one-shot fallback). */
 void notify_push(int type, const char *path);

@@ -90,6 +90,18 @@ static int child_path(fuse_ino_t parent, const char *name, char **out)
 	return *out ? 0 : -ENOMEM;
 }
 
+/* True while the mount's session is connected.  When it is not, reads
+ * and stats are answered from what the mount already knows instead of
+ * waiting for the connection. */
+static bool connected(void)
+{
+	zkc_session *s = zkfs_session_get();
+	int st = zkc_session_state(s);
+
+	zkfs_session_put();
+	return st == ZKC_STATE_CONNECTED || st == ZKC_STATE_CONNECTED_RO;
+}
+
 static bool is_eph_dir(const char *dirpath)
 {
 	for (int i = 0; i < zkfs_cfg.n_eph; i++)
@@ -486,8 +498,8 @@ static int node_attr(fuse_req_t req, fuse_ino_t ino, struct stat *a)
 		inode_info_free(&ni);
 		return rc;
 	}
-	rc = stat_node(zpath, &st, &perm);
-	if (rc == -EIO && ni.have_stat) {
+	rc = ni.have_stat && !connected() ? -EIO : stat_node(zpath, &st, &perm);
+	if ((rc == -EIO || rc == -ETIMEDOUT) && ni.have_stat) {
 		/* Disconnected: serve what we know. */
 		st = ni.st;
 		perm = ni.perm >= 0 ? (mode_t)ni.perm : default_perm(ni.dir);
@@ -950,12 +962,30 @@ static int open_file(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, 
 	if (rc)
 		return rc;
 	commit_deferred(ino);
+	if (!writable && !fresh && !connected()) {
+		/* Disconnected: serve the data last read through this node. */
+		uint8_t *data;
+		size_t len;
+		if (inode_get_data(ino, &data, &len) == 0) {
+			rc = zfile_from_cache(zpath, ino, data, len, &f);
+			free(zpath);
+			if (rc) {
+				free(data);
+				return rc;
+			}
+			fi->fh = (uintptr_t)f;
+			fi->keep_cache = 1;
+			return 0;
+		}
+	}
 	s = zkfs_session_get();
 	rc = zfile_open(s, zpath, ino, writable, (fi->flags & O_APPEND) != 0, fresh, &f);
 	zkfs_session_put();
 	free(zpath);
 	if (rc)
 		return rc;
+	if (!fresh)
+		inode_set_data(ino, f->view, f->len);
 	fi->fh = (uintptr_t)f;
 	fi->keep_cache = 0;
 	if (writable)
@@ -1289,10 +1319,14 @@ static void zkfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size
 	}
 	tpath = inode_path(ino);
 	s = zkfs_session_get();
-	if (!strcmp(name, "user.zk.data")) {
+	if (!strcmp(name, "user.zk.data") || !strcmp(name, "user.zk.syncdata")) {
 		uint8_t *data = NULL;
 		int32_t len = 0;
-		rc = zkc_b_get(s, zpath, NULL, NULL, &data, &len, NULL);
+		/* syncdata: a linearizable read (sync, then read), for readers
+		 * that must see every write acknowledged anywhere before. */
+		rc = name[8] == 's' ? zkc_b_sync(s, zpath) : 0;
+		if (!rc)
+			rc = zkc_b_get(s, zpath, NULL, NULL, &data, &len, NULL);
 		if (rc)
 			fuse_reply_err(req, -zkfs_errno(rc));
 		else

@@ -63,6 +63,20 @@ int zfile_open(zkc_session *s, const char *zpath, uint64_t ino, bool writable, b
 	return 0;
 }
 
+int zfile_from_cache(const char *zpath, uint64_t ino, uint8_t *data, size_t len,
+		     struct zfile **out)
+{
+	struct zfile *f;
+	int rc = zfile_open(NULL, zpath, ino, false, false, true, &f);
+
+	if (rc)
+		return rc;
+	f->view = data; /* taken over */
+	f->len = len;
+	*out = f;
+	return 0;
+}
+
 ssize_t zfile_read(struct zfile *f, off_t off, size_t size, char **buf)
 {
 	size_t n = 0;

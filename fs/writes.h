@@ -48,6 +48,9 @@ size_t writes_limit(const char *zpath);
  * created empty).  Returns 0 and *out, or a negative errno. */
 int zfile_open(zkc_session *s, const char *zpath, uint64_t ino, bool writable, bool append,
 	       bool fresh, struct zfile **out);
+/* A read-only file over data already known (served while disconnected). */
+int zfile_from_cache(const char *zpath, uint64_t ino, uint8_t *data, size_t len,
+		     struct zfile **out);
 /* Copies up to size bytes at off into a malloc'd *buf; returns the count. */
 ssize_t zfile_read(struct zfile *f, off_t off, size_t size, char **buf);
 /* Logs a write; returns size or -EFBIG. */

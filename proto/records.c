@@ -499,9 +499,15 @@ static int multi_get(struct jute_in *in, struct zk_request *r)
 
 int zk_request_get(const uint8_t *body, size_t len, struct zk_request *r)
 {
+	return zk_request_get_limit(body, len, JUTE_MAX_BUFFER, r);
+}
+
+int zk_request_get_limit(const uint8_t *body, size_t len, size_t maxbuf, struct zk_request *r)
+{
 	struct jute_in in;
 	memset(r, 0, sizeof(*r));
 	jute_in_init(&in, body, len);
+	in.maxbuf = maxbuf;
 	r->xid = jute_get_int(&in);
 	r->type = jute_get_int(&in);
 	if (in.err)

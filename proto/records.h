@@ -192,6 +192,8 @@ void zk_request_put(struct jute_out *o, const struct zk_request *r);
  * return 0 (the caller answers Unimplemented); ops inside multi that don't
  * belong there make the request type-checked by zk_multi_check, not here. */
 int zk_request_get(const uint8_t *body, size_t len, struct zk_request *r);
+/* The same with a configured jute.maxbuffer as the largest string/buffer. */
+int zk_request_get_limit(const uint8_t *body, size_t len, size_t maxbuf, struct zk_request *r);
 void zk_request_free(struct zk_request *r);
 void zk_op_free(struct zk_op *op);
 /* Body encoders/decoders of a single op (used by request codec and by the

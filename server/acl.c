@@ -81,7 +81,8 @@ static bool acl_equal(const struct zk_acl_vec *a, const struct zk_acl_vec *b)
 	if (a->n != b->n)
 		return false;
 	for (int32_t i = 0; i < a->n; i++)
-		if (a->v[i].perms != b->v[i].perms || strcmp(a->v[i].id.scheme, b->v[i].id.scheme) ||
+		if (a->v[i].perms != b->v[i].perms ||
+		    strcmp(a->v[i].id.scheme, b->v[i].id.scheme) ||
 		    strcmp(a->v[i].id.id, b->v[i].id.id))
 			return false;
 	return true;
@@ -149,8 +150,8 @@ static uint32_t slot_new(struct acl_store *s)
 
 static void fixed(struct acl_store *s, int32_t perms)
 {
-	struct zk_acl a = { perms, { "world", "anyone" } };
-	struct zk_acl_vec v = { 1, &a };
+	struct zk_acl a = {perms, {"world", "anyone"}};
+	struct zk_acl_vec v = {1, &a};
 	uint32_t i = slot_new(s);
 	vec_copy(&s->v[i].acl, &v);
 	s->v[i].hash = acl_hash(&v);
@@ -164,7 +165,7 @@ void acl_store_init(struct acl_store *s)
 	memset(s, 0, sizeof(*s));
 	s->free = NO_SLOT;
 	index_grow(s);
-	fixed(s, ZK_PERM_ALL);  /* ACL_OPEN */
+	fixed(s, ZK_PERM_ALL);	/* ACL_OPEN */
 	fixed(s, ZK_PERM_READ); /* ACL_READ */
 }
 
@@ -281,7 +282,7 @@ static bool ip_parse(const char *s, struct ipnet *out, bool allow_bits)
 		out->family = AF_INET6;
 		out->bits = 128;
 		/* An IPv4-mapped address is the IPv4 address for matching. */
-		static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+		static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 		if (!memcmp(out->addr, mapped, 12) && !slash) {
 			memmove(out->addr, out->addr + 12, 4);
 			memset(out->addr + 4, 0, 12);

@@ -31,10 +31,10 @@ struct acl_ent {
 
 struct acl_store {
 	struct acl_ent *v;
-	uint32_t n;    /* slots in use or freed */
+	uint32_t n; /* slots in use or freed */
 	uint32_t cap;
-	uint32_t free; /* head of the free slot list, UINT32_MAX = none */
-	uint32_t used; /* distinct ACLs live */
+	uint32_t free;	 /* head of the free slot list, UINT32_MAX = none */
+	uint32_t used;	 /* distinct ACLs live */
 	uint32_t *heads; /* hash index: chains of live slots by hash */
 	uint32_t hmask;
 };

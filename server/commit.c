@@ -67,6 +67,10 @@ struct commit {
 	/* protected by mu */
 	struct batch *q_head, *q_tail;
 	struct batch *done_head, *done_tail;
+	/* the batch the worker is writing: reachable from here, not only from
+	 * the worker's stack, so a fork()ed snapshot child (which has no worker
+	 * thread) does not see it as leaked */
+	struct batch *writing;
 	struct batch *free_list;
 	size_t n_free;
 	bool roll_pending; /* next new batch gets roll_before */
@@ -155,6 +159,7 @@ static void worker(void *arg)
 			c->q_tail = NULL;
 		b->next = NULL;
 		b->sealed = true;
+		c->writing = b;
 		uv_mutex_unlock(&c->mu);
 
 		int err = __atomic_load_n(&c->err, __ATOMIC_ACQUIRE);
@@ -190,6 +195,7 @@ static void worker(void *arg)
 		b->status = err;
 
 		uv_mutex_lock(&c->mu);
+		c->writing = NULL;
 		if (c->done_tail)
 			c->done_tail->next = b;
 		else

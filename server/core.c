@@ -45,7 +45,7 @@ struct nview {
 };
 
 struct chrec {
-	struct chrec *hnext;        /* hash chain */
+	struct chrec *hnext;	     /* hash chain */
 	struct chrec *lnext, *lprev; /* FIFO by zxid */
 	int64_t zxid;
 	uint32_t hash;
@@ -77,8 +77,8 @@ struct core {
 	struct chrec *prep_mark;
 };
 
-static const uint8_t default_secret[16] = { 0xb3, 0x41, 0x5c, 0x00, 0x7a, 0x6b, 0x66, 0x73,
-					    0x2d, 0x7a, 0x6b, 0x66, 0x73, 0x2d, 0x73, 0x31 };
+static const uint8_t default_secret[16] = {0xb3, 0x41, 0x5c, 0x00, 0x7a, 0x6b, 0x66, 0x73,
+					   0x2d, 0x7a, 0x6b, 0x66, 0x73, 0x2d, 0x73, 0x31};
 
 /* ================================================================ setup */
 
@@ -348,7 +348,8 @@ static int prep_create(struct core *c, int64_t sid, const struct core_auth *auth
 	int32_t flags = op->flags;
 	if (flags < ZK_PERSISTENT || flags > ZK_PERSISTENT_SEQUENTIAL_WITH_TTL)
 		return ZE_BADARGUMENTS;
-	bool ttl_mode = flags == ZK_PERSISTENT_WITH_TTL || flags == ZK_PERSISTENT_SEQUENTIAL_WITH_TTL;
+	bool ttl_mode =
+	    flags == ZK_PERSISTENT_WITH_TTL || flags == ZK_PERSISTENT_SEQUENTIAL_WITH_TTL;
 	int64_t ttl = op->type == ZOP_CREATETTL ? op->ttl : -1;
 	if (ttl_mode && !c->cfg.ttl_enabled)
 		return ZE_UNIMPLEMENTED;
@@ -672,8 +673,8 @@ int32_t core_session_clamp(const struct core *c, int32_t timeout_ms)
 	return timeout_ms;
 }
 
-int core_prep_create_session(struct core *c, int32_t timeout_ms, int64_t now_ms,
-			     int64_t *sid_out, int32_t *timeout_out, struct core_txn **out)
+int core_prep_create_session(struct core *c, int32_t timeout_ms, int64_t now_ms, int64_t *sid_out,
+			     int32_t *timeout_out, struct core_txn **out)
 {
 	int64_t sid;
 	do {
@@ -694,6 +695,17 @@ int core_prep_create_session(struct core *c, int32_t timeout_ms, int64_t now_ms,
 	return 0;
 }
 
+/* A used container (stored cversion > 0) or an expired TTL node; the caller
+ * has checked it is childless. */
+static bool reapable(const struct nview *v, int64_t now_ms)
+{
+	if (v->kind == TN_CONTAINER)
+		return v->cversion > 0;
+	if (v->kind == TN_TTL)
+		return now_ms - v->mtime > v->owner;
+	return false;
+}
+
 int core_prep_delete_container(struct core *c, const char *path, int64_t now_ms,
 			       struct core_txn **out)
 {
@@ -709,9 +721,7 @@ int core_prep_delete_container(struct core *c, const char *path, int64_t now_ms,
 			rc = ZE_NONODE;
 		else if (nv.nkids > 0)
 			rc = ZE_NOTEMPTY;
-		else if (nv.kind == TN_CONTAINER ? nv.cversion <= 0
-		         : nv.kind == TN_TTL    ? !(now_ms - nv.mtime > nv.owner)
-					       : true)
+		else if (!reapable(&nv, now_ms))
 			rc = ZE_BADVERSION; /* not (or no longer) reapable */
 	}
 	if (rc)
@@ -797,7 +807,9 @@ int core_prep(struct core *c, int64_t session_id, const struct core_auth *auth,
 			txn_ops_clear(t);
 			for (int32_t i = 0; i < req->nops; i++) {
 				struct txn_op *x = txn_push(t, TX_ERROR, ZOP_ERROR, "");
-				x->err = i < failed_at ? 0 : i == failed_at ? rc : ZE_RUNTIMEINCONSISTENCY;
+				x->err = i < failed_at	  ? 0
+					 : i == failed_at ? rc
+							  : ZE_RUNTIMEINCONSISTENCY;
 			}
 		}
 	} else {
@@ -850,9 +862,28 @@ uint32_t core_outstanding(const struct core *c)
 
 /* ================================================================ apply */
 
-static void fire(struct core *c, const char *path, size_t len, int32_t type, int64_t zxid)
+/* Fires the watches of an event about the node with ACL slot `acl`: only
+ * watchers allowed to READ that node hear it (ZooKeeper checks the same). */
+static void fire(struct core *c, const char *path, size_t len, int32_t type, int64_t zxid,
+		 uint32_t acl)
 {
-	watch_fire(&c->watches, path, len, type, zxid, &c->cfg.hooks);
+	watch_fire(&c->watches, path, len, type, zxid, acl_get(&c->acls, acl), &c->cfg.hooks);
+}
+
+static void delete_node(struct core *c, struct tnode *n, int64_t zxid);
+
+/* Deletes n and fires its NodeDeleted and its parent's NodeChildrenChanged.
+ * path/len name n (the caller may have them already). */
+static void delete_and_fire(struct core *c, struct tnode *n, const char *path, size_t len,
+			    int64_t zxid)
+{
+	struct tnode *parent = n->parent;
+	uint32_t acl = n->acl;
+	acl_ref(&c->acls, acl); /* outlives the node until its event is out */
+	delete_node(c, n, zxid);
+	fire(c, path, len, ZK_EVENT_DELETED, zxid, acl);
+	fire(c, path, zk_path_parent_len(path, len), ZK_EVENT_CHILD_CHANGED, zxid, parent->acl);
+	acl_unref(&c->acls, acl);
 }
 
 static void result_stat(struct zk_result *r, const struct tnode *n)
@@ -881,9 +912,10 @@ static void apply_create(struct core *c, const struct core_txn *t, const struct 
 	size_t plen = zk_path_parent_len(op->path, len);
 	struct tnode *parent = tree_find(&c->tree, op->path, plen);
 	struct tnode *n = tree_find(&c->tree, op->path, len);
-	if (!parent || n) {
+	if (!parent || n || t->zxid < parent->czxid) {
 		/* replay over a state that already has it (or lost the parent to
-		 * a later txn): the later state wins */
+		 * a later txn, or has a later incarnation of the parent): the
+		 * later state wins */
 		if (r && n) {
 			r->path = xstrdup(op->path);
 			result_stat(r, n);
@@ -913,8 +945,8 @@ static void apply_create(struct core *c, const struct core_txn *t, const struct 
 		r->path = xstrdup(op->path);
 		result_stat(r, n);
 	}
-	fire(c, op->path, len, ZK_EVENT_CREATED, t->zxid);
-	fire(c, op->path, plen, ZK_EVENT_CHILD_CHANGED, t->zxid);
+	fire(c, op->path, len, ZK_EVENT_CREATED, t->zxid, n->acl);
+	fire(c, op->path, plen, ZK_EVENT_CHILD_CHANGED, t->zxid, parent->acl);
 }
 
 static void delete_node(struct core *c, struct tnode *n, int64_t zxid)
@@ -939,9 +971,9 @@ static void apply_delete(struct core *c, const struct core_txn *t, const struct 
 	struct tnode *n = tree_find(&c->tree, op->path, len);
 	if (!n || !n->parent || n->nkids)
 		return; /* replay: already gone (or odd); the later state wins */
-	delete_node(c, n, t->zxid);
-	fire(c, op->path, len, ZK_EVENT_DELETED, t->zxid);
-	fire(c, op->path, zk_path_parent_len(op->path, len), ZK_EVENT_CHILD_CHANGED, t->zxid);
+	if (t->zxid < n->czxid)
+		return; /* replay: this node is a later incarnation of the path */
+	delete_and_fire(c, n, op->path, len, t->zxid);
 }
 
 static void apply_setdata(struct core *c, const struct core_txn *t, const struct txn_op *op,
@@ -951,20 +983,35 @@ static void apply_setdata(struct core *c, const struct core_txn *t, const struct
 	struct tnode *n = tree_find(&c->tree, op->path, len);
 	if (!n)
 		return;
+	if (t->zxid < n->czxid || t->zxid < n->mzxid) {
+		/* replay over a snapshot that holds a later state of the node
+		 * (or a later incarnation of the path, which a delete that can't
+		 * be replayed — the snapshot gave it children — would leave with
+		 * this txn's older version): the later state wins */
+		if (r)
+			result_stat(r, n);
+		return;
+	}
 	n = set_data(c, n, op->data, op->data_len);
 	n->version = op->version;
 	n->mzxid = t->zxid;
 	n->mtime = t->time;
 	if (r)
 		result_stat(r, n);
-	fire(c, op->path, len, ZK_EVENT_DATA_CHANGED, t->zxid);
+	fire(c, op->path, len, ZK_EVENT_DATA_CHANGED, t->zxid, n->acl);
 }
 
-static void apply_setacl(struct core *c, const struct txn_op *op, struct zk_result *r)
+static void apply_setacl(struct core *c, const struct core_txn *t, const struct txn_op *op,
+			 struct zk_result *r)
 {
 	struct tnode *n = tree_find(&c->tree, op->path, strlen(op->path));
 	if (!n)
 		return;
+	if (t->zxid < n->czxid) {
+		if (r)
+			result_stat(r, n);
+		return; /* replay: a later incarnation of the path */
+	}
 	uint32_t old = n->acl;
 	n->acl = acl_intern(&c->acls, &op->acl);
 	acl_unref(&c->acls, old);
@@ -984,9 +1031,7 @@ static void apply_session_close(struct core *c, const struct core_txn *t, int64_
 		struct tnode *n = s->eph[s->neph - 1];
 		char *p = tree_path_dup(n);
 		size_t len = strlen(p);
-		delete_node(c, n, t->zxid);
-		fire(c, p, len, ZK_EVENT_DELETED, t->zxid);
-		fire(c, p, zk_path_parent_len(p, len), ZK_EVENT_CHILD_CHANGED, t->zxid);
+		delete_and_fire(c, n, p, len, t->zxid);
 		free(p);
 	}
 	session_drop(&c->sessions, s);
@@ -1008,7 +1053,7 @@ static void apply_op(struct core *c, const struct core_txn *t, const struct txn_
 		apply_setdata(c, t, op, r);
 		break;
 	case TX_SETACL:
-		apply_setacl(c, op, r);
+		apply_setacl(c, t, op, r);
 		break;
 	case TX_CHECK:
 		break;
@@ -1169,8 +1214,7 @@ struct eph_collect {
 	int32_t cap;
 };
 
-static int read_ephemerals(struct core *c, int64_t sid, const struct zk_op *op,
-			   struct zk_result *r)
+static int read_ephemerals(struct core *c, int64_t sid, const struct zk_op *op, struct zk_result *r)
 {
 	const char *prefix = op->path ? op->path : "/";
 	size_t plen = strlen(prefix);
@@ -1197,8 +1241,13 @@ static void add_whoami(const struct core_auth *auth, struct zk_result *r)
 		return;
 	r->info = xcalloc((size_t)auth->n, sizeof(*r->info));
 	for (int i = 0; i < auth->n; i++) {
-		r->info[i].auth_scheme = xstrdup(auth->ids[i].scheme);
-		r->info[i].user = xstrdup(auth->ids[i].id);
+		const struct core_auth_id *id = &auth->ids[i];
+		r->info[i].auth_scheme = xstrdup(id->scheme);
+		/* ZooKeeper shows the provider's user name, not the ACL id: for
+		 * digest that is the part before ':' (the id keeps the hash) */
+		const char *colon = strcmp(id->scheme, "digest") ? NULL : strchr(id->id, ':');
+		r->info[i].user =
+		    colon ? xstrndup(id->id, (size_t)(colon - id->id)) : xstrdup(id->id);
 	}
 	r->ninfo = auth->n;
 }
@@ -1306,15 +1355,17 @@ static int read_one(struct core *c, int64_t sid, const struct core_auth *auth,
 		if (!op->path)
 			return ZE_BADARGUMENTS;
 		bool had = req->type == ZOP_CHECKWATCHES
-				   ? watch_has(&c->watches, op->path, len, w, bits)
-				   : watch_remove(&c->watches, op->path, len, w, bits);
+			       ? watch_has(&c->watches, op->path, len, w, bits)
+			       : watch_remove(&c->watches, op->path, len, w, bits);
 		return had ? 0 : ZE_NOWATCHER;
 	}
 	case ZOP_ADDWATCH: {
 		size_t len = op->path ? strlen(op->path) : 0;
-		uint8_t bits = op->mode == ZK_ADDWATCH_PERSISTENT		? W_PERSIST
-			       : op->mode == ZK_ADDWATCH_PERSISTENT_RECURSIVE ? W_RECURSIVE
-									      : 0;
+		uint8_t bits = 0;
+		if (op->mode == ZK_ADDWATCH_PERSISTENT)
+			bits = W_PERSIST;
+		else if (op->mode == ZK_ADDWATCH_PERSISTENT_RECURSIVE)
+			bits = W_RECURSIVE;
 		if (!bits)
 			return ZE_MARSHALLINGERROR; /* as ZooKeeper answers an unknown mode */
 		if (!op->path || !len)
@@ -1335,6 +1386,8 @@ static int read_one(struct core *c, int64_t sid, const struct core_auth *auth,
 int core_read(struct core *c, int64_t session_id, const struct core_auth *auth,
 	      struct core_watcher *w, const struct zk_request *req, struct zk_response *out)
 {
+	if (w)
+		w->auth = auth; /* its watches fire only where these may READ */
 	out->zxid = c->last_zxid;
 	out->err = 0;
 	out->r.type = req->type;
@@ -1384,6 +1437,7 @@ int core_read(struct core *c, int64_t session_id, const struct core_auth *auth,
 void core_watcher_gone(struct core *c, struct core_watcher *w)
 {
 	watch_gone(&c->watches, w);
+	w->auth = NULL;
 }
 
 /* ================================================================ sessions */
@@ -1448,7 +1502,7 @@ static void restart_one(void *arg, struct session *s)
 
 void core_session_restart_tracking(struct core *c, int64_t now_ms)
 {
-	struct restart_arg ra = { c, now_ms };
+	struct restart_arg ra = {c, now_ms};
 	session_each(&c->sessions, restart_one, &ra);
 }
 
@@ -1485,7 +1539,7 @@ static int reap_one(void *arg, const struct tnode *n)
 
 int core_reap(struct core *c, int64_t now_ms, void (*cb)(void *arg, const char *path), void *arg)
 {
-	struct reap_arg ra = { now_ms, cb, arg, 0, NULL, 0 };
+	struct reap_arg ra = {now_ms, cb, arg, 0, NULL, 0};
 	if (c->nreapable == 0)
 		return 0;
 	tree_walk(c->tree.root, reap_one, &ra);
@@ -1563,7 +1617,7 @@ static void snap_session(void *arg, struct session *s)
 int core_snapshot_write(const struct core *c, int (*emit)(void *arg, const void *rec, size_t len),
 			void *arg)
 {
-	struct snap_arg sa = { .c = c, .emit = emit, .arg = arg };
+	struct snap_arg sa = {.c = c, .emit = emit, .arg = arg};
 	jute_out_init(&sa.o);
 	jute_put_int(&sa.o, SNAP_HEADER);
 	jute_put_int(&sa.o, SNAP_FORMAT);
@@ -1606,7 +1660,8 @@ static int load_node(struct core *c, struct jute_in *in)
 	uint32_t acl = (uint32_t)jute_get_int(in);
 	int64_t czxid = jute_get_long(in), mzxid = jute_get_long(in), pzxid = jute_get_long(in);
 	int64_t ctime = jute_get_long(in), mtime = jute_get_long(in);
-	int32_t version = jute_get_int(in), cversion = jute_get_int(in), aversion = jute_get_int(in);
+	int32_t version = jute_get_int(in), cversion = jute_get_int(in),
+		aversion = jute_get_int(in);
 	int32_t kind = jute_get_int(in);
 	int64_t owner = jute_get_long(in);
 	int rc = -EBADMSG;
@@ -1718,7 +1773,9 @@ int core_snapshot_load(struct core *c, const void *rec, size_t len)
 void core_get_stats(const struct core *c, struct core_stats *st)
 {
 	memset(st, 0, sizeof(*st));
-	st->nodes = c->tree.count;
+	/* ZooKeeper's node map holds the root twice (as "" and "/") and every
+	 * count it reports includes both; monitoring compares against it */
+	st->nodes = c->tree.count + 1;
 	st->watches = c->watches.nsides;
 	st->watch_paths = c->watches.npaths;
 	st->watchers = c->watches.nwatchers;
@@ -1728,8 +1785,14 @@ void core_get_stats(const struct core *c, struct core_stats *st)
 	st->last_zxid = c->last_zxid;
 }
 
+void core_wchs(struct core *c, uint64_t *watchers, uint64_t *paths, uint64_t *watches)
+{
+	watch_data_summary(&c->watches, watchers, paths, watches);
+}
+
 void core_watches_by_path(const struct core *c,
-			  void (*cb)(void *arg, const char *path, struct core_watcher *w), void *arg)
+			  void (*cb)(void *arg, const char *path, struct core_watcher *w),
+			  void *arg)
 {
 	watch_each_by_path(&c->watches, cb, arg);
 }
@@ -1754,10 +1817,11 @@ static void sess_one(void *arg, struct session *s)
 }
 
 void core_sessions_each(const struct core *c,
-			void (*cb)(void *arg, int64_t sid, int32_t timeout_ms, uint32_t nephemerals),
+			void (*cb)(void *arg, int64_t sid, int32_t timeout_ms,
+				   uint32_t nephemerals),
 			void *arg)
 {
-	struct sess_arg sa = { cb, arg };
+	struct sess_arg sa = {cb, arg};
 	session_each(&c->sessions, sess_one, &sa);
 }
 

@@ -40,6 +40,7 @@
 
 struct core;
 struct core_txn;
+struct core_auth;
 
 /* ------------------------------------------------------------------ watchers */
 
@@ -51,9 +52,12 @@ struct core_txn;
  * only read `nwatches` (its number of watches, for cons/wchc).
  */
 struct core_watcher {
-	void *head;        /* core-private: list of this watcher's watches */
-	uint64_t mark;     /* core-private: dedup stamp of the last trigger */
+	void *head;	   /* core-private: list of this watcher's watches */
+	uint64_t mark;	   /* core-private: dedup stamp of the last trigger */
 	uint32_t nwatches; /* read-only for the edge */
+	/* core-private: the identities of the watcher's connection, as last
+	 * given to core_read (a notification needs READ on its node) */
+	const struct core_auth *auth;
 };
 
 static inline void core_watcher_init(struct core_watcher *w)
@@ -61,6 +65,7 @@ static inline void core_watcher_init(struct core_watcher *w)
 	w->head = NULL;
 	w->mark = 0;
 	w->nwatches = 0;
+	w->auth = NULL;
 }
 
 /*
@@ -73,6 +78,10 @@ static inline void core_watcher_init(struct core_watcher *w)
  * caused it.  `path` is only valid during the call.  `zxid` is the zxid of
  * the triggering txn (for setWatches replay: the last applied zxid).
  * The hook must not call back into the core.
+ * As in ZooKeeper, a watcher whose connection lacks READ permission on the
+ * node an event is about (for NodeChildrenChanged: the parent) at trigger
+ * time does not hear it; its watch is consumed all the same.  setWatches
+ * replay is not filtered (ZooKeeper does not filter it either).
  */
 struct core_hooks {
 	void (*notify)(void *arg, struct core_watcher *w, int32_t event_type, const char *path,
@@ -83,14 +92,14 @@ struct core_hooks {
 /* ------------------------------------------------------------------ config */
 
 struct core_config {
-	int32_t tick_ms;                /* default 2000 when 0 */
+	int32_t tick_ms;		/* default 2000 when 0 */
 	int32_t min_session_timeout_ms; /* default 2 * tick when 0 */
 	int32_t max_session_timeout_ms; /* default 20 * tick when 0 */
-	bool ttl_enabled;               /* zookeeper.extendedTypesEnabled: createTTL allowed */
-	const char *super_digest;       /* "super:BASE64(SHA1(super:password))" or NULL; copied */
-	int64_t server_id;              /* myid (0 standalone); top byte of session ids */
-	int64_t now_ms;                 /* wall clock at start: seeds session ids */
-	uint8_t session_secret[16];     /* mixes into session passwords; all zero = fixed default.
+	bool ttl_enabled;		/* zookeeper.extendedTypesEnabled: createTTL allowed */
+	const char *super_digest;	/* "super:BASE64(SHA1(super:password))" or NULL; copied */
+	int64_t server_id;		/* myid (0 standalone); top byte of session ids */
+	int64_t now_ms;			/* wall clock at start: seeds session ids */
+	uint8_t session_secret[16];	/* mixes into session passwords; all zero = fixed default.
 					   Must be the same across restarts (sessions survive). */
 	struct core_hooks hooks;
 };
@@ -101,8 +110,9 @@ struct core_config {
  * Returns NULL on bad config (tick <= 0, min > max) or out of memory.
  */
 struct core *core_new(const struct core_config *cfg);
-/* Frees everything.  Watchers embedded in connections are detached (left
- * empty, reusable with another core). */
+/* Frees everything.  Watchers are not touched (their connections may be
+ * gone already): a watcher that still had watches must be re-initialised
+ * (core_watcher_init) before use with another core. */
 void core_free(struct core *c);
 
 /* ------------------------------------------------------------------ caller identity */
@@ -179,8 +189,8 @@ int core_prep(struct core *c, int64_t session_id, const struct core_auth *auth,
  * txn is applied.  *sid_out / *timeout_out get the id and negotiated timeout.
  * Returns 0.
  */
-int core_prep_create_session(struct core *c, int32_t timeout_ms, int64_t now_ms,
-			     int64_t *sid_out, int32_t *timeout_out, struct core_txn **out);
+int core_prep_create_session(struct core *c, int32_t timeout_ms, int64_t now_ms, int64_t *sid_out,
+			     int32_t *timeout_out, struct core_txn **out);
 
 /* Prepares closeSession for an expired (or otherwise ended) session; same as
  * core_prep of opcode -11 by the session itself.  Returns 0. */
@@ -204,14 +214,19 @@ int core_prep_delete_container(struct core *c, const char *path, int64_t now_ms,
  * one.  Txns from elsewhere (log replay, a leader) are accepted as long as
  * no txn is outstanding; deltas already present in the tree are re-applied
  * harmlessly (idempotent).  A txn whose zxid <= the last applied zxid is
- * still applied (replay after a fuzzy snapshot).  Never fails.
+ * still applied (replay after a fuzzy snapshot), except on nodes that hold
+ * a later state: a create under, or a delete/setACL of, a node created
+ * after the txn (a later incarnation of the path), and a setData older
+ * than the node's last change, leave the node alone.  Never fails.
  */
 void core_apply(struct core *c, const struct core_txn *t, struct zk_response *reply);
 
 /* Throws away every outstanding prepared txn (their change records and
  * pending sessions), e.g. when a log write failed and the edge stops
  * accepting writes, or leadership was lost.  The next zxid goes back to
- * last applied + 1.  Txn objects stay owned by the caller. */
+ * last applied + 1.  Txn objects stay owned by the caller (free them, never
+ * apply them).  Sessions marked closing stay closing: whoever prepared their
+ * close must submit it again. */
 void core_prep_reset(struct core *c);
 
 void core_txn_free(struct core_txn *t);
@@ -248,7 +263,11 @@ uint32_t core_outstanding(const struct core *c);
 
 /*
  * Serves a read-side request of session `session_id` on a connection with
- * identities `auth` and watcher `w` (may be NULL: no watches registered):
+ * identities `auth` and watcher `w` (may be NULL: no watches registered).
+ * w remembers auth (the watcher's permissions when its watches fire), so
+ * auth must stay valid until core_watcher_gone(w) — the edge keeps both in
+ * the connection; identities added to *auth later count, as in ZooKeeper.
+ * Requests served:
  * exists, getData, getChildren, getChildren2, getACL, getAllChildrenNumber,
  * getEphemerals, multiRead, whoAmI, checkWatches, removeWatches, addWatch,
  * setWatches, setWatches2, sync (standalone: echoes the path).
@@ -308,8 +327,8 @@ int core_session_touch(struct core *c, int64_t sid, int64_t now_ms);
  * requests fail; the edge then submits core_prep_close_session for it.
  * Call it every tick.  Returns the number reported.
  */
-int core_session_expired(struct core *c, int64_t now_ms,
-			 void (*cb)(void *arg, int64_t sid), void *arg);
+int core_session_expired(struct core *c, int64_t now_ms, void (*cb)(void *arg, int64_t sid),
+			 void *arg);
 
 /* Rebuilds the expiry tracker after recovery (snapshot + log): every
  * session of the table gets a fresh full timeout from now_ms. */
@@ -323,8 +342,7 @@ void core_session_restart_tracking(struct core *c, int64_t now_ms);
  * are valid only during the callback; the edge submits
  * core_prep_delete_container for each.  Returns the number listed.
  */
-int core_reap(struct core *c, int64_t now_ms, void (*cb)(void *arg, const char *path),
-	      void *arg);
+int core_reap(struct core *c, int64_t now_ms, void (*cb)(void *arg, const char *path), void *arg);
 
 /* ------------------------------------------------------------------ snapshots */
 
@@ -349,29 +367,40 @@ int core_snapshot_load(struct core *c, const void *rec, size_t len);
 /* ------------------------------------------------------------------ stats */
 
 struct core_stats {
-	uint64_t nodes;          /* zk_znode_count (reserved nodes included) */
-	uint64_t watches;        /* zk_watch_count: data-side + child-side registrations
-				    (a getData and a getChildren watch on one path by one
-				    connection count 2, as in ZooKeeper) */
-	uint64_t watch_paths;    /* distinct watched paths */
-	uint64_t watchers;       /* watchers with at least one watch */
-	uint64_t ephemerals;     /* zk_ephemerals_count */
-	uint64_t data_size;      /* zk_approximate_data_size: sum of path + data lengths */
-	uint64_t sessions;       /* sessions in the table */
+	uint64_t nodes;	      /* zk_znode_count: nodes + 1, as ZooKeeper (its node
+				 map holds the root twice); 5 on a fresh server */
+	uint64_t watches;     /* zk_watch_count: data-side + child-side registrations
+				 (a getData and a getChildren watch on one path by one
+				 connection count 2, as in ZooKeeper) */
+	uint64_t watch_paths; /* distinct watched paths */
+	uint64_t watchers;    /* watchers with at least one watch */
+	uint64_t ephemerals;  /* zk_ephemerals_count */
+	uint64_t data_size;   /* zk_approximate_data_size: sum of path + data lengths */
+	uint64_t sessions;    /* sessions in the table */
 	int64_t last_zxid;
 };
 
 void core_get_stats(const struct core *c, struct core_stats *st);
 
-/* Every watch, grouped by path (wchp): cb(path, watcher) per registration. */
+/* The three numbers of wchs as ZooKeeper prints them ("<watchers>
+ * connections watching <paths> paths / Total watches:<watches>"): ZooKeeper
+ * counts only data-side watches there (getData/exists, persistent and
+ * recursive ones), unlike zk_watch_count.  Walks all watches. */
+void core_wchs(struct core *c, uint64_t *watchers, uint64_t *paths, uint64_t *watches);
+
+/* Every watch, grouped by path (wchp): cb(path, watcher) per registration.
+ * Like ZooKeeper's wchp/wchc, this and core_watches_of list data-side
+ * watches only (a getChildren-only watch does not show). */
 void core_watches_by_path(const struct core *c,
-			  void (*cb)(void *arg, const char *path, struct core_watcher *w), void *arg);
+			  void (*cb)(void *arg, const char *path, struct core_watcher *w),
+			  void *arg);
 /* The paths watched by one watcher (wchc). */
 void core_watches_of(const struct core *c, const struct core_watcher *w,
 		     void (*cb)(void *arg, const char *path), void *arg);
 /* Every session (dump, cons): id, negotiated timeout, number of ephemerals. */
 void core_sessions_each(const struct core *c,
-			void (*cb)(void *arg, int64_t sid, int32_t timeout_ms, uint32_t nephemerals),
+			void (*cb)(void *arg, int64_t sid, int32_t timeout_ms,
+				   uint32_t nephemerals),
 			void *arg);
 /* The ephemeral paths of one session (dump). */
 void core_session_ephemerals(const struct core *c, int64_t sid,

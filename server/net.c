@@ -121,6 +121,7 @@ void net_close_after_flush(struct conn *c, const char *why)
 	slog_debug("net", "connection %llu from %s closes after flush: %s",
 		   (unsigned long long)c->id, c->peer, why);
 	c->state = CONN_CLOSING;
+	c->closing_ms = uv_now(c->srv->loop);
 	if (c->reading)
 		uv_read_stop((uv_stream_t *)&c->tcp);
 	c->reading = false;
@@ -230,18 +231,20 @@ static bool may_parse(const struct conn *c)
 	return true;
 }
 
-/* Splits the buffered bytes into frames.  Returns false when the
- * connection was closed. */
-static bool parse(struct conn *c)
+/* Hands the whole frames of base[0..len) to the pipeline, as long as the
+ * connection may go on.  Returns the bytes consumed; *need is the size of
+ * the incomplete frame at the end (0 if none is known).  The caller holds
+ * a reference; the connection may be CLOSED on return. */
+static size_t split(struct conn *c, const uint8_t *base, size_t len, size_t *need)
 {
 	struct server *srv = c->srv;
 	size_t pos = 0;
-	net_conn_ref(c);
+	*need = 0;
 	while (may_parse(c)) {
-		size_t avail = c->rlen - pos;
+		size_t avail = len - pos;
 		if (avail < 4)
 			break;
-		const uint8_t *p = c->rbuf + pos;
+		const uint8_t *p = base + pos;
 		if (c->state == CONN_NEW && fourlw_is_command(p)) {
 			pos += 4;
 			fourlw_run(srv, c, (const char *)p);
@@ -256,22 +259,7 @@ static bool parse(struct conn *c)
 			break;
 		}
 		if (avail - 4 < (size_t)flen) {
-			/* make sure the buffer can hold the whole frame */
-			size_t need = (size_t)flen + 4;
-			if (pos > 0) {
-				memmove(c->rbuf, c->rbuf + pos, c->rlen - pos);
-				c->rlen -= pos;
-				pos = 0;
-			}
-			if (need > c->rcap) {
-				uint8_t *nb = realloc(c->rbuf, need);
-				if (!nb) {
-					net_close_now(c, "out of memory");
-					break;
-				}
-				c->rbuf = nb;
-				c->rcap = need;
-			}
+			*need = (size_t)flen + 4;
 			break;
 		}
 		pos += 4 + (size_t)flen;
@@ -284,10 +272,37 @@ static bool parse(struct conn *c)
 			break;
 		}
 	}
+	return pos;
+}
+
+/* Makes the connection's own buffer hold at least n bytes.  0 or -ENOMEM. */
+static int reserve_rbuf(struct conn *c, size_t n)
+{
+	if (n <= c->rcap)
+		return 0;
+	uint8_t *nb = realloc(c->rbuf, n);
+	if (!nb)
+		return -ENOMEM;
+	c->rbuf = nb;
+	c->rcap = n;
+	return 0;
+}
+
+/* Parses the connection's own buffer.  Returns false when the connection
+ * was closed. */
+static bool parse(struct conn *c)
+{
+	net_conn_ref(c);
+	size_t need;
+	size_t pos = split(c, c->rbuf, c->rlen, &need);
 	bool alive = c->state != CONN_CLOSED;
 	if (alive && pos > 0) {
 		memmove(c->rbuf, c->rbuf + pos, c->rlen - pos);
 		c->rlen -= pos;
+	}
+	if (alive && reserve_rbuf(c, need) < 0) {
+		net_close_now(c, "out of memory");
+		alive = false;
 	}
 	if (alive && c->rlen == 0 && c->rcap > 4 * READ_CHUNK) {
 		/* a big frame is done: don't keep a megabyte per connection */
@@ -299,21 +314,37 @@ static bool parse(struct conn *c)
 	return alive;
 }
 
+/*
+ * Reads land in one buffer shared by all connections whenever the
+ * connection has nothing pending (the common case: whole requests), so an
+ * idle connection owns no read buffer at all.  Only a partial frame, or
+ * frames the connection may not process yet, are copied to its own buffer.
+ * libuv calls on_read right after on_alloc, one stream at a time, so one
+ * shared buffer is enough.
+ */
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
 	struct conn *c = h->data;
+	struct server *srv = c->srv;
 	(void)suggested;
+	if (c->rlen == 0 && !srv->rshared_busy) {
+		if (!srv->rshared && !(srv->rshared = malloc(READ_CHUNK))) {
+			*buf = uv_buf_init(NULL, 0);
+			return;
+		}
+		srv->rshared_busy = true;
+		c->in_shared = true;
+		*buf = uv_buf_init((char *)srv->rshared, READ_CHUNK);
+		return;
+	}
 	if (c->rcap - c->rlen < READ_CHUNK / 4) {
 		size_t ncap = c->rcap < READ_CHUNK ? READ_CHUNK : c->rcap * 2;
 		while (ncap - c->rlen < READ_CHUNK / 4)
 			ncap *= 2;
-		uint8_t *nb = realloc(c->rbuf, ncap);
-		if (!nb) {
+		if (reserve_rbuf(c, ncap) < 0) {
 			*buf = uv_buf_init(NULL, 0);
 			return;
 		}
-		c->rbuf = nb;
-		c->rcap = ncap;
 	}
 	*buf = uv_buf_init((char *)c->rbuf + c->rlen, (unsigned)(c->rcap - c->rlen));
 }
@@ -321,16 +352,45 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
 	struct conn *c = s->data;
+	struct server *srv = c->srv;
+	bool shared = c->in_shared;
 	(void)buf;
+	if (shared) {
+		c->in_shared = false;
+		srv->rshared_busy = false;
+	}
 	if (n < 0) {
 		net_close_now(c, n == UV_EOF ? "end of stream" : uv_strerror((int)n));
 		return;
 	}
 	if (n == 0)
 		return;
-	c->rlen += (size_t)n;
-	if (parse(c))
+	if (!shared) {
+		c->rlen += (size_t)n;
+		if (parse(c))
+			net_conn_update(c);
+		return;
+	}
+	/* frames straight from the shared buffer; keep only the rest */
+	net_conn_ref(c);
+	srv->rshared_busy = true; /* nobody may reuse it while we parse it */
+	size_t need;
+	size_t pos = split(c, srv->rshared, (size_t)n, &need);
+	size_t left = (size_t)n - pos;
+	bool alive = c->state != CONN_CLOSED;
+	if (alive && left > 0) {
+		if (reserve_rbuf(c, left > need ? left : need) < 0) {
+			net_close_now(c, "out of memory");
+			alive = false;
+		} else {
+			memcpy(c->rbuf, srv->rshared + pos, left);
+			c->rlen = left;
+		}
+	}
+	srv->rshared_busy = false;
+	if (alive)
 		net_conn_update(c);
+	net_conn_unref(c);
 }
 
 void net_conn_update(struct conn *c)

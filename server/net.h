@@ -52,7 +52,8 @@ struct conn {
 	/* input: rbuf[0..rlen) holds unparsed bytes */
 	uint8_t *rbuf;
 	size_t rlen, rcap;
-	bool reading; /* uv_read_start is in effect */
+	bool reading;   /* uv_read_start is in effect */
+	bool in_shared; /* the read in progress uses the server's shared buffer */
 
 	/* output: out is appended to; wbuf is the write in flight (if any) */
 	struct jute_out out;
@@ -78,6 +79,7 @@ struct conn {
 	/* statistics for stat/cons */
 	uint64_t recv, sent;
 	uint64_t established_ms;
+	uint64_t closing_ms; /* when CLOSING began (a stuck flush is cut off) */
 	uint64_t last_ms;
 	int32_t last_op, last_cxid;
 	uint64_t lat_min, lat_max, lat_sum, lat_n; /* ms */

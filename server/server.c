@@ -342,7 +342,6 @@ static void on_committed(void *arg, int status)
 		return;
 	}
 	bool live = c && c->state < CONN_CLOSED;
-	int32_t type = core_txn_type(q->txn);
 	if (!live) {
 		core_apply(srv->core, q->txn, NULL);
 	} else {
@@ -360,7 +359,6 @@ static void on_committed(void *arg, int status)
 		}
 		zk_response_free(&resp);
 	}
-	(void)type;
 	srv->txns_since_snap++;
 	if (c) {
 		/* commits arrive in submission order, so q is c's oldest write */
@@ -467,7 +465,7 @@ static int handle_request(struct conn *c, const uint8_t *body, size_t len)
 			  type, xid);
 		return refuse_in_order(c, xid, ZE_UNIMPLEMENTED, true, start_ms);
 	}
-	int rc = zk_request_get(body, len, &r);
+	int rc = zk_request_get_limit(body, len, srv->max_buffer, &r);
 	if (rc < 0) {
 		slog_warn("server", "%s: malformed %s request (xid %d), closing", c->peer,
 			  zk_op_name(type), xid);
@@ -484,7 +482,7 @@ static int handle_request(struct conn *c, const uint8_t *body, size_t len)
 	}
 	if (core_is_write(r.type)) {
 		if (r.type == ZOP_CLOSESESSION)
-			slog_debug("server", "%s: closeSession 0x%llx", c->peer,
+			slog_info("server", "%s: session 0x%llx closed by the client", c->peer,
 				   (unsigned long long)c->session_id);
 		return do_write(c, &r, start_ms);
 	}
@@ -549,7 +547,7 @@ static void finish_handshake(struct conn *c, struct req *q, int64_t zxid)
 	core_session_password(srv->core, c->session_id, pw);
 	send_connect_response(c, q->timeout, c->session_id, pw);
 	c->state = CONN_OPEN;
-	slog_debug("server", "%s: new session 0x%llx, timeout %d ms", c->peer,
+	slog_info("server", "%s: new session 0x%llx, timeout %d ms", c->peer,
 		   (unsigned long long)c->session_id, q->timeout);
 	srv->resume_pending = true; /* parse what was pipelined behind the connect */
 	net_kick(srv);
@@ -597,7 +595,7 @@ static int handle_connect(struct conn *c, const uint8_t *body, size_t len)
 		core_session_password(srv->core, c->session_id, pw);
 		send_connect_response(c, timeout, c->session_id, pw);
 		c->state = CONN_OPEN;
-		slog_debug("server", "%s: session 0x%llx reconnected", c->peer,
+		slog_info("server", "%s: session 0x%llx reconnected", c->peer,
 			   (unsigned long long)c->session_id);
 		return 0;
 	}
@@ -705,11 +703,31 @@ static void on_session_expired(void *arg, int64_t sid)
 		req_free(q);
 }
 
+/* Connections that hold resources without making progress: a socket that
+ * never completes its handshake, and one whose last output (before a
+ * close) the peer never reads. */
+static void close_idle_connections(struct server *srv)
+{
+	uint64_t now = uv_now(srv->loop);
+	uint64_t handshake_limit = (uint64_t)(srv->cfg->max_session_timeout > 0
+						      ? srv->cfg->max_session_timeout
+						      : 40000);
+	for (struct conn *c = srv->conns; c;) {
+		struct conn *next = c->next;
+		if (c->state == CONN_NEW && now - c->established_ms > handshake_limit)
+			net_close_now(c, "no handshake");
+		else if (c->state == CONN_CLOSING && now - c->closing_ms > 5000)
+			net_close_now(c, "peer does not read its last output");
+		c = next;
+	}
+}
+
 static void on_tick(uv_timer_t *t)
 {
 	struct server *srv = t->data;
 	struct expire_ctx x = {srv, server_now_ms(), 0};
 	core_session_expired(srv->core, x.now, on_session_expired, &x);
+	close_idle_connections(srv);
 }
 
 static void on_reap_path(void *arg, const char *path)
@@ -1176,4 +1194,6 @@ void server_free(struct server *srv)
 		core_free(srv->core);
 	srv->core = NULL;
 	jute_out_free(&srv->scratch);
+	free(srv->rshared);
+	srv->rshared = NULL;
 }

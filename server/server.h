@@ -47,6 +47,8 @@ struct server {
 	unsigned nconns;
 	uint64_t next_conn_id;
 	struct conn *flush_list;
+	uint8_t *rshared;           /* read buffer shared by connections with nothing pending */
+	bool rshared_busy;
 	size_t max_buffer;          /* jute.maxbuffer */
 	unsigned max_client_cnxns;  /* per IP, 0 = unlimited */
 	unsigned max_cnxns;         /* in total, 0 = unlimited */

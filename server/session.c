@@ -171,8 +171,8 @@ void session_track(struct session_table *st, struct session *s, int64_t now_ms)
 	st->ring[b] = s;
 }
 
-int session_expire(struct session_table *st, int64_t now_ms,
-		   void (*cb)(void *arg, int64_t sid), void *arg)
+int session_expire(struct session_table *st, int64_t now_ms, void (*cb)(void *arg, int64_t sid),
+		   void *arg)
 {
 	int count = 0;
 	if (st->next_exp == 0 || now_ms < st->next_exp)

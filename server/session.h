@@ -28,21 +28,21 @@
 struct session {
 	struct session *hnext;
 	struct session *bnext, *bprev; /* tracker bucket */
-	struct tnode **eph;            /* ephemeral nodes; node->aux is the slot */
+	struct tnode **eph;	       /* ephemeral nodes; node->aux is the slot */
 	uint32_t neph, ecap;
 	int64_t sid;
 	int64_t expire_at; /* bucket time; 0 = not tracked */
 	int32_t timeout;
-	bool applied;      /* in the replicated table */
-	bool closing;      /* leader-local: close prepared or expired */
+	bool applied; /* in the replicated table */
+	bool closing; /* leader-local: close prepared or expired */
 };
 
 struct session_table {
 	struct session **tab;
 	uint32_t mask;
-	uint64_t count;   /* entries (applied or pending) */
+	uint64_t count;	  /* entries (applied or pending) */
 	uint64_t applied; /* applied entries */
-	uint64_t neph;    /* ephemerals of all sessions */
+	uint64_t neph;	  /* ephemerals of all sessions */
 	/* tracker */
 	struct session **ring;
 	uint32_t nslots;
@@ -68,8 +68,8 @@ void session_track(struct session_table *st, struct session *s, int64_t now_ms);
 void session_untrack(struct session_table *st, struct session *s);
 /* Untracks and reports (cb) every tracked session whose bucket <= now_ms,
  * marking it closing.  Returns the count. */
-int session_expire(struct session_table *st, int64_t now_ms,
-		   void (*cb)(void *arg, int64_t sid), void *arg);
+int session_expire(struct session_table *st, int64_t now_ms, void (*cb)(void *arg, int64_t sid),
+		   void *arg);
 
 /* Iterates every session. */
 void session_each(const struct session_table *st, void (*cb)(void *arg, struct session *s),

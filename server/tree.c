@@ -52,6 +52,7 @@ int tree_init(struct tree *t)
 	t->root->hash = tree_hash("/", 1);
 	t->tab[t->root->hash & t->mask] = t->root;
 	t->count = 1;
+	t->data_size = 1; /* the root's path, "/" */
 	return 0;
 }
 

@@ -42,17 +42,17 @@ struct tnode {
 	struct tnode **kids;
 	uint32_t nkids;
 	uint32_t kcap;
-	uint32_t pidx;        /* slot in parent->kids */
-	uint32_t hash;        /* of the full path */
+	uint32_t pidx; /* slot in parent->kids */
+	uint32_t hash; /* of the full path */
 	int64_t czxid, mzxid, pzxid, ctime, mtime;
-	int64_t owner;        /* TN_EPHEMERAL: session id; TN_TTL: ttl in ms; else 0 */
+	int64_t owner; /* TN_EPHEMERAL: session id; TN_TTL: ttl in ms; else 0 */
 	int32_t version, cversion, aversion;
-	int32_t data_len;     /* -1 = null data */
-	uint32_t acl;         /* acl_store index */
-	uint32_t aux;         /* TN_EPHEMERAL: slot in the session's ephemeral array */
+	int32_t data_len; /* -1 = null data */
+	uint32_t acl;	  /* acl_store index */
+	uint32_t aux;	  /* TN_EPHEMERAL: slot in the session's ephemeral array */
 	uint32_t name_len;
-	uint8_t kind;         /* enum tnode_kind */
-	char name[];          /* last component; "" for the root; data follows its NUL */
+	uint8_t kind; /* enum tnode_kind */
+	char name[];  /* last component; "" for the root; data follows its NUL */
 };
 
 /* The data of n (data_len bytes when data_len > 0). */
@@ -64,7 +64,7 @@ static inline uint8_t *tnode_data(const struct tnode *n)
 struct tree {
 	struct tnode **tab;
 	uint32_t mask;
-	uint64_t count;     /* nodes, root included */
+	uint64_t count;	    /* nodes, root included */
 	uint64_t data_size; /* sum of data lengths and path lengths (approximate) */
 	struct tnode *root;
 };

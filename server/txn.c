@@ -168,8 +168,9 @@ int core_txn_decode(const void *buf, size_t len, struct core_txn **out)
 		}
 		if (!in.err && !op->path)
 			op->path = xstrdup("");
-		if (!in.err && (kind == TX_CREATE || kind == TX_DELETE || kind == TX_SETDATA ||
-				kind == TX_SETACL) &&
+		if (!in.err &&
+		    (kind == TX_CREATE || kind == TX_DELETE || kind == TX_SETDATA ||
+		     kind == TX_SETACL) &&
 		    !zk_path_valid(op->path, strlen(op->path)))
 			in.err = -EBADMSG;
 	}

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "acl.h"
 #include "tree.h"
 #include "xmem.h"
 
@@ -43,15 +44,9 @@ void watch_free(struct watch_mgr *m)
 			struct wpath *next = p->hnext;
 			struct wentry *e = p->head;
 			while (e) {
+				/* watchers are not touched: at shutdown their
+				 * connections may be gone already */
 				struct wentry *en = e->pnext;
-				/* detach from the watcher so it is reusable */
-				if (e->wprev)
-					e->wprev->wnext = e->wnext;
-				else
-					e->w->head = e->wnext;
-				if (e->wnext)
-					e->wnext->wprev = e->wprev;
-				e->w->nwatches--;
 				free(e);
 				e = en;
 			}
@@ -210,15 +205,15 @@ static void hit(struct watch_mgr *m, struct hits *h, struct core_watcher *w)
 }
 
 void watch_fire(struct watch_mgr *m, const char *path, size_t len, int32_t type, int64_t zxid,
-		const struct core_hooks *hooks)
+		const struct zk_acl_vec *acl, const struct core_hooks *hooks)
 {
 	struct hits h;
 	h.v = h.small;
 	h.n = 0;
 	h.cap = sizeof(h.small) / sizeof(h.small[0]);
 	m->stamp++;
-	bool data_ev = type == ZK_EVENT_CREATED || type == ZK_EVENT_DELETED ||
-		       type == ZK_EVENT_DATA_CHANGED;
+	bool data_ev =
+	    type == ZK_EVENT_CREATED || type == ZK_EVENT_DELETED || type == ZK_EVENT_DATA_CHANGED;
 	bool child_ev = type == ZK_EVENT_CHILD_CHANGED || type == ZK_EVENT_DELETED;
 
 	struct wpath *p = path_find(m, path, len);
@@ -273,7 +268,8 @@ void watch_fire(struct watch_mgr *m, const char *path, size_t len, int32_t type,
 		memcpy(pz, path, len);
 		pz[len] = 0;
 		for (size_t i = 0; i < h.n; i++)
-			hooks->notify(hooks->arg, h.v[i], type, pz, zxid);
+			if (!acl || acl_check(acl, h.v[i]->auth, ZK_PERM_READ))
+				hooks->notify(hooks->arg, h.v[i], type, pz, zxid);
 		if (pz != stackbuf)
 			free(pz);
 	}
@@ -337,18 +333,43 @@ void watch_gone(struct watch_mgr *m, struct core_watcher *w)
 		entry_drop(m, w->head);
 }
 
+void watch_data_summary(struct watch_mgr *m, uint64_t *watchers, uint64_t *paths, uint64_t *watches)
+{
+	uint64_t nw = 0, np = 0, n = 0;
+	m->stamp++;
+	for (uint32_t i = 0; i <= m->mask; i++)
+		for (struct wpath *p = m->tab[i]; p; p = p->hnext) {
+			bool any = false;
+			for (struct wentry *e = p->head; e; e = e->pnext) {
+				if (!(e->bits & W_DATA_SIDE))
+					continue;
+				any = true;
+				n++;
+				if (e->w->mark != m->stamp) {
+					e->w->mark = m->stamp;
+					nw++;
+				}
+			}
+			np += any;
+		}
+	*watchers = nw;
+	*paths = np;
+	*watches = n;
+}
+
 void watch_each_by_path(const struct watch_mgr *m,
 			void (*cb)(void *arg, const char *path, struct core_watcher *w), void *arg)
 {
 	for (uint32_t i = 0; i <= m->mask; i++)
 		for (struct wpath *p = m->tab[i]; p; p = p->hnext)
 			for (struct wentry *e = p->head; e; e = e->pnext)
-				cb(arg, p->path, e->w);
+				if (e->bits & W_DATA_SIDE)
+					cb(arg, p->path, e->w);
 }
 
-void watch_each_of(const struct core_watcher *w, void (*cb)(void *arg, const char *path),
-		   void *arg)
+void watch_each_of(const struct core_watcher *w, void (*cb)(void *arg, const char *path), void *arg)
 {
 	for (struct wentry *e = w->head; e; e = e->wnext)
-		cb(arg, e->wp->path);
+		if (e->bits & W_DATA_SIDE)
+			cb(arg, e->wp->path);
 }

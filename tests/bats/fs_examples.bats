@@ -96,10 +96,10 @@ bg() { # bg CMD... — in its own Unix session; remembers the pid
 }
 
 @test "barrier: nobody passes until all N arrived" {
-	bg bash -c "'$EX/barrier.sh' '$T/h1/barrier' 3 a && echo a >>'$T/passed'"
-	bg bash -c "'$EX/barrier.sh' '$T/h2/barrier' 3 b && echo b >>'$T/passed'"
+	bg bash -c "'$EX/barrier.sh' '$T/h1/barrier' 3 a && echo a >>'$T/passed'; sleep 300"
+	bg bash -c "'$EX/barrier.sh' '$T/h2/barrier' 3 b && echo b >>'$T/passed'; sleep 300"
 	sleep 1.5
 	[ ! -e "$T/passed" ]
-	bg bash -c "'$EX/barrier.sh' '$T/h1/barrier' 3 c && echo c >>'$T/passed'"
+	bg bash -c "'$EX/barrier.sh' '$T/h1/barrier' 3 c && echo c >>'$T/passed'; sleep 300"
 	wait_for 15 eval "[ \$(wc -l <'$T/passed') = 3 ]"
 }

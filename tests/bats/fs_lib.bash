@@ -55,7 +55,7 @@ fs_mount() {
 	mkdir -p "$dir"
 	local o="log=$T/log-$(basename "$dir")"
 	[ -n "$opts" ] && o="$o,$opts"
-	timeout 30 "$ZKFS" "${FS_SPEC:-$SPEC}" "$dir" -o "$o" || return 1
+	ZKFS_DEBUG_EVENTS=${FS_DEBUG:-} timeout 30 "$ZKFS" "${FS_SPEC:-$SPEC}" "$dir" -o "$o" || return 1
 	FS_MOUNTS+=("$dir")
 }
 
@@ -79,8 +79,17 @@ fs_test_teardown() {
 	local d
 	# background jobs of the test first (waiters, holders)
 	for p in $(jobs -p 2>/dev/null); do kill -9 "$p" 2>/dev/null || true; done
-	for p in ${FS_PIDS:-}; do kill -9 "$p" 2>/dev/null || true; done
+	# setsid'd helpers lead their own process group: end the whole group
+	for p in ${FS_PIDS:-}; do kill -9 -- "-$p" 2>/dev/null || kill -9 "$p" 2>/dev/null || true; done
 	for d in "${FS_MOUNTS[@]}"; do fs_umount "$d"; done
+	# anything else still running on this test's files (inotifywait in a
+	# pipeline, a timeout's child): found by the unique temp dir, killed by pid
+	if [ -n "${T:-}" ]; then
+		for p in $(pgrep -f -- "$T/" 2>/dev/null); do
+			[ "$p" != $$ ] && kill -9 "$p" 2>/dev/null || true
+		done
+	fi
+
 	if [ -n "${T:-}" ] && [ -d "$T" ]; then
 		if [ -n "${FS_KEEP:-}" ]; then echo "kept $T" >&3; else rm -rf "$T"; fi
 	fi

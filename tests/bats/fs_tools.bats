@@ -57,7 +57,7 @@ teardown() { fs_test_teardown; }
 	diff -r "$T/src/app" "$T/back"
 	# rsync saves by temp file + rename
 	echo "port=81" >"$T/src/app/conf/web"
-	rsync -r "$T/src/app/" "$M/app/"
+	rsync -rc "$T/src/app/" "$M/app/"   # -c: same size, same second
 	[ "$(zkcli get "$NS/app/conf/web")" = "port=81" ]
 }
 

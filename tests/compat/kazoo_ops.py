@@ -15,10 +15,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 
-from kazoo.exceptions import (BadVersionError, NoNodeError, NodeExistsError,  # noqa: E402
-                              NotEmptyError, NoChildrenForEphemeralsError, NoAuthError,
-                              InvalidACLError, AuthFailedError)
-from kazoo.security import make_digest_acl, make_acl, OPEN_ACL_UNSAFE, READ_ACL_UNSAFE  # noqa: E402
+from kazoo.security import make_digest_acl, make_acl, READ_ACL_UNSAFE  # noqa: E402
 
 from zkcompat import Scenarios, norm_stat, outcome, exc_name  # noqa: E402
 from zkharness import expect, expect_eq, wait_for  # noqa: E402

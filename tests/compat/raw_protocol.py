@@ -21,7 +21,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 from zkcompat import Scenarios, norm_stat  # noqa: E402
 from zkharness import expect, expect_eq, wait_for  # noqa: E402
-from zkraw import OP, ERR, EV, enc, i64, ustr, Closed, RawClient  # noqa: E402
+from zkraw import OP, ERR, EV, OPEN_ACL, enc, i32, i64, ustr, acls, Closed, RawClient  # noqa: E402
 
 SC = Scenarios()
 DIGEST_ALICE = ("digest", "alice:" + __import__("base64").b64encode(
@@ -274,7 +274,7 @@ def _(ctx):
     c.set_data(b + "/p", b"2")     # still armed
     c.delete(b + "/p")
     c.create(b + "/p")             # survives deletion of the node
-    evs = w.wait_events(7, 5)
+    w.wait_events(7, 5)
     time.sleep(0.2)
     w.ping()
     got = rel(w.events, b)
@@ -510,6 +510,165 @@ def _(ctx):
     expect_eq(tr["set noauth badversion"], ERR.NOAUTH, "setData: perm before version")
     expect_eq(tr["create under readonly"], ERR.NOAUTH, "create needs CREATE on the parent")
     return tr
+
+
+@SC.add("events of a multi, dedup per connection, null data, frame limit")
+def _(ctx):
+    c = ctx.raw()
+    w = ctx.raw()
+    b = ctx.base
+    c.create(b)
+    c.create(b + "/a", b"1")
+    c.create(b + "/b", b"2")
+    w.get_data(b + "/a", True)
+    w.exists(b + "/a", True)          # same node, same connection: one event
+    w.get_data(b + "/b", True)
+    w.get_children(b + "/b", True)    # data + child watch on a deleted node: one event
+    w.get_children(b, True)
+    w.exists(b + "/c", True)
+    err, res = c.multi([(OP.CREATE, enc.create(b + "/c")), (OP.SETDATA, enc.set_data(b + "/a", b"x")),
+                        (OP.DELETE, enc.delete(b + "/b"))])
+    expect_eq(err, 0, "multi")
+    w.wait_events(4, 3)
+    time.sleep(0.2)
+    w.ping()
+    tr = {"multi_events": rel(w.events, b)}
+    expect_eq(tr["multi_events"], [(EV.CREATED, 3, "/c"), (EV.CHILDCHANGED, 3, ""), (EV.DATACHANGED, 3, "/a"),
+                                   (EV.DELETED, 3, "/b")], "events in op order, one per trigger per connection")
+    # null data (length -1) is legal: read back as null, dataLength 0
+    rep = c.call(OP.CREATE2, ustr(b + "/n") + i32(-1) + acls(OPEN_ACL) + i32(0))
+    expect_eq(rep.err, 0, "create with null data")
+    err, data, st = c.get_data(b + "/n")
+    expect_eq((err, data, st.dataLength), (0, None, 0), "null data reads back as null")
+    rep = c.call(OP.SETDATA, ustr(b + "/n") + i32(-1) + i32(-1))
+    err, data, st = c.get_data(b + "/n")
+    tr["set_null"] = (rep.err, data, st.version, st.dataLength)
+    expect_eq(tr["set_null"], (0, None, 1, 0), "setData with null data")
+    # the largest frame that fits (jute.maxbuffer 1048575) and one that does not
+    err = c.create(b + "/big", b"x" * (1048576 - 200))[0]
+    expect_eq(err, 0, "a value just under the frame limit")
+    expect_eq(len(c.get_data(b + "/big")[1]), 1048576 - 200, "and it reads back")
+    try:
+        c.create(b + "/toobig", b"x" * (1048576 + 10))
+        tr["over_limit"] = "answered"
+    except Closed as e:
+        tr["over_limit"] = "timeout" if e.timeout else "closed"
+    expect_eq(tr["over_limit"], "closed", "a frame over jute.maxbuffer closes the connection")
+    c2 = ctx.raw()
+    expect_eq(c2.exists(b + "/toobig")[0], ERR.NONODE, "nothing created")
+    # one child watch on / sees a create at the top
+    w.events.clear()
+    w.get_children("/", True)
+    c2.create(b + "_top")
+    w.wait_events(1, 3)
+    expect_eq(w.events, [(EV.CHILDCHANGED, 3, "/")], "root child watch")
+    return tr
+
+
+@SC.add("no notifications without READ permission")
+def _(ctx):
+    # Apache (3.7+) checks the watcher's READ permission on the node an
+    # event is about, with the ACL at the time it fires.
+    c = ctx.raw()
+    w = ctx.raw()
+    b = ctx.base
+    c.create(b)
+    for n in ("n", "p", "q", "d"):
+        c.create(b + "/" + n, b"1")
+    w.get_data(b + "/n", True)
+    w.get_children(b + "/p", True)
+    w.add_watch(b + "/q", 1)
+    w.exists(b + "/d", True)
+    noread = [(2 | 4 | 8 | 16, "world", "anyone")]
+    for n in ("n", "p", "q", "d"):
+        c.set_acl(b + "/" + n, noread)
+    c.set_data(b + "/n", b"2")
+    c.create(b + "/p/x")
+    c.set_data(b + "/q", b"z")
+    c.create(b + "/q/k")      # world:anyone ALL: this one is readable
+    c.delete(b + "/d")
+    w.ping()
+    got = rel(w.events, b)
+    expect_eq(got, [(EV.CREATED, 3, "/q/k")], "only the readable node's event is delivered")
+    # the dropped one-shot watch is consumed all the same
+    c.set_acl(b + "/n", [(31, "world", "anyone")])
+    c.set_data(b + "/n", b"3")
+    w.ping()
+    expect_eq(rel(w.events, b), got, "no late event after READ comes back")
+    expect_eq(w.check_watches(b + "/n", 2), ERR.NOWATCHER, "the watch was consumed")
+    return {"events": got}
+
+
+@SC.add("pipelined requests keep the session's order")
+def _(ctx):
+    c = ctx.raw()
+    b = ctx.base
+    c.create(b, b"-1")
+    # 600 requests in one burst: setData(i), getData, exists, create child i,
+    # getChildren2 — never waiting; every reply must come back in order and
+    # every read must see every earlier write of the same session.
+    reqs = []
+    burst = b""
+    xid = 1000
+    for i in range(120):
+        for op, body in ((OP.SETDATA, enc.set_data(b, str(i).encode(), -1)),
+                         (OP.GETDATA, enc.path_watch(b)),
+                         (OP.EXISTS, enc.path_watch(b)),
+                         (OP.CREATE, enc.create(b + "/k%03d" % i)),
+                         (OP.GETCHILDREN2, enc.path_watch(b))):
+            xid += 1
+            reqs.append((xid, op, i))
+            burst += i32(len(body) + 8) + i32(xid) + i32(op) + body
+    c.send_raw(burst)
+    problems = []
+    last_zxid = 0
+    for xid, op, i in reqs:
+        rep = c.read_reply(timeout=20)
+        if rep.xid != xid or rep.err != 0:
+            problems.append("request %d (op %d): reply xid %d err %d" % (xid, op, rep.xid, rep.err))
+            break
+        if rep.zxid < last_zxid:
+            problems.append("zxid went back at xid %d" % xid)
+        last_zxid = rep.zxid
+        r = rep.reader()
+        if op == OP.GETDATA:
+            d, st = r.buf(), r.stat()
+            if d != str(i).encode() or st.version != i + 1:
+                problems.append("getData after set %d saw %r version %d" % (i, d, st.version))
+        elif op == OP.EXISTS:
+            if r.stat().version != i + 1:
+                problems.append("exists after set %d: stale version" % i)
+        elif op == OP.GETCHILDREN2:
+            kids, st = r.strvec(), r.stat()
+            if len(kids) != i + 1 or st.numChildren != i + 1:
+                problems.append("getChildren2 after create %d saw %d children" % (i, len(kids)))
+    expect(not problems, "\n".join(problems[:5]))
+    return {"ok": not problems}
+
+
+@SC.add("a children list larger than a frame")
+def _(ctx):
+    c = ctx.raw()
+    b = ctx.base
+    c.create(b)
+    # 9,000 children with 120-byte names: the reply (~1.1 MB) is larger than
+    # jute.maxbuffer; servers send it anyway (the limit is on what they read).
+    name = "n" * 114
+    burst = b""
+    for i in range(9000):
+        body = enc.create("%s/%s%05d" % (b, name, i))
+        burst += i32(len(body) + 8) + i32(5000 + i) + i32(OP.CREATE) + body
+    c.send_raw(burst)
+    errs = [c.read_reply(timeout=30).err for _ in range(9000)]
+    expect(all(e == 0 for e in errs), "creates: %r" % sorted(set(errs)))
+    try:
+        err, kids = c.get_children(b)
+        out = (err, len(kids) if kids else None)
+    except Closed as e:
+        out = ("timeout" if e.timeout else "closed", None)
+    err, n = c.get_all_children_number(b) if out[0] != "closed" else ctx.raw().get_all_children_number(b)
+    expect_eq(n, 9000, "getAllChildrenNumber")
+    return {"getChildren": out}
 
 
 if __name__ == "__main__":

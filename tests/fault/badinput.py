@@ -13,9 +13,7 @@ Usage: badinput.py [apache|zkfs|both]   (default both; TAP on stdout)
 
 import os
 import socket
-import struct
 import sys
-import threading
 import time
 import traceback
 

@@ -24,7 +24,7 @@ import traceback
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 
 from zkharness import Tap, ZkServer, ServerError, kinds_from_args, wait_for  # noqa: E402
-from zkraw import RawClient, ERR, Closed  # noqa: E402
+from zkraw import RawClient, Closed  # noqa: E402
 
 WRITERS = int(os.environ.get("CRASH_WRITERS", "4"))
 LOAD_SECONDS = float(os.environ.get("CRASH_LOAD_SECONDS", "2.5"))

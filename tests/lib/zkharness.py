@@ -84,7 +84,13 @@ class ZkServer(object):
         self.running = False
         _live.append(self)
         args = ["start", kind, self.dir] + ["%s=%s" % kv for kv in self.extra_cfg.items()]
-        self.port = int(self._run(*args).strip().splitlines()[-1])
+        try:
+            self.port = int(self._run(*args).strip().splitlines()[-1])
+        except Exception:
+            _live.remove(self)
+            if not self.keep:
+                shutil.rmtree(self.dir, ignore_errors=True)
+            raise
         self.running = True
 
     def _env(self):

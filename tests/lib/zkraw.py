@@ -366,7 +366,8 @@ class RawClient(object):
         body = i32(0) + i64(last_zxid) + i32(timeout_ms) + i64(session_id) + buf(passwd) + boolean(read_only)
         self.send_frame(body)
         r = Reader(self.recv_frame())
-        proto, self.negotiated_timeout, self.session_id = r.int(), r.int(), r.long()
+        r.int()  # protocolVersion
+        self.negotiated_timeout, self.session_id = r.int(), r.long()
         self.passwd = r.buf()
         self.read_only = r.bool() if r.left() else None
         return self.negotiated_timeout, self.session_id, self.passwd

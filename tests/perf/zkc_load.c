@@ -9,8 +9,10 @@
  * (user + system, getrusage) divided by completed operations gives the
  * client's cost per operation; the server runs elsewhere and is not counted.
  *
- *   zkc_load -s HOST:PORT [-c zkc|apache] [-o get|set|create] [-S sessions]
+ *   zkc_load -s HOST:PORT [-c zkc|zkcb|apache] [-o get|set|create] [-S sessions]
  *            [-w window] [-t seconds] [-d bytes]
+ * (zkcb: libzkc's blocking API, S sessions on one client, S*W threads each
+ * with one call at a time — the FUSE daemon's pattern.)
  * prints one line:
  *   client=zkc op=get sessions=4 window=64 secs=5.00 ops=123456 ops_per_s=24691 cpu_us_per_op=12.3 errors=0
  *
@@ -187,6 +189,83 @@ static int run_zkc(void)
 	return 0;
 }
 
+/* ------------------------------------------------------------------ libzkc, blocking API */
+
+/* S sessions on one zkc_client; S*W threads, each doing blocking calls in a
+ * loop — the shape of the FUSE daemon's use. */
+struct bthr {
+	pthread_t t;
+	zkc_session *s;
+	char path[64];
+	long ops, errors;
+};
+
+static volatile int b_stop;
+
+static void *b_main(void *arg)
+{
+	struct bthr *b = arg;
+	while (!b_stop) {
+		int err;
+		switch (op) {
+		case OP_GET: err = zkc_b_get(b->s, b->path, NULL, NULL, NULL, NULL, NULL); break;
+		case OP_SET: err = zkc_b_set(b->s, b->path, payload, dsize, -1, NULL); break;
+		default: {
+			char p[96];
+			snprintf(p, sizeof(p), "%s/e-", b->path);
+			err = zkc_b_create(b->s, p, payload, dsize, NULL, ZK_EPHEMERAL_SEQUENTIAL, 0, NULL, NULL);
+		}
+		}
+		if (err)
+			b->errors++;
+		else
+			b->ops++;
+	}
+	return NULL;
+}
+
+static int run_zkcb(void)
+{
+	zkc_client *c;
+	if (zkc_client_new(&c))
+		return 1;
+	zkc_session **ss = calloc((size_t)nsess, sizeof(*ss));
+	for (int i = 0; i < nsess; i++) {
+		if (zkc_b_open(c, spec, 30000, NULL, 30000, &ss[i])) {
+			fprintf(stderr, "zkc_load: cannot open a session to %s\n", spec);
+			return 1;
+		}
+		char p[64];
+		snprintf(p, sizeof(p), "%s/n%d", base, i);
+		zkc_b_create(ss[i], base, "", 0, NULL, ZK_PERSISTENT, 0, NULL, NULL);
+		zkc_b_create(ss[i], p, payload, dsize, NULL, ZK_PERSISTENT, 0, NULL, NULL);
+	}
+	int nt = nsess * window;
+	struct bthr *v = calloc((size_t)nt, sizeof(*v));
+	double w0 = now_s(), c0 = cpu_s();
+	for (int i = 0; i < nt; i++) {
+		v[i].s = ss[i % nsess];
+		snprintf(v[i].path, sizeof(v[i].path), "%s/n%d", base, i % nsess);
+		pthread_create(&v[i].t, NULL, b_main, &v[i]);
+	}
+	usleep((useconds_t)(secs * 1e6));
+	b_stop = 1;
+	long ops = 0, errors = 0;
+	for (int i = 0; i < nt; i++) {
+		pthread_join(v[i].t, NULL);
+		ops += v[i].ops;
+		errors += v[i].errors;
+	}
+	double wall = now_s() - w0, cpu = cpu_s() - c0;
+	report("zkc-blocking", wall, cpu, ops, errors);
+	for (int i = 0; i < nsess; i++)
+		zkc_b_close(ss[i]);
+	zkc_client_free(c);
+	free(ss);
+	free(v);
+	return 0;
+}
+
 /* ------------------------------------------------------------------ Apache C client */
 
 struct asess {
@@ -339,7 +418,7 @@ int main(int argc, char **argv)
 		case 't': secs = atof(optarg); break;
 		case 'd': dsize = atoi(optarg); break;
 		default:
-			fprintf(stderr, "usage: zkc_load -s SPEC [-c zkc|apache] [-o get|set|create] [-S sessions] "
+			fprintf(stderr, "usage: zkc_load -s SPEC [-c zkc|zkcb|apache] [-o get|set|create] [-S sessions] "
 					"[-w window] [-t seconds] [-d bytes]\n");
 			return 2;
 		}
@@ -348,7 +427,7 @@ int main(int argc, char **argv)
 		return 2;
 	payload = malloc((size_t)dsize + 1);
 	memset(payload, 'x', (size_t)dsize);
-	int rc = strcmp(client, "apache") == 0 ? run_apache() : run_zkc();
+	int rc = strcmp(client, "apache") == 0 ? run_apache() : strcmp(client, "zkcb") == 0 ? run_zkcb() : run_zkc();
 	free(payload);
 	return rc;
 }

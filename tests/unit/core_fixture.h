@@ -40,8 +40,8 @@ struct fx {
 	bool no_roundtrip;     /* apply the prepared txn itself */
 };
 
-static __attribute__((unused)) void fx_notify(void *arg, struct core_watcher *w, int32_t type, const char *path,
-		      int64_t zxid)
+static __attribute__((unused)) void fx_notify(void *arg, struct core_watcher *w, int32_t type,
+					      const char *path, int64_t zxid)
 {
 	struct fx *f = arg;
 	assert_true(f->nev < 256);
@@ -71,7 +71,7 @@ static struct fx *fx_new_cfg(struct core_config *cfg)
 
 static struct fx *fx_new(void)
 {
-	struct core_config cfg = { 0 };
+	struct core_config cfg = {0};
 	cfg.tick_ms = 2000;
 	cfg.ttl_enabled = true;
 	return fx_new_cfg(&cfg);
@@ -88,18 +88,21 @@ static __attribute__((unused)) void fx_free(struct fx *f)
 }
 
 /* Count of recorded events of (w, type, path); clears nothing. */
-static __attribute__((unused)) int fx_count(const struct fx *f, struct core_watcher *w, int32_t type, const char *path)
+static __attribute__((unused)) int fx_count(const struct fx *f, struct core_watcher *w,
+					    int32_t type, const char *path)
 {
 	int n = 0;
 	for (int i = 0; i < f->nev; i++)
-		if ((!w || f->ev[i].w == w) && f->ev[i].type == type && !strcmp(f->ev[i].path, path))
+		if ((!w || f->ev[i].w == w) && f->ev[i].type == type &&
+		    !strcmp(f->ev[i].path, path))
 			n++;
 	return n;
 }
 
 /* Applies t the way the server would (through the log codec unless
  * no_roundtrip) and frees it. */
-static __attribute__((unused)) void fx_commit(struct fx *f, struct core_txn *t, struct zk_response *resp)
+static __attribute__((unused)) void fx_commit(struct fx *f, struct core_txn *t,
+					      struct zk_response *resp)
 {
 	if (f->no_roundtrip) {
 		core_apply(f->c, t, resp);
@@ -131,8 +134,8 @@ static __attribute__((unused)) int64_t fx_session(struct fx *f, int32_t timeout)
 
 static __attribute__((unused)) int fx_close(struct fx *f, int64_t sid)
 {
-	struct zk_request req = { .type = ZOP_CLOSESESSION };
-	struct zk_response resp = { 0 };
+	struct zk_request req = {.type = ZOP_CLOSESESSION};
+	struct zk_response resp = {0};
 	struct core_txn *t;
 	assert_int_equal(core_prep(f->c, sid, NULL, &req, f->now, &t), 0);
 	fx_commit(f, t, &resp);
@@ -143,9 +146,9 @@ static __attribute__((unused)) int fx_close(struct fx *f, int64_t sid)
 
 /* Runs a write request; returns the reply's err.  resp may be NULL. */
 static __attribute__((unused)) int fx_write(struct fx *f, int64_t sid, const struct core_auth *auth,
-		    const struct zk_request *req, struct zk_response *resp)
+					    const struct zk_request *req, struct zk_response *resp)
 {
-	struct zk_response local = { 0 };
+	struct zk_response local = {0};
 	struct core_txn *t;
 	assert_int_equal(core_prep(f->c, sid, auth, req, f->now, &t), 0);
 	fx_commit(f, t, resp ? resp : &local);
@@ -154,10 +157,11 @@ static __attribute__((unused)) int fx_write(struct fx *f, int64_t sid, const str
 	return err;
 }
 
-static __attribute__((unused)) struct zk_op fx_op_create(const char *path, const char *data, int32_t flags)
+static __attribute__((unused)) struct zk_op fx_op_create(const char *path, const char *data,
+							 int32_t flags)
 {
-	static struct zk_acl open_acl = { ZK_PERM_ALL, { (char *)"world", (char *)"anyone" } };
-	struct zk_op op = { 0 };
+	static struct zk_acl open_acl = {ZK_PERM_ALL, {(char *)"world", (char *)"anyone"}};
+	struct zk_op op = {0};
 	op.type = ZOP_CREATE;
 	op.path = (char *)path;
 	op.data = (uint8_t *)data;
@@ -169,12 +173,13 @@ static __attribute__((unused)) struct zk_op fx_op_create(const char *path, const
 }
 
 /* create; *out_path (malloc'd) gets the actual path when non-NULL. */
-static __attribute__((unused)) int fx_create_as(struct fx *f, int64_t sid, const struct core_auth *auth, int32_t type,
-			const char *path, const char *data, int32_t flags, char **out_path,
-			struct zk_stat *st)
+static __attribute__((unused)) int fx_create_as(struct fx *f, int64_t sid,
+						const struct core_auth *auth, int32_t type,
+						const char *path, const char *data, int32_t flags,
+						char **out_path, struct zk_stat *st)
 {
-	struct zk_request req = { 0 };
-	struct zk_response resp = { 0 };
+	struct zk_request req = {0};
+	struct zk_response resp = {0};
 	req.type = type;
 	req.op = fx_op_create(path, data, flags);
 	req.op.type = type;
@@ -187,25 +192,27 @@ static __attribute__((unused)) int fx_create_as(struct fx *f, int64_t sid, const
 	return err;
 }
 
-static __attribute__((unused)) int fx_create(struct fx *f, int64_t sid, const char *path, const char *data, int32_t flags)
+static __attribute__((unused)) int fx_create(struct fx *f, int64_t sid, const char *path,
+					     const char *data, int32_t flags)
 {
 	return fx_create_as(f, sid, NULL, ZOP_CREATE, path, data, flags, NULL, NULL);
 }
 
-static __attribute__((unused)) int fx_delete(struct fx *f, int64_t sid, const char *path, int32_t version)
+static __attribute__((unused)) int fx_delete(struct fx *f, int64_t sid, const char *path,
+					     int32_t version)
 {
-	struct zk_request req = { .type = ZOP_DELETE };
+	struct zk_request req = {.type = ZOP_DELETE};
 	req.op.type = ZOP_DELETE;
 	req.op.path = (char *)path;
 	req.op.version = version;
 	return fx_write(f, sid, &f->auth, &req, NULL);
 }
 
-static __attribute__((unused)) int fx_set(struct fx *f, int64_t sid, const char *path, const char *data, int32_t version,
-		  struct zk_stat *st)
+static __attribute__((unused)) int fx_set(struct fx *f, int64_t sid, const char *path,
+					  const char *data, int32_t version, struct zk_stat *st)
 {
-	struct zk_request req = { .type = ZOP_SETDATA };
-	struct zk_response resp = { 0 };
+	struct zk_request req = {.type = ZOP_SETDATA};
+	struct zk_response resp = {0};
 	req.op.type = ZOP_SETDATA;
 	req.op.path = (char *)path;
 	req.op.data = (uint8_t *)data;
@@ -220,10 +227,10 @@ static __attribute__((unused)) int fx_set(struct fx *f, int64_t sid, const char 
 
 /* Runs a single-op read; resp must be freed by the caller. */
 static __attribute__((unused)) int fx_read(struct fx *f, int64_t sid, const struct core_auth *auth,
-		   struct core_watcher *w, int32_t type, const char *path, bool watch,
-		   struct zk_response *resp)
+					   struct core_watcher *w, int32_t type, const char *path,
+					   bool watch, struct zk_response *resp)
 {
-	struct zk_request req = { 0 };
+	struct zk_request req = {0};
 	req.type = type;
 	req.op.type = type;
 	req.op.path = (char *)path;
@@ -243,7 +250,8 @@ static __attribute__((unused)) int fx_stat(struct fx *f, const char *path, struc
 	return err;
 }
 
-static __attribute__((unused)) int fx_exists_w(struct fx *f, struct core_watcher *w, const char *path)
+static __attribute__((unused)) int fx_exists_w(struct fx *f, struct core_watcher *w,
+					       const char *path)
 {
 	struct zk_response resp;
 	int err = fx_read(f, 0, NULL, w, ZOP_EXISTS, path, true, &resp);
@@ -251,7 +259,8 @@ static __attribute__((unused)) int fx_exists_w(struct fx *f, struct core_watcher
 	return err;
 }
 
-static __attribute__((unused)) int fx_getdata_w(struct fx *f, struct core_watcher *w, const char *path)
+static __attribute__((unused)) int fx_getdata_w(struct fx *f, struct core_watcher *w,
+						const char *path)
 {
 	struct zk_response resp;
 	int err = fx_read(f, 0, NULL, w, ZOP_GETDATA, path, true, &resp);
@@ -259,7 +268,8 @@ static __attribute__((unused)) int fx_getdata_w(struct fx *f, struct core_watche
 	return err;
 }
 
-static __attribute__((unused)) int fx_children_w(struct fx *f, struct core_watcher *w, const char *path)
+static __attribute__((unused)) int fx_children_w(struct fx *f, struct core_watcher *w,
+						 const char *path)
 {
 	struct zk_response resp;
 	int err = fx_read(f, 0, NULL, w, ZOP_GETCHILDREN, path, true, &resp);
@@ -267,11 +277,11 @@ static __attribute__((unused)) int fx_children_w(struct fx *f, struct core_watch
 	return err;
 }
 
-static __attribute__((unused)) int fx_watch_op(struct fx *f, struct core_watcher *w, int32_t type, const char *path,
-		       int32_t mode)
+static __attribute__((unused)) int fx_watch_op(struct fx *f, struct core_watcher *w, int32_t type,
+					       const char *path, int32_t mode)
 {
-	struct zk_request req = { 0 };
-	struct zk_response resp = { 0 };
+	struct zk_request req = {0};
+	struct zk_response resp = {0};
 	req.type = type;
 	req.op.type = type;
 	req.op.path = (char *)path;

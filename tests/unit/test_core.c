@@ -20,14 +20,20 @@ static void test_reserved_nodes(void **state)
 	assert_int_equal(fx_stat(f, "/zookeeper/quota", &st), 0);
 	assert_int_equal(fx_stat(f, "/zookeeper/config", &st), 0);
 	assert_int_equal(st.aversion, -1);
-	const char *res[] = { "/", "/zookeeper", "/zookeeper/quota", "/zookeeper/config" };
+	/* the counts Apache ZooKeeper reports on a fresh server (mntr) */
+	struct core_stats cs;
+	core_get_stats(f->c, &cs);
+	assert_int_equal(cs.nodes, 5);
+	assert_int_equal(cs.data_size, 44);
+	const char *res[] = {"/", "/zookeeper", "/zookeeper/quota", "/zookeeper/config"};
 	for (int i = 0; i < 4; i++)
 		assert_int_equal(fx_delete(f, 0, res[i], -1), ZE_BADARGUMENTS);
 	/* /zookeeper/config is world-readable only */
 	int64_t sid = fx_session(f, 10000);
 	assert_int_equal(fx_set(f, sid, "/zookeeper/config", "x", -1, NULL), ZE_NOAUTH);
 	struct zk_response r;
-	assert_int_equal(fx_read(f, sid, NULL, NULL, ZOP_GETACL, "/zookeeper/config", false, &r), 0);
+	assert_int_equal(fx_read(f, sid, NULL, NULL, ZOP_GETACL, "/zookeeper/config", false, &r),
+			 0);
 	assert_int_equal(r.r.acl.n, 1);
 	assert_int_equal(r.r.acl.v[0].perms, ZK_PERM_READ);
 	zk_response_free(&r);
@@ -63,10 +69,10 @@ static void test_stat_fields(void **state)
 	assert_int_equal(st.data_length, 2);
 
 	/* children: cversion visible = creations + deletions */
-	assert_int_equal(fx_create(f, sid, "/a/x", NULL, 0), 0);  /* 4 */
-	assert_int_equal(fx_create(f, sid, "/a/y", "", 0), 0);    /* 5 */
-	assert_int_equal(fx_create(f, sid, "/a/z", NULL, 0), 0);  /* 6 */
-	assert_int_equal(fx_delete(f, sid, "/a/y", -1), 0);       /* 7 */
+	assert_int_equal(fx_create(f, sid, "/a/x", NULL, 0), 0); /* 4 */
+	assert_int_equal(fx_create(f, sid, "/a/y", "", 0), 0);	 /* 5 */
+	assert_int_equal(fx_create(f, sid, "/a/z", NULL, 0), 0); /* 6 */
+	assert_int_equal(fx_delete(f, sid, "/a/y", -1), 0);	 /* 7 */
 	assert_int_equal(fx_stat(f, "/a", &pst), 0);
 	assert_int_equal(pst.num_children, 2);
 	assert_int_equal(pst.cversion, 4);
@@ -87,8 +93,8 @@ static void test_stat_fields(void **state)
 	zk_response_free(&r);
 
 	/* setACL bumps aversion only */
-	struct zk_request req = { .type = ZOP_SETACL };
-	struct zk_response resp = { 0 };
+	struct zk_request req = {.type = ZOP_SETACL};
+	struct zk_response resp = {0};
 	req.op = fx_op_create("/a", NULL, 0);
 	req.op.type = ZOP_SETACL;
 	req.op.version = 0;
@@ -115,6 +121,13 @@ static void test_versions(void **state)
 	assert_int_equal(fx_set(f, sid, "/v", "c", -1, NULL), ZE_NONODE);
 	/* every write consumed a zxid, failed ones too */
 	assert_int_equal(core_last_zxid(f->c), 8);
+	/* a new epoch: zxids jump, not backwards */
+	assert_int_equal(core_set_next_zxid(f->c, 8), -EINVAL);
+	assert_int_equal(core_set_next_zxid(f->c, (int64_t)1 << 32), 0);
+	struct zk_stat st;
+	assert_int_equal(fx_set(f, sid, "/v", "d", -1, NULL), ZE_NONODE);
+	assert_int_equal(fx_create_as(f, sid, NULL, ZOP_CREATE2, "/v", "d", 0, NULL, &st), 0);
+	assert_true(st.czxid == ((int64_t)1 << 32) + 1);
 	fx_free(f);
 }
 
@@ -148,8 +161,8 @@ static void test_create_precedence(void **state)
 {
 	struct fx *f = fx_new();
 	int64_t sid = fx_session(f, 10000);
-	struct zk_acl_vec empty = { 0 };
-	struct zk_request req = { .type = ZOP_CREATE };
+	struct zk_acl_vec empty = {0};
+	struct zk_request req = {.type = ZOP_CREATE};
 
 	/* flags first */
 	assert_int_equal(fx_create(f, sid, "bad path", NULL, 7), ZE_BADARGUMENTS);
@@ -165,7 +178,7 @@ static void test_create_precedence(void **state)
 	assert_int_equal(fx_write(f, sid, &f->auth, &req, NULL), ZE_INVALIDACL);
 	assert_int_equal(fx_create(f, sid, "/missing/x", NULL, 0), ZE_NONODE);
 	/* parent perms before existence of the node */
-	struct zk_acl ro = { ZK_PERM_READ, { "world", "anyone" } };
+	struct zk_acl ro = {ZK_PERM_READ, {"world", "anyone"}};
 	req.op = fx_op_create("/ro", NULL, 0);
 	req.op.acl.n = 1;
 	req.op.acl.v = &ro;
@@ -181,7 +194,7 @@ static void test_create_precedence(void **state)
 	/* no children for ephemerals, after exists */
 	assert_int_equal(fx_create(f, sid, "/e/c", NULL, 0), ZE_NOCHILDRENFOREPHEMERALS);
 	/* TTL disabled → Unimplemented; createTTL with non-TTL mode → BadArguments */
-	struct core_config cfg = { .tick_ms = 2000 };
+	struct core_config cfg = {.tick_ms = 2000};
 	struct fx *g = fx_new_cfg(&cfg);
 	int64_t s2 = fx_session(g, 10000);
 	req.type = ZOP_CREATETTL;
@@ -207,8 +220,8 @@ static void test_delete_precedence(void **state)
 	struct fx *f = fx_new();
 	int64_t sid = fx_session(f, 10000);
 	assert_int_equal(fx_delete(f, sid, "/nope/x", -1), ZE_NONODE);
-	struct zk_acl ro = { ZK_PERM_READ, { "world", "anyone" } };
-	struct zk_request req = { .type = ZOP_CREATE };
+	struct zk_acl ro = {ZK_PERM_READ, {"world", "anyone"}};
+	struct zk_request req = {.type = ZOP_CREATE};
 	req.op = fx_op_create("/ro", NULL, 0);
 	req.op.acl.n = 1;
 	req.op.acl.v = &ro;
@@ -256,7 +269,8 @@ static void test_ephemerals(void **state)
 	big[sizeof(big) - 1] = 0;
 	for (int i = 0; i < 4; i++) {
 		assert_int_equal(fx_set(f, s1, "/dir/e1", i % 2 ? "s" : big, -1, NULL), 0);
-		assert_int_equal(fx_set(f, s1, "/dir/e2-0000000001", i % 2 ? big : "", -1, NULL), 0);
+		assert_int_equal(fx_set(f, s1, "/dir/e2-0000000001", i % 2 ? big : "", -1, NULL),
+				 0);
 	}
 	assert_int_equal(fx_read(f, s1, NULL, NULL, ZOP_GETEPHEMERALS, "/dir/e1", false, &r), 0);
 	assert_int_equal(r.r.children.n, 1);
@@ -296,11 +310,11 @@ static void test_multi(void **state)
 	ops[0] = fx_op_create("/m/a", "x", 0);
 	ops[1] = fx_op_create("/m/b", "y", 0);
 	ops[1].type = ZOP_CREATE2;
-	ops[2] = (struct zk_op){ .type = ZOP_SETDATA, .path = "/m", .data = (uint8_t *)"1",
-				 .data_len = 1, .version = 0 };
-	ops[3] = (struct zk_op){ .type = ZOP_CHECK, .path = "/m", .version = 1 };
-	struct zk_request req = { .type = ZOP_MULTI, .nops = 4, .ops = ops };
-	struct zk_response resp = { 0 };
+	ops[2] = (struct zk_op){
+	    .type = ZOP_SETDATA, .path = "/m", .data = (uint8_t *)"1", .data_len = 1, .version = 0};
+	ops[3] = (struct zk_op){.type = ZOP_CHECK, .path = "/m", .version = 1};
+	struct zk_request req = {.type = ZOP_MULTI, .nops = 4, .ops = ops};
+	struct zk_response resp = {0};
 	assert_int_equal(fx_write(f, sid, &f->auth, &req, &resp), 0);
 	assert_int_equal(resp.nres, 4);
 	assert_int_equal(resp.res[0].type, ZOP_CREATE);
@@ -315,9 +329,9 @@ static void test_multi(void **state)
 
 	/* failure: ops before → 0, failing → its code, after → -2; nothing applied */
 	ops[0] = fx_op_create("/m/c", NULL, 0);
-	ops[1] = (struct zk_op){ .type = ZOP_SETDATA, .path = "/m", .data_len = -1, .version = -1 };
+	ops[1] = (struct zk_op){.type = ZOP_SETDATA, .path = "/m", .data_len = -1, .version = -1};
 	ops[2] = fx_op_create("/m/a", NULL, 0); /* exists */
-	ops[3] = (struct zk_op){ .type = ZOP_DELETE, .path = "/m/b", .version = -1 };
+	ops[3] = (struct zk_op){.type = ZOP_DELETE, .path = "/m/b", .version = -1};
 	assert_int_equal(fx_write(f, sid, &f->auth, &req, &resp), 0);
 	assert_int_equal(resp.nres, 4);
 	for (int i = 0; i < 4; i++)
@@ -336,8 +350,8 @@ static void test_multi(void **state)
 	/* ops see the earlier ops of the same multi */
 	ops[0] = fx_op_create("/m/n", NULL, 0);
 	ops[1] = fx_op_create("/m/n/k", NULL, 0);
-	ops[2] = (struct zk_op){ .type = ZOP_DELETE, .path = "/m/n/k", .version = 0 };
-	ops[3] = (struct zk_op){ .type = ZOP_DELETE, .path = "/m/n", .version = 0 };
+	ops[2] = (struct zk_op){.type = ZOP_DELETE, .path = "/m/n/k", .version = 0};
+	ops[3] = (struct zk_op){.type = ZOP_DELETE, .path = "/m/n", .version = 0};
 	assert_int_equal(fx_write(f, sid, &f->auth, &req, &resp), 0);
 	for (int i = 0; i < 4; i++)
 		assert_int_equal(resp.res[i].err, 0);
@@ -346,8 +360,9 @@ static void test_multi(void **state)
 	assert_int_equal(fx_stat(f, "/m/n", NULL), ZE_NONODE);
 
 	/* a read inside a multi refuses the whole request (one zxid spent) */
-	struct zk_op mixed[2] = { fx_op_create("/m/z", NULL, 0), { .type = ZOP_GETDATA, .path = "/m" } };
-	struct zk_request mreq = { .type = ZOP_MULTI, .nops = 2, .ops = mixed };
+	struct zk_op mixed[2] = {fx_op_create("/m/z", NULL, 0),
+				 {.type = ZOP_GETDATA, .path = "/m"}};
+	struct zk_request mreq = {.type = ZOP_MULTI, .nops = 2, .ops = mixed};
 	int64_t z0 = core_last_zxid(f->c);
 	assert_int_equal(fx_write(f, sid, &f->auth, &mreq, &resp), ZE_MARSHALLINGERROR);
 	assert_int_equal(resp.nres, 0);
@@ -370,12 +385,12 @@ static void test_multiread(void **state)
 	assert_int_equal(fx_create(f, sid, "/r", "data", 0), 0);
 	assert_int_equal(fx_create(f, sid, "/r/k", NULL, 0), 0);
 	struct zk_op ops[3] = {
-		{ .type = ZOP_GETDATA, .path = "/r" },
-		{ .type = ZOP_GETCHILDREN, .path = "/missing" },
-		{ .type = ZOP_GETCHILDREN, .path = "/r" },
+	    {.type = ZOP_GETDATA, .path = "/r"},
+	    {.type = ZOP_GETCHILDREN, .path = "/missing"},
+	    {.type = ZOP_GETCHILDREN, .path = "/r"},
 	};
-	struct zk_request req = { .type = ZOP_MULTIREAD, .nops = 3, .ops = ops };
-	struct zk_response resp = { 0 };
+	struct zk_request req = {.type = ZOP_MULTIREAD, .nops = 3, .ops = ops};
+	struct zk_response resp = {0};
 	assert_int_equal(core_read(f->c, sid, &f->auth, NULL, &req, &resp), 0);
 	assert_int_equal(resp.err, 0);
 	assert_int_equal(resp.nres, 3);
@@ -401,11 +416,11 @@ static void test_pipelined_preps(void **state)
 	struct fx *f = fx_new();
 	f->no_roundtrip = true;
 	int64_t sid = fx_session(f, 10000);
-	struct zk_request r1 = { .type = ZOP_CREATE }, r2 = r1, r3 = r1, r4 = { .type = ZOP_DELETE };
+	struct zk_request r1 = {.type = ZOP_CREATE}, r2 = r1, r3 = r1, r4 = {.type = ZOP_DELETE};
 	r1.op = fx_op_create("/p", NULL, 0);
 	r2.op = fx_op_create("/p/s-", NULL, ZK_PERSISTENT_SEQUENTIAL);
 	r3.op = fx_op_create("/p/s-", NULL, ZK_PERSISTENT_SEQUENTIAL);
-	r4.op = (struct zk_op){ .type = ZOP_DELETE, .path = "/p", .version = -1 };
+	r4.op = (struct zk_op){.type = ZOP_DELETE, .path = "/p", .version = -1};
 	struct core_txn *t1, *t2, *t3, *t4;
 	/* four preps before any apply: each sees the ones before */
 	assert_int_equal(core_prep(f->c, sid, &f->auth, &r1, f->now, &t1), 0);
@@ -417,7 +432,7 @@ static void test_pipelined_preps(void **state)
 	assert_int_equal(core_txn_err(t3), 0);
 	assert_int_equal(core_txn_err(t4), ZE_NOTEMPTY);
 	assert_int_equal(core_txn_zxid(t4), core_txn_zxid(t1) + 3);
-	struct zk_response resp = { 0 };
+	struct zk_response resp = {0};
 	core_apply(f->c, t1, NULL);
 	core_apply(f->c, t2, &resp);
 	assert_string_equal(resp.r.path, "/p/s-0000000000");
@@ -452,9 +467,9 @@ static void test_pipelined_preps(void **state)
 	core_txn_free(t1);
 
 	/* closeSession prepared behind a pending ephemeral create deletes it too */
-	struct zk_request re = { .type = ZOP_CREATE };
+	struct zk_request re = {.type = ZOP_CREATE};
 	re.op = fx_op_create("/eph", NULL, ZK_EPHEMERAL);
-	struct zk_request rc = { .type = ZOP_CLOSESESSION };
+	struct zk_request rc = {.type = ZOP_CLOSESESSION};
 	assert_int_equal(core_prep(f->c, sid, &f->auth, &re, f->now, &t1), 0);
 	assert_int_equal(core_prep(f->c, sid, &f->auth, &rc, f->now, &t2), 0);
 	assert_int_equal(core_prep(f->c, sid, &f->auth, &re, f->now, &t3), 0);
@@ -478,7 +493,7 @@ static void test_deep_pipeline_and_big_multi(void **state)
 	int64_t sid = fx_session(f, 10000);
 	enum { N = 3000 };
 	struct core_txn **ts = calloc(N, sizeof(*ts));
-	struct zk_request r = { .type = ZOP_CREATE };
+	struct zk_request r = {.type = ZOP_CREATE};
 	r.op = fx_op_create("/d", NULL, 0);
 	assert_int_equal(core_prep(f->c, sid, &f->auth, &r, f->now, &ts[0]), 0);
 	r.op = fx_op_create("/d/s-", "x", ZK_PERSISTENT_SEQUENTIAL);
@@ -488,7 +503,7 @@ static void test_deep_pipeline_and_big_multi(void **state)
 	}
 	assert_int_equal(core_outstanding(f->c), N);
 	for (int i = 0; i < N; i++) {
-		struct zk_response resp = { 0 };
+		struct zk_response resp = {0};
 		core_apply(f->c, ts[i], &resp);
 		assert_int_equal(resp.err, 0);
 		if (i == N - 1) {
@@ -505,13 +520,13 @@ static void test_deep_pipeline_and_big_multi(void **state)
 	/* a multi of thousands of ops, failing at the very end: nothing stays */
 	enum { M = 5000 };
 	struct zk_op *ops = calloc(M, sizeof(*ops));
-	char (*paths)[32] = calloc(M, 32);
+	char(*paths)[32] = calloc(M, 32);
 	for (int i = 0; i < M; i++) {
 		snprintf(paths[i], 32, "/big-%d", i % (M - 1)); /* last one repeats the first */
 		ops[i] = fx_op_create(paths[i], NULL, 0);
 	}
-	struct zk_request mr = { .type = ZOP_MULTI, .nops = M, .ops = ops };
-	struct zk_response resp = { 0 };
+	struct zk_request mr = {.type = ZOP_MULTI, .nops = M, .ops = ops};
+	struct zk_response resp = {0};
 	assert_int_equal(fx_write(f, sid, &f->auth, &mr, &resp), 0);
 	assert_int_equal(resp.res[M - 1].err, ZE_NODEEXISTS);
 	assert_int_equal(resp.res[0].err, 0);
@@ -539,15 +554,15 @@ static uint32_t rnd(uint32_t n)
 
 static const char *rnd_path(void)
 {
-	static const char *paths[] = { "/a", "/a/b", "/a/b/c", "/a/d", "/e", "/e/f", "/a/s-", "/e/" };
+	static const char *paths[] = {"/a", "/a/b", "/a/b/c", "/a/d", "/e", "/e/f", "/a/s-", "/e/"};
 	return paths[rnd(8)];
 }
 
 /* One random request into req (ops points to storage for multi). */
 static void rnd_request(struct zk_request *req, struct zk_op *ops, int64_t *sid_slot)
 {
-	static struct zk_acl acls[2] = { { ZK_PERM_ALL, { "world", "anyone" } },
-					 { ZK_PERM_READ | ZK_PERM_CREATE, { "world", "anyone" } } };
+	static struct zk_acl acls[2] = {{ZK_PERM_ALL, {"world", "anyone"}},
+					{ZK_PERM_READ | ZK_PERM_CREATE, {"world", "anyone"}}};
 	memset(req, 0, sizeof(*req));
 	int kind = (int)rnd(10);
 	struct zk_op *op = &req->op;
@@ -630,6 +645,38 @@ static void record(struct trace *tr, const struct zk_response *r)
 		tr->errs[tr->n++] = (int32_t)strlen(r->r.path) * 1000 + r->r.stat.version;
 }
 
+/* Same subtree at path in both cores: data, stat, ACL and children. */
+static void assert_same_tree(struct fx *a, struct fx *b, const char *path)
+{
+	struct zk_response ra, rb;
+	assert_int_equal(fx_read(a, 0, NULL, NULL, ZOP_GETDATA, path, false, &ra), 0);
+	assert_int_equal(fx_read(b, 0, NULL, NULL, ZOP_GETDATA, path, false, &rb), 0);
+	assert_int_equal(ra.r.data_len, rb.r.data_len);
+	if (ra.r.data_len > 0)
+		assert_memory_equal(ra.r.data, rb.r.data, (size_t)ra.r.data_len);
+	assert_memory_equal(&ra.r.stat, &rb.r.stat, sizeof(ra.r.stat));
+	zk_response_free(&ra);
+	zk_response_free(&rb);
+	assert_int_equal(fx_read(a, 0, NULL, NULL, ZOP_GETACL, path, false, &ra), 0);
+	assert_int_equal(fx_read(b, 0, NULL, NULL, ZOP_GETACL, path, false, &rb), 0);
+	assert_int_equal(ra.r.acl.n, rb.r.acl.n);
+	assert_int_equal(ra.r.acl.v[0].perms, rb.r.acl.v[0].perms);
+	zk_response_free(&ra);
+	zk_response_free(&rb);
+	assert_int_equal(fx_read(a, 0, NULL, NULL, ZOP_GETCHILDREN, path, false, &ra), 0);
+	assert_int_equal(fx_read(b, 0, NULL, NULL, ZOP_GETCHILDREN, path, false, &rb), 0);
+	assert_int_equal(ra.r.children.n, rb.r.children.n);
+	for (int32_t i = 0; i < ra.r.children.n; i++) {
+		char sub[256];
+		snprintf(sub, sizeof(sub), "%s/%s", strcmp(path, "/") ? path : "",
+			 ra.r.children.v[i]);
+		assert_int_equal(fx_stat(b, sub, NULL), 0);
+		assert_same_tree(a, b, sub);
+	}
+	zk_response_free(&ra);
+	zk_response_free(&rb);
+}
+
 static void test_pipeline_equivalence(void **state)
 {
 	for (uint64_t seed = 1; seed <= 40; seed++) {
@@ -642,53 +689,57 @@ static void test_pipeline_equivalence(void **state)
 			assert_true(fx_session(b, 10000) == sids[i]);
 		}
 		rng_state = seed;
-		struct core_txn *pending[8];
+		struct core_txn *pending[16];
 		struct zk_op ops[8][4];
 		for (int round = 0; round < 60; round++) {
-			int k = 1 + (int)rnd(8);
+			int k = 1 + (int)rnd(8), np = 0;
 			for (int i = 0; i < k; i++) {
 				struct zk_request req;
 				int which = (int)rnd(3);
 				int64_t slot = sids[which];
 				rnd_request(&req, ops[i], &slot);
 				/* A: prepare now, apply later */
-				assert_int_equal(core_prep(a->c, sids[which], &a->auth, &req, a->now,
-							   &pending[i]),
+				assert_int_equal(core_prep(a->c, sids[which], &a->auth, &req,
+							   a->now, &pending[np++]),
 						 0);
 				/* B: prepare and apply at once */
-				struct zk_response rb = { 0 };
+				struct zk_response rb = {0};
 				fx_write(b, sids[which], &b->auth, &req, &rb);
 				record(tb, &rb);
 				zk_response_free(&rb);
 				if (slot == 0) {
-					/* replace the closed session in both, in step */
-					int64_t ns;
+					/* replace the closed session, in step in both cores */
+					int64_t ns, ns2;
 					int32_t to;
 					struct core_txn *t;
-					assert_int_equal(
-						core_prep_create_session(b->c, 10000, b->now, &ns, &to, &t), 0);
+					assert_int_equal(core_prep_create_session(
+							     b->c, 10000, b->now, &ns, &to, &t),
+							 0);
 					fx_commit(b, t, NULL);
-					int64_t ns2;
-					assert_int_equal(core_prep_create_session(a->c, 10000, a->now, &ns2,
-										  &to, &pending[++i]),
+					assert_int_equal(core_prep_create_session(a->c, 10000,
+										  a->now, &ns2, &to,
+										  &pending[np++]),
 							 0);
 					assert_true(ns == ns2);
 					sids[which] = ns;
-					if (i + 1 >= 8)
-						k = i + 1;
 				}
-				if (i + 1 >= k)
-					break;
 			}
-			int n = core_outstanding(a->c);
-			for (int i = 0; i < n; i++) {
-				struct zk_response ra = { 0 };
+			assert_int_equal(core_outstanding(a->c), np);
+			for (int i = 0; i < np; i++) {
+				struct zk_response ra = {0};
 				core_apply(a->c, pending[i], &ra);
 				if (core_txn_type(pending[i]) != ZOP_CREATESESSION)
 					record(ta, &ra);
 				zk_response_free(&ra);
 				core_txn_free(pending[i]);
 			}
+		}
+		if (seed == 1) {
+			int ok = 0;
+			for (int i = 0; i < ta->n; i++)
+				ok += ta->errs[i] == 0;
+			print_message("seed 1: %d results, %d ok, last zxid %d\n", ta->n, ok,
+				      (int)core_last_zxid(a->c));
 		}
 		assert_int_equal(ta->n, tb->n);
 		for (int i = 0; i < ta->n; i++)
@@ -703,6 +754,7 @@ static void test_pipeline_equivalence(void **state)
 		assert_int_equal(sa.ephemerals, sb.ephemerals);
 		assert_int_equal(sa.data_size, sb.data_size);
 		assert_int_equal(sa.sessions, sb.sessions);
+		assert_same_tree(a, b, "/");
 		free(ta);
 		free(tb);
 		fx_free(a);
@@ -726,11 +778,11 @@ static void test_containers_ttl(void **state)
 	struct fx *f = fx_new();
 	int64_t sid = fx_session(f, 10000);
 	struct zk_stat st;
-	assert_int_equal(fx_create_as(f, sid, NULL, ZOP_CREATECONTAINER, "/c", NULL, ZK_CONTAINER,
-				      NULL, &st),
-			 0);
+	assert_int_equal(
+	    fx_create_as(f, sid, NULL, ZOP_CREATECONTAINER, "/c", NULL, ZK_CONTAINER, NULL, &st),
+	    0);
 	assert_int_equal(st.ephemeral_owner, 0);
-	struct reaped r = { 0 };
+	struct reaped r = {0};
 	/* a container never used is not reaped */
 	assert_int_equal(core_reap(f->c, f->now, on_reap, &r), 0);
 	assert_int_equal(fx_create(f, sid, "/c/k", NULL, 0), 0);
@@ -739,11 +791,11 @@ static void test_containers_ttl(void **state)
 	assert_int_equal(core_reap(f->c, f->now, on_reap, &r), 1);
 	assert_string_equal(r.paths[0], "/c");
 
-	struct zk_request req = { .type = ZOP_CREATETTL };
+	struct zk_request req = {.type = ZOP_CREATETTL};
 	req.op = fx_op_create("/t", NULL, ZK_PERSISTENT_WITH_TTL);
 	req.op.type = ZOP_CREATETTL;
 	req.op.ttl = 5000;
-	struct zk_response resp = { 0 };
+	struct zk_response resp = {0};
 	assert_int_equal(fx_write(f, sid, &f->auth, &req, &resp), 0);
 	assert_int_equal(resp.r.stat.ephemeral_owner, 0);
 	zk_response_free(&resp);
@@ -795,7 +847,8 @@ static void test_reads(void **state)
 	assert_int_equal(r.r.children.n, 5);
 	assert_int_equal(r.r.stat.num_children, 5);
 	zk_response_free(&r);
-	assert_int_equal(fx_read(f, sid, NULL, NULL, ZOP_GETCHILDREN, "/nope", true, &r), ZE_NONODE);
+	assert_int_equal(fx_read(f, sid, NULL, NULL, ZOP_GETCHILDREN, "/nope", true, &r),
+			 ZE_NONODE);
 	zk_response_free(&r);
 	/* "" reads as the root, as in ZooKeeper */
 	assert_int_equal(fx_read(f, sid, NULL, NULL, ZOP_GETCHILDREN, "", false, &r), 0);
@@ -803,7 +856,7 @@ static void test_reads(void **state)
 	zk_response_free(&r);
 	assert_int_equal(fx_set(f, sid, "", "x", -1, NULL), ZE_BADARGUMENTS);
 	/* deleteContainer from a client: BadArguments, as ZooKeeper */
-	struct zk_request dc = { .type = ZOP_DELETECONTAINER };
+	struct zk_request dc = {.type = ZOP_DELETECONTAINER};
 	dc.op.type = ZOP_DELETECONTAINER;
 	dc.op.path = "/g";
 	assert_int_equal(fx_write(f, sid, &f->auth, &dc, NULL), ZE_BADARGUMENTS);
@@ -816,7 +869,7 @@ static void test_reads(void **state)
 	assert_string_equal(r.r.info[0].user, "127.0.0.1");
 	zk_response_free(&r);
 	/* not a read */
-	struct zk_request req = { .type = ZOP_CREATE };
+	struct zk_request req = {.type = ZOP_CREATE};
 	assert_int_equal(core_read(f->c, sid, &f->auth, NULL, &req, &r), -EINVAL);
 	zk_response_free(&r);
 	struct core_txn *t;
@@ -856,21 +909,21 @@ static void test_many_children(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_reserved_nodes),
-		cmocka_unit_test(test_stat_fields),
-		cmocka_unit_test(test_versions),
-		cmocka_unit_test(test_sequential),
-		cmocka_unit_test(test_create_precedence),
-		cmocka_unit_test(test_delete_precedence),
-		cmocka_unit_test(test_ephemerals),
-		cmocka_unit_test(test_multi),
-		cmocka_unit_test(test_multiread),
-		cmocka_unit_test(test_pipelined_preps),
-		cmocka_unit_test(test_deep_pipeline_and_big_multi),
-		cmocka_unit_test(test_pipeline_equivalence),
-		cmocka_unit_test(test_containers_ttl),
-		cmocka_unit_test(test_reads),
-		cmocka_unit_test(test_many_children),
+	    cmocka_unit_test(test_reserved_nodes),
+	    cmocka_unit_test(test_stat_fields),
+	    cmocka_unit_test(test_versions),
+	    cmocka_unit_test(test_sequential),
+	    cmocka_unit_test(test_create_precedence),
+	    cmocka_unit_test(test_delete_precedence),
+	    cmocka_unit_test(test_ephemerals),
+	    cmocka_unit_test(test_multi),
+	    cmocka_unit_test(test_multiread),
+	    cmocka_unit_test(test_pipelined_preps),
+	    cmocka_unit_test(test_deep_pipeline_and_big_multi),
+	    cmocka_unit_test(test_pipeline_equivalence),
+	    cmocka_unit_test(test_containers_ttl),
+	    cmocka_unit_test(test_reads),
+	    cmocka_unit_test(test_many_children),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

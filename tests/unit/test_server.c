@@ -54,6 +54,9 @@ static void loop_thread(void *arg)
 	server_run(&f->srv);
 }
 
+/* Extra zoo.cfg keys for the next setup (NULL-terminated key, value pairs). */
+static const char *const *extra_keys;
+
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
@@ -67,7 +70,14 @@ static int setup(void **state)
 	    config_set(&f->cfg, "clientPort", "0", "test", 0) ||
 	    config_set(&f->cfg, "clientPortAddress", "127.0.0.1", "test", 0) ||
 	    config_set(&f->cfg, "4lw.commands.whitelist", "ruok,srvr,dirs", "test", 0) ||
-	    config_set(&f->cfg, "tickTime", "200", "test", 0) || config_finish(&f->cfg)) {
+	    config_set(&f->cfg, "tickTime", "200", "test", 0)) {
+		fprintf(stderr, "config: %s\n", f->cfg.error);
+		return -1;
+	}
+	for (const char *const *k = extra_keys; k && k[0]; k += 2)
+		if (config_set(&f->cfg, k[0], k[1], "test", 0))
+			return -1;
+	if (config_finish(&f->cfg)) {
 		fprintf(stderr, "config: %s\n", f->cfg.error);
 		return -1;
 	}
@@ -473,6 +483,60 @@ static void test_sessions(void **state)
 	jute_out_free(&o);
 }
 
+static int setup_limits(void **state)
+{
+	static const char *const keys[] = {"globalOutstandingLimit", "4", "maxClientCnxns", "3", NULL};
+	extra_keys = keys;
+	int rc = setup(state);
+	extra_keys = NULL;
+	return rc;
+}
+
+/* With a tiny globalOutstandingLimit the server stops reading while writes
+ * are in the group commit, and still answers every request, in order. */
+static void test_throttle_keeps_order(void **state)
+{
+	struct fixture *f = *state;
+	int64_t sid;
+	uint8_t pw[16];
+	int s = open_session(f, &sid, pw);
+	struct jute_out o;
+	jute_out_init(&o);
+	put_request(&o, 1, ZOP_CREATE, "/t", "0", false);
+	for (int i = 2; i <= 400; i++)
+		put_request(&o, i, i % 3 ? ZOP_SETDATA : ZOP_GETDATA, "/t", i % 3 ? "x" : NULL,
+			    false);
+	send_all(s, o.buf, o.len);
+	jute_out_free(&o);
+	for (int32_t xid = 1; xid <= 400; xid++)
+		expect_reply(s, xid, 0);
+	close(s);
+}
+
+/* maxClientCnxns: the fourth connection from 127.0.0.1 is closed at once;
+ * the others keep working. */
+static void test_max_client_cnxns(void **state)
+{
+	struct fixture *f = *state;
+	int64_t sid;
+	uint8_t pw[16];
+	int a = open_session(f, &sid, pw);
+	int b = open_session(f, &sid, pw);
+	int c = open_session(f, &sid, pw);
+	int d = dial(f->port);
+	assert_true(closed_by_server(d));
+	close(d);
+	struct jute_out o;
+	jute_out_init(&o);
+	put_request(&o, 1, ZOP_EXISTS, "/", NULL, false);
+	send_all(a, o.buf, o.len);
+	expect_reply(a, 1, 0);
+	jute_out_free(&o);
+	close(a);
+	close(b);
+	close(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -484,6 +548,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unknown_opcode, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_auth_failure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sessions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_throttle_keeps_order, setup_limits, teardown),
+		cmocka_unit_test_setup_teardown(test_max_client_cnxns, setup_limits, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,7 +18,7 @@ static void on_expired(void *arg, int64_t sid)
 
 static void test_ids_and_passwords(void **state)
 {
-	struct core_config cfg = { .tick_ms = 2000, .server_id = 3, .now_ms = 1700000000000LL };
+	struct core_config cfg = {.tick_ms = 2000, .server_id = 3, .now_ms = 1700000000000LL};
 	struct fx *f = fx_new_cfg(&cfg);
 	int64_t s1 = fx_session(f, 10000), s2 = fx_session(f, 10000);
 	uint64_t expect = ((uint64_t)1700000000000LL << 24) >> 8 | (uint64_t)3 << 56;
@@ -45,7 +45,7 @@ static void test_ids_and_passwords(void **state)
 	assert_true(core_session_live(f->c, sid));
 	fx_commit(f, t, NULL);
 	/* the password is a pure function of id and secret: same in another core */
-	struct core_config cfg2 = { .tick_ms = 1000 };
+	struct core_config cfg2 = {.tick_ms = 1000};
 	struct fx *g = fx_new_cfg(&cfg2);
 	core_session_password(g->c, s1, pw2);
 	assert_memory_equal(pw, pw2, 16);
@@ -59,7 +59,7 @@ static void test_expiry_buckets(void **state)
 	f->now = 1000000;
 	int64_t a = fx_session(f, 4000);  /* expires in bucket (1004000/2000+1)*2000 = 1006000 */
 	int64_t b = fx_session(f, 10000); /* 1012000 */
-	struct expired e = { 0 };
+	struct expired e = {0};
 	assert_int_equal(core_session_expired(f->c, 1005999, on_expired, &e), 0);
 	assert_int_equal(core_session_expired(f->c, 1006000, on_expired, &e), 1);
 	assert_true(e.sids[0] == a);
@@ -90,7 +90,7 @@ static void test_expiry_deletes_ephemerals(void **state)
 	assert_int_equal(fx_create(f, s, "/lock", NULL, ZK_EPHEMERAL), 0);
 	assert_int_equal(fx_create(f, other, "/keep", NULL, ZK_EPHEMERAL), 0);
 	assert_int_equal(fx_exists_w(f, &f->w1, "/lock"), 0);
-	struct expired e = { 0 };
+	struct expired e = {0};
 	assert_int_equal(core_session_expired(f->c, f->now + 6000, on_expired, &e), 1);
 	assert_true(e.sids[0] == s);
 	/* its requests fail from now on, before the close is applied */
@@ -138,7 +138,7 @@ static void test_restart_tracking(void **state)
 	int64_t s = fx_session(f, 4000);
 	assert_int_equal(fx_create(f, s, "/e1", NULL, ZK_EPHEMERAL), 0);
 	assert_int_equal(fx_create(f, s, "/e2", NULL, ZK_EPHEMERAL), 0);
-	struct sess_list l = { 0 };
+	struct sess_list l = {0};
 	core_sessions_each(f->c, on_session, &l);
 	core_session_ephemerals(f->c, s, on_eph, &l);
 	assert_int_equal(l.n, 1);
@@ -161,7 +161,7 @@ static void test_restart_tracking(void **state)
 	core_apply(g->c, t, NULL);
 	core_txn_free(t);
 	jute_out_free(&o);
-	struct expired e = { 0 };
+	struct expired e = {0};
 	assert_int_equal(core_session_expired(g->c, g->now + 100000, on_expired, &e), 0);
 	core_session_restart_tracking(g->c, g->now + 100000);
 	assert_int_equal(core_session_expired(g->c, g->now + 100000 + 3999, on_expired, &e), 0);
@@ -174,10 +174,10 @@ static void test_restart_tracking(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_ids_and_passwords),
-		cmocka_unit_test(test_expiry_buckets),
-		cmocka_unit_test(test_expiry_deletes_ephemerals),
-		cmocka_unit_test(test_restart_tracking),
+	    cmocka_unit_test(test_ids_and_passwords),
+	    cmocka_unit_test(test_expiry_buckets),
+	    cmocka_unit_test(test_expiry_deletes_ephemerals),
+	    cmocka_unit_test(test_restart_tracking),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -414,7 +414,11 @@ static void test_million_records(void **state)
 #if defined(__SANITIZE_ADDRESS__)
 	assert_true(t2 - t1 < 5.0);
 #else
-	assert_true(t2 - t1 < 1.0);
+	/* under valgrind (which preloads its vgpreload_* libraries) every
+	 * instruction is emulated: only correctness counts there */
+	const char *pre = getenv("LD_PRELOAD");
+	if (!pre || !strstr(pre, "vgpreload"))
+		assert_true(t2 - t1 < 1.0);
 #endif
 }
 

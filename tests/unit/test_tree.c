@@ -144,9 +144,9 @@ static void test_memory_per_znode(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_find_add_remove),
-		cmocka_unit_test(test_swap_remove_and_walk),
-		cmocka_unit_test(test_memory_per_znode),
+	    cmocka_unit_test(test_find_add_remove),
+	    cmocka_unit_test(test_swap_remove_and_walk),
+	    cmocka_unit_test(test_memory_per_znode),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

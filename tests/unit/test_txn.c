@@ -38,7 +38,7 @@ static void rec_commit(struct fx *f, struct core_txn *t, struct zk_response *res
 static void w(struct fx *f, int64_t sid, struct zk_request *req)
 {
 	struct core_txn *t;
-	struct zk_response resp = { 0 };
+	struct zk_response resp = {0};
 	assert_int_equal(core_prep(f->c, sid, &f->auth, req, f->now, &t), 0);
 	rec_commit(f, t, &resp);
 	zk_response_free(&resp);
@@ -48,7 +48,7 @@ static void w(struct fx *f, int64_t sid, struct zk_request *req)
 static void wcreate(struct fx *f, int64_t sid, int32_t type, const char *path, const char *data,
 		    int32_t flags, int64_t ttl, struct zk_acl *acl)
 {
-	struct zk_request req = { .type = type };
+	struct zk_request req = {.type = type};
 	req.op = fx_op_create(path, data, flags);
 	req.op.type = type;
 	req.op.ttl = type == ZOP_CREATETTL ? ttl : 0;
@@ -60,7 +60,7 @@ static void wcreate(struct fx *f, int64_t sid, int32_t type, const char *path, c
 static void wsimple(struct fx *f, int64_t sid, int32_t type, const char *path, const char *data,
 		    int32_t version)
 {
-	struct zk_request req = { .type = type };
+	struct zk_request req = {.type = type};
 	req.op.type = type;
 	req.op.path = (char *)path;
 	req.op.data = (uint8_t *)data;
@@ -82,7 +82,7 @@ static int64_t wsession(struct fx *f)
 static void workload(struct fx *f, struct txlog *l)
 {
 	cur_log = l;
-	struct zk_acl dig = { ZK_PERM_ALL, { "digest", "u:aYXlLOpEooaV1cRAvUL1fp9Qt7E=" } };
+	struct zk_acl dig = {ZK_PERM_ALL, {"digest", "u:aYXlLOpEooaV1cRAvUL1fp9Qt7E="}};
 	int64_t s1 = wsession(f), s2 = wsession(f);
 	wcreate(f, s1, ZOP_CREATE, "/app", "root", 0, 0, NULL);
 	wcreate(f, s1, ZOP_CREATE2, "/app/cfg", "v1", 0, 0, &dig);
@@ -99,20 +99,21 @@ static void workload(struct fx *f, struct txlog *l)
 	wsimple(f, s1, ZOP_SETDATA, "/app", "bad", 0); /* fails: BadVersion */
 	wsimple(f, s1, ZOP_DELETE, "/app/q-0000000001", NULL, -1);
 	wsimple(f, s1, ZOP_DELETE, "/nope", NULL, -1); /* fails */
-	struct zk_request sa = { .type = ZOP_SETACL };
+	struct zk_request sa = {.type = ZOP_SETACL};
 	sa.op = fx_op_create("/app", NULL, 0);
 	sa.op.type = ZOP_SETACL;
 	sa.op.version = -1;
 	w(f, s1, &sa);
 	/* a multi that succeeds and one that fails */
-	struct zk_op ops[3] = { fx_op_create("/m", "1", 0), fx_op_create("/m/k", "2", 0),
-				{ .type = ZOP_SETDATA, .path = "/m", .data_len = -1, .version = 0 } };
-	struct zk_request mr = { .type = ZOP_MULTI, .nops = 3, .ops = ops };
+	struct zk_op ops[3] = {fx_op_create("/m", "1", 0),
+			       fx_op_create("/m/k", "2", 0),
+			       {.type = ZOP_SETDATA, .path = "/m", .data_len = -1, .version = 0}};
+	struct zk_request mr = {.type = ZOP_MULTI, .nops = 3, .ops = ops};
 	w(f, s1, &mr);
 	ops[0] = fx_op_create("/m2", NULL, 0);
 	w(f, s1, &mr); /* /m/k exists → fails */
 	/* s2 closes: its ephemeral goes */
-	struct zk_request cl = { .type = ZOP_CLOSESESSION };
+	struct zk_request cl = {.type = ZOP_CLOSESESSION};
 	w(f, s2, &cl);
 	wsimple(f, s1, ZOP_SETDATA, "/app/cfg", "v2", -1); /* NoAuth with ip only */
 	wcreate(f, s1, ZOP_CREATE, "/app/q-", "job", ZK_PERSISTENT_SEQUENTIAL, 0, NULL);
@@ -160,7 +161,7 @@ static bool rec_in(const struct recs *r, const char *rec, size_t len)
 
 static void assert_same_state(struct core *a, struct core *b)
 {
-	struct recs ra = { 0 }, rb = { 0 };
+	struct recs ra = {0}, rb = {0};
 	assert_int_equal(core_snapshot_write(a, collect, &ra), 0);
 	assert_int_equal(core_snapshot_write(b, collect, &rb), 0);
 	assert_int_equal(ra.n, rb.n);
@@ -191,7 +192,7 @@ static void replay(struct core *c, const struct txlog *l, int from, int to)
 static void test_roundtrip_and_malformed(void **state)
 {
 	struct fx *f = fx_new();
-	struct txlog l = { 0 };
+	struct txlog l = {0};
 	workload(f, &l);
 	for (int i = 0; i < l.n; i++) {
 		struct core_txn *t;
@@ -223,7 +224,7 @@ static void test_roundtrip_and_malformed(void **state)
 static void test_idempotent_apply(void **state)
 {
 	struct fx *f = fx_new();
-	struct txlog l = { 0 };
+	struct txlog l = {0};
 	workload(f, &l);
 
 	/* every txn applied twice in a row */
@@ -276,14 +277,14 @@ static void count_eph(void *arg, int64_t sid, int32_t to, uint32_t neph)
 static void test_snapshot_roundtrip(void **state)
 {
 	struct fx *f = fx_new();
-	struct txlog l = { 0 };
+	struct txlog l = {0};
 	workload(f, &l);
 	int mid = l.n / 2;
 	/* snapshot taken after `mid` txns, from a core that applied only those */
 	struct fx *a = fx_new();
 	replay(a->c, &l, 0, mid);
 	struct fx *b = fx_new();
-	struct feed fd = { b->c, 0 };
+	struct feed fd = {b->c, 0};
 	assert_int_equal(core_snapshot_write(a->c, feed, &fd), 0);
 	assert_int_equal(fd.rc, 1); /* the end record completes the load */
 	assert_same_state(a->c, b->c);
@@ -309,7 +310,7 @@ static void test_snapshot_roundtrip(void **state)
 	core_apply(b->c, t, NULL);
 	core_txn_free(t);
 	/* bad records */
-	uint8_t junk[8] = { 0, 0, 0, 42, 1, 2, 3, 4 };
+	uint8_t junk[8] = {0, 0, 0, 42, 1, 2, 3, 4};
 	assert_int_equal(core_snapshot_load(b->c, junk, sizeof(junk)), -EBADMSG);
 	fx_free(b);
 	fx_free(a);
@@ -317,12 +318,48 @@ static void test_snapshot_roundtrip(void **state)
 	fx_free(f);
 }
 
+/* A replay over a snapshot that holds a later incarnation of a path: the
+ * txns of the older incarnation (found by the fuzzer) must not touch it,
+ * even where the delete between them cannot be replayed because the
+ * snapshot gave the new incarnation children. */
+static void test_replay_over_later_incarnation(void **state)
+{
+	struct fx *f = fx_new();
+	struct txlog l = {0};
+	cur_log = &l;
+	int64_t sid = fx_session(f, 10000);
+	wcreate(f, sid, ZOP_CREATE, "/a", "1", 0, 0, NULL);
+	wsimple(f, sid, ZOP_SETDATA, "/a", "2", -1);
+	wcreate(f, sid, ZOP_CREATE, "/a/x", "", 0, 0, NULL);
+	wsimple(f, sid, ZOP_DELETE, "/a/x", NULL, -1);
+	wsimple(f, sid, ZOP_DELETE, "/a", NULL, -1);
+	wcreate(f, sid, ZOP_CREATE, "/a", "3", 0, 0, NULL);
+	wcreate(f, sid, ZOP_CREATE, "/a/y", "", 0, 0, NULL);
+	struct fx *b = fx_new();
+	struct feed fd = {b->c, 0};
+	assert_int_equal(core_snapshot_write(f->c, feed, &fd), 0);
+	assert_int_equal(fd.rc, 1);
+	for (int k = 0; k < l.n; k++) {
+		replay(b->c, &l, k, l.n);
+		assert_same_state(f->c, b->c);
+	}
+	struct zk_stat st;
+	assert_int_equal(fx_stat(b, "/a", &st), 0);
+	assert_int_equal(st.version, 0);
+	assert_int_equal(st.cversion, 1);
+	assert_int_equal(st.num_children, 1);
+	fx_free(b);
+	log_free(&l);
+	fx_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_roundtrip_and_malformed),
-		cmocka_unit_test(test_idempotent_apply),
-		cmocka_unit_test(test_snapshot_roundtrip),
+	    cmocka_unit_test(test_roundtrip_and_malformed),
+	    cmocka_unit_test(test_idempotent_apply),
+	    cmocka_unit_test(test_snapshot_roundtrip),
+	    cmocka_unit_test(test_replay_over_later_incarnation),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

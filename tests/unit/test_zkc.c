@@ -192,14 +192,6 @@ static void test_acl_auth(void **state)
 	assert_int_equal(zkc_b_get(s, "/sec", NULL, NULL, NULL, NULL, NULL), ZE_NOAUTH);
 	assert_int_equal(zkc_b_add_auth(s, "digest", "alice:secret", 12), ZE_OK);
 	assert_int_equal(zkc_b_get(s, "/sec", NULL, NULL, NULL, NULL, NULL), ZE_OK);
-	struct zkc_result who = {0};
-	assert_int_equal(zkc_b_whoami(s, &who), ZE_OK);
-	bool found = false;
-	for (int i = 0; i < who.r.ninfo; i++)
-		found = found || (strcmp(who.r.info[i].auth_scheme, "digest") == 0 &&
-				  strcmp(who.r.info[i].user, "alice") == 0);
-	assert_true(found);
-	zkc_result_free(&who);
 	/* ACL text helpers */
 	assert_int_equal(zkc_acl_parse("world:anyone:cdrwa,digest:bob:abc=:r", &acl), ZE_OK);
 	assert_int_equal(acl.n, 2);
@@ -215,6 +207,27 @@ static void test_acl_auth(void **state)
 	rmr(s, "/acl");
 	zkc_b_close(a);
 	zkc_b_close(s);
+}
+
+/* whoAmI names the digest user by its name, as Apache ZooKeeper does. */
+static void test_whoami(void **state)
+{
+	struct fx *f = need(state);
+	struct zkc_auth au = {"digest", "alice:secret", 12};
+	struct zkc_options opt = {.auth = &au, .nauth = 1};
+	zkc_session *s = open_s(f, NULL, &opt);
+	struct zkc_result who = {0};
+	assert_int_equal(zkc_b_whoami(s, &who), ZE_OK);
+	bool found = false, ip = false;
+	for (int i = 0; i < who.r.ninfo; i++) {
+		found = found ||
+			(strcmp(who.r.info[i].auth_scheme, "digest") == 0 && strcmp(who.r.info[i].user, "alice") == 0);
+		ip = ip || strcmp(who.r.info[i].auth_scheme, "ip") == 0;
+	}
+	zkc_result_free(&who);
+	zkc_b_close(s);
+	assert_true(ip);
+	assert_true(found);
 }
 
 /* ------------------------------------------------------------------ multi */
@@ -350,6 +363,19 @@ static void test_watches(void **state)
 	assert_int_equal(wait_ev(l2, ZK_EVENT_DATA_CHANGED, "/w", 1, 5000), 1);
 	assert_int_equal(evlog_count(l, ZK_EVENT_DATA_CHANGED, "/w"), 1);
 	assert_int_equal(zkc_b_remove_watches(a, "/w", ZK_WATCHER_CHILDREN, NULL, NULL, false), ZE_NOWATCHER);
+
+	/* the session-wide watcher */
+	struct evlog *l3 = malloc(sizeof(*l3));
+	evlog_init(l3);
+	struct zkc_options wopt = {.watch_cb = on_ev, .watch_arg = l3};
+	zkc_session *c = open_s(f, NULL, &wopt);
+	assert_int_equal(zkc_b_get(c, "/w", zkc_session_watcher, NULL, NULL, NULL, NULL), ZE_OK);
+	assert_int_equal(zkc_b_set(b, "/w", "4", 1, -1, NULL), ZE_OK);
+	assert_int_equal(wait_ev(l3, ZK_EVENT_DATA_CHANGED, "/w", 1, 5000), 1);
+	assert_int_equal(zkc_b_get(a, "/w", zkc_session_watcher, NULL, NULL, NULL, NULL), ZE_BADARGUMENTS);
+	zkc_b_close(c);
+	evlog_destroy(l3);
+	free(l3);
 
 	/* closing ends the remaining watches with a final NONE event */
 	assert_int_equal(zkc_b_get(a, "/w", on_ev, l2, NULL, NULL, NULL), ZE_OK);
@@ -661,6 +687,65 @@ static void test_async(void **state)
 	free(l);
 }
 
+/* ------------------------------------------------------------------ threads */
+
+struct thr {
+	uv_thread_t t;
+	zkc_session *s;
+	int id, errors;
+};
+
+static void thr_main(void *arg)
+{
+	struct thr *t = arg;
+	char p[64], data[32];
+	snprintf(p, sizeof(p), "/thr/t%d", t->id);
+	if (zkc_b_create(t->s, p, "0", 1, NULL, ZK_PERSISTENT, 0, NULL, NULL) != ZE_OK)
+		t->errors++;
+	for (int i = 1; i <= 100; i++) {
+		snprintf(data, sizeof(data), "%d", i);
+		struct zk_stat st;
+		if (zkc_b_set(t->s, p, data, (int32_t)strlen(data), i - 1, &st) != ZE_OK || st.version != i)
+			t->errors++;
+		uint8_t *back = NULL;
+		int32_t len = 0;
+		if (zkc_b_get(t->s, p, NULL, NULL, &back, &len, NULL) != ZE_OK || len != (int32_t)strlen(data) ||
+		    memcmp(back, data, (size_t)len) != 0)
+			t->errors++;
+		free(back);
+	}
+	if (zkc_b_delete(t->s, p, 100) != ZE_OK)
+		t->errors++;
+}
+
+/* Blocking calls from 16 threads on 4 sessions of one client. */
+static void test_threads(void **state)
+{
+	struct fx *f = need(state);
+	zkc_session *ss[4];
+	for (int i = 0; i < 4; i++)
+		ss[i] = open_s(f, NULL, NULL);
+	rmr(ss[0], "/thr");
+	assert_int_equal(zkc_b_create(ss[0], "/thr", "", 0, NULL, ZK_PERSISTENT, 0, NULL, NULL), ZE_OK);
+	struct thr t[16];
+	for (int i = 0; i < 16; i++) {
+		t[i] = (struct thr){.s = ss[i % 4], .id = i};
+		uv_thread_create(&t[i].t, thr_main, &t[i]);
+	}
+	int errors = 0;
+	for (int i = 0; i < 16; i++) {
+		uv_thread_join(&t[i].t);
+		errors += t[i].errors;
+	}
+	assert_int_equal(errors, 0);
+	int32_t n = -1;
+	assert_int_equal(zkc_b_get_all_children_number(ss[0], "/thr", &n), ZE_OK);
+	assert_int_equal(n, 0);
+	rmr(ss[0], "/thr");
+	for (int i = 0; i < 4; i++)
+		zkc_b_close(ss[i]);
+}
+
 /* ------------------------------------------------------------------ misc */
 
 static void test_misc(void **state)
@@ -686,10 +771,12 @@ static void test_misc(void **state)
 #define KIND_TESTS                                 \
 	cmocka_unit_test(test_crud),               \
 	cmocka_unit_test(test_acl_auth),           \
+	cmocka_unit_test(test_whoami),             \
 	cmocka_unit_test(test_multi),              \
 	cmocka_unit_test(test_watches),            \
 	cmocka_unit_test(test_chroot),             \
 	cmocka_unit_test(test_async),              \
+	cmocka_unit_test(test_threads),            \
 	cmocka_unit_test(test_large)
 
 int main(void)

@@ -26,6 +26,13 @@
 
 #include "zkc.h"
 
+/* Monotonic milliseconds: waits are bounded in time, not in iterations,
+ * so a loaded machine cannot stretch them. */
+static __attribute__((unused)) uint64_t ms_now(void)
+{
+	return uv_hrtime() / 1000000u;
+}
+
 /* ------------------------------------------------------------------ servers */
 
 struct srv {
@@ -77,7 +84,9 @@ static __attribute__((unused)) int srv_start(struct srv *s, const char *kind, co
 static __attribute__((unused)) void srv_cmd(struct srv *s, const char *what)
 {
 	char cmd[512], out[64];
-	snprintf(cmd, sizeof(cmd), "%s/tests/lib/zkserver %s %s >/dev/null 2>&1", zroot(), what, s->dir);
+	/* ZK_OWNER_PID: a restarted server too dies with this process. */
+	snprintf(cmd, sizeof(cmd), "ZK_OWNER_PID=%d %s/tests/lib/zkserver %s %s >/dev/null 2>&1", (int)getpid(), zroot(),
+		 what, s->dir);
 	run_out(cmd, out, sizeof(out));
 }
 
@@ -167,7 +176,7 @@ static __attribute__((unused)) int state_count(struct evlog *l, int st)
 /* Waits up to ms for at least n events of type at path; returns the count. */
 static __attribute__((unused)) int wait_ev(struct evlog *l, int type, const char *path, int n, int ms)
 {
-	for (int t = 0; t < ms; t += 10) {
+	for (uint64_t end = ms_now() + (uint64_t)ms; ms_now() < end;) {
 		int c = evlog_count(l, type, path);
 		if (c >= n)
 			return c;
@@ -178,7 +187,7 @@ static __attribute__((unused)) int wait_ev(struct evlog *l, int type, const char
 
 static __attribute__((unused)) int wait_state(struct evlog *l, int st, int n, int ms)
 {
-	for (int t = 0; t < ms; t += 10) {
+	for (uint64_t end = ms_now() + (uint64_t)ms; ms_now() < end;) {
 		if (state_count(l, st) >= n)
 			return state_count(l, st);
 		usleep(10000);
@@ -212,6 +221,7 @@ struct proxy {
 	int stop;
 	int cut;      /* loop thread */
 	int hold_up, hold_down; /* drop client->server / server->client bytes */
+	long dropped_up;        /* bytes dropped client->server (atomic) */
 	struct sockaddr_in up;
 	int port;
 	struct ppair *pairs;
@@ -269,6 +279,8 @@ static __attribute__((unused)) void pp_read(uv_stream_t *st, ssize_t n, const uv
 	bool up = st == (uv_stream_t *)&pp->a;
 	uv_stream_t *to = up ? (uv_stream_t *)&pp->b : (uv_stream_t *)&pp->a;
 	if ((up && pp->p->hold_up) || (!up && pp->p->hold_down)) {
+		if (up)
+			__atomic_add_fetch(&pp->p->dropped_up, (long)n, __ATOMIC_RELAXED);
 		free(buf->base);
 		return;
 	}
@@ -378,6 +390,17 @@ static __attribute__((unused)) void proxy_hold(struct proxy *p, int up, int down
 	uv_mutex_unlock(&p->mu);
 	uv_async_send(&p->async);
 	usleep(20000); /* let the proxy thread take it */
+}
+
+/* Waits until at least n more bytes than `since` were dropped upstream. */
+static __attribute__((unused)) bool proxy_wait_dropped(struct proxy *p, long since, long n, int ms)
+{
+	for (uint64_t end = ms_now() + (uint64_t)ms; ms_now() < end;) {
+		if (__atomic_load_n(&p->dropped_up, __ATOMIC_RELAXED) - since >= n)
+			return true;
+		usleep(10000);
+	}
+	return false;
 }
 
 static __attribute__((unused)) void proxy_stop(struct proxy *p)

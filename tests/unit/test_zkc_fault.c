@@ -64,7 +64,7 @@ static zkc_session *open_spec(struct fx *f, const char *spec, int timeout, struc
 {
 	zkc_session *s = NULL;
 	assert_int_equal(zkc_b_open(f->c, spec, timeout, opt, 20000, &s), ZE_OK);
-	zkc_b_set_deadline(s, 30000);
+	zkc_b_set_deadline(s, 15000);
 	return s;
 }
 
@@ -96,7 +96,7 @@ static int counter_done(struct counter *c)
 
 static bool wait_done(struct counter *c, int n, int ms)
 {
-	for (int t = 0; t < ms; t += 10) {
+	for (uint64_t end = ms_now() + (uint64_t)ms; ms_now() < end;) {
 		if (counter_done(c) >= n)
 			return true;
 		usleep(10000);
@@ -188,15 +188,17 @@ static void test_restart_within_timeout(void **state)
 	assert_int_equal(zkc_b_get(a, "/rs", on_ev, l, NULL, NULL, NULL), ZE_OK);
 	srv_cmd(&f->srv, "stop");
 	assert_int_equal(wait_state(l, ZKC_STATE_DISCONNECTED, 1, 10000), 1);
-	/* a request made while down waits for the reconnect */
-	struct counter c = {0};
-	uv_mutex_init(&c.mu);
-	run_job(f, a, &c, "/rs", 1, 1);
+	/* a request made while down waits for the reconnect (the counter is
+	 * on the heap: a failed assertion must not leave the loop thread a
+	 * dangling pointer into this frame) */
+	struct counter *c = calloc(1, sizeof(*c));
+	uv_mutex_init(&c->mu);
+	run_job(f, a, c, "/rs", 1, 1);
 	usleep(300000);
 	srv_cmd(&f->srv, "restart");
-	assert_int_equal(wait_state(l, ZKC_STATE_CONNECTED, 2, 20000), 2);
-	assert_true(wait_done(&c, 1, 10000));
-	assert_int_equal(c.ok, 1);
+	assert_int_equal(wait_state(l, ZKC_STATE_CONNECTED, 2, 30000), 2);
+	assert_true(wait_done(c, 1, 10000));
+	assert_int_equal(c->ok, 1);
 	assert_true(zkc_session_id(a, NULL) == id);
 	assert_int_equal(state_count(l, ZKC_STATE_EXPIRED), 0);
 	zkc_session *b = open_spec(f, f->srv.spec, 10000, NULL);
@@ -209,7 +211,8 @@ static void test_restart_within_timeout(void **state)
 	assert_int_equal(zkc_b_exists(b, "/rs-e", NULL, NULL, NULL), ZE_NONODE);
 	zkc_b_delete(b, "/rs", -1);
 	zkc_b_close(b);
-	uv_mutex_destroy(&c.mu);
+	uv_mutex_destroy(&c->mu);
+	free(c);
 	evlog_destroy(l);
 	free(l);
 }
@@ -273,13 +276,14 @@ static void test_expire_after_restart(void **state)
 	assert_int_equal(wait_state(l, ZKC_STATE_DISCONNECTED, 1, 5000), 1);
 	srv_cmd(&f->srv, "restart");
 	zkc_session *b = open_spec(f, f->srv.spec, 10000, NULL);
-	int t;
-	for (t = 0; t < 30000; t += 100) {
-		if (zkc_b_exists(b, "/ex-e", NULL, NULL, NULL) == ZE_NONODE)
-			break;
-		usleep(100000);
+	zkc_b_set_deadline(b, 2000);
+	bool gone = false;
+	for (uint64_t end = ms_now() + 30000; !gone && ms_now() < end;) {
+		gone = zkc_b_exists(b, "/ex-e", NULL, NULL, NULL) == ZE_NONODE;
+		if (!gone)
+			usleep(100000);
 	}
-	assert_true(t < 30000);
+	assert_true(gone);
 	proxy_cut(&f->px, 0);
 	assert_int_equal(wait_state(l, ZKC_STATE_EXPIRED, 1, 10000), 1);
 	assert_int_equal(evlog_count(l, ZK_EVENT_NONE, "/ex-e"), 1); /* the watch ended */
@@ -323,14 +327,16 @@ static void test_connection_loss(void **state)
 	zkc_session *b = open_spec(f, f->srv.spec, 10000, NULL);
 
 	/* requests swallowed on the way up fail with ConnectionLoss and are not re-sent */
-	struct counter c = {0};
-	uv_mutex_init(&c.mu);
+	struct counter *c = calloc(1, sizeof(*c)); /* heap: see test_restart_within_timeout */
+	uv_mutex_init(&c->mu);
 	proxy_hold(&f->px, 1, 0);
-	run_job(f, a, &c, "/cl-", 50, 0);
-	usleep(200000);
+	long d0 = __atomic_load_n(&f->px.dropped_up, __ATOMIC_RELAXED);
+	run_job(f, a, c, "/cl-", 50, 0);
+	/* every create is on the wire (each frame is over 30 bytes) */
+	assert_true(proxy_wait_dropped(&f->px, d0, 50 * 30, 10000));
 	run_job(f, a, NULL, "", 1, 2);
-	assert_true(wait_done(&c, 50, 5000));
-	assert_int_equal(c.loss, 50);
+	assert_true(wait_done(c, 50, 5000));
+	assert_int_equal(c->loss, 50);
 	proxy_hold(&f->px, 0, 0);
 	assert_int_equal(wait_state(l, ZKC_STATE_CONNECTED, 2, 10000), 2);
 	assert_int_equal(zkc_b_sync(a, "/"), ZE_OK);
@@ -342,15 +348,29 @@ static void test_connection_loss(void **state)
 	assert_int_equal(zkc_b_create_applied(a, "/cl-0", "me", 2, ZK_EPHEMERAL, NULL), ZKC_NOT_APPLIED);
 
 	/* applied, but the answer was lost */
-	struct counter d = {0};
-	uv_mutex_init(&d.mu);
+	struct counter *d = calloc(1, sizeof(*d)); /* heap: see test_restart_within_timeout */
+	uv_mutex_init(&d->mu);
 	proxy_hold(&f->px, 0, 1);
-	run_job(f, a, &d, "/cl-applied", 1, 0);
-	run_job(f, a, &d, "/cl-seq-", 1, 4);
-	usleep(300000);
+	run_job(f, a, d, "/cl-applied", 1, 0);
+	run_job(f, a, d, "/cl-seq-", 1, 4);
+	bool applied = false;
+	for (uint64_t end = ms_now() + 10000; !applied && ms_now() < end;) { /* both applied on the server */
+		struct zk_stat st;
+		struct zk_str_vec kids = {0};
+		bool one = zkc_b_exists(b, "/cl-applied", NULL, NULL, &st) == ZE_OK;
+		bool two = false;
+		if (zkc_b_get_children(b, "/", NULL, NULL, &kids, NULL) == ZE_OK)
+			for (int i = 0; i < kids.n; i++)
+				two = two || strncmp(kids.v[i], "cl-seq-", 7) == 0;
+		zk_str_vec_free(&kids);
+		applied = one && two;
+		if (!applied)
+			usleep(10000);
+	}
+	assert_true(applied);
 	run_job(f, a, NULL, "", 1, 2);
-	assert_true(wait_done(&d, 2, 5000));
-	assert_int_equal(d.loss, 2);
+	assert_true(wait_done(d, 2, 5000));
+	assert_int_equal(d->loss, 2);
 	proxy_hold(&f->px, 0, 0);
 	assert_int_equal(wait_state(l, ZKC_STATE_CONNECTED, 3, 10000), 3);
 	char *created = NULL;
@@ -364,14 +384,21 @@ static void test_connection_loss(void **state)
 	assert_int_equal(zkc_b_create_applied(b, "/cl-applied", "me", 2, ZK_EPHEMERAL, NULL), ZKC_UNKNOWN);
 
 	/* setData: applied with the answer lost, then swallowed */
-	struct counter e = {0};
-	uv_mutex_init(&e.mu);
+	struct counter *e = calloc(1, sizeof(*e)); /* heap: see test_restart_within_timeout */
+	uv_mutex_init(&e->mu);
 	proxy_hold(&f->px, 0, 1);
-	run_job(f, a, &e, "/cl-applied", 1, 3);
-	usleep(300000);
+	run_job(f, a, e, "/cl-applied", 1, 3);
+	applied = false;
+	for (uint64_t end = ms_now() + 10000; !applied && ms_now() < end;) { /* applied on the server */
+		struct zk_stat st;
+		applied = zkc_b_exists(b, "/cl-applied", NULL, NULL, &st) == ZE_OK && st.version == 1;
+		if (!applied)
+			usleep(10000);
+	}
+	assert_true(applied);
 	run_job(f, a, NULL, "", 1, 2);
-	assert_true(wait_done(&e, 1, 5000));
-	assert_int_equal(e.loss, 1);
+	assert_true(wait_done(e, 1, 5000));
+	assert_int_equal(e->loss, 1);
 	proxy_hold(&f->px, 0, 0);
 	assert_int_equal(wait_state(l, ZKC_STATE_CONNECTED, 4, 10000), 4);
 	assert_int_equal(zkc_b_set_applied(a, "/cl-applied", "new", 3, 0), ZKC_APPLIED);
@@ -382,7 +409,7 @@ static void test_connection_loss(void **state)
 	proxy_hold(&f->px, 1, 0);
 	zkc_b_set_deadline(a, 300);
 	assert_int_equal(zkc_b_exists(a, "/", NULL, NULL, NULL), ZE_OPERATIONTIMEOUT);
-	zkc_b_set_deadline(a, 30000);
+	zkc_b_set_deadline(a, 15000);
 	/* read timeout: no answers (not even to pings) for 2/3 of the timeout */
 	proxy_hold(&f->px, 1, 1);
 	int before = state_count(l, ZKC_STATE_DISCONNECTED);
@@ -393,9 +420,12 @@ static void test_connection_loss(void **state)
 	assert_int_equal(state_count(l, ZKC_STATE_EXPIRED), 0);
 	zkc_b_close(a);
 	zkc_b_close(b);
-	uv_mutex_destroy(&c.mu);
-	uv_mutex_destroy(&d.mu);
-	uv_mutex_destroy(&e.mu);
+	uv_mutex_destroy(&c->mu);
+	free(c);
+	uv_mutex_destroy(&d->mu);
+	free(d);
+	uv_mutex_destroy(&e->mu);
+	free(e);
 	evlog_destroy(l);
 	free(l);
 }
@@ -409,7 +439,7 @@ static void test_many_sessions(void **state)
 	for (int i = 0; i < N; i++)
 		assert_int_equal(zkc_b_open(f->c, f->srv.spec, 20000, NULL, 0, &v[i]), ZE_OK);
 	int connected = 0;
-	for (int t = 0; t < 60000 && connected < N; t += 50) {
+	for (uint64_t end = ms_now() + 60000; connected < N && ms_now() < end;) {
 		connected = 0;
 		for (int i = 0; i < N; i++)
 			connected += zkc_session_state(v[i]) == ZKC_STATE_CONNECTED;

@@ -1,0 +1,40 @@
+# tests/bats/fs_faults_tests.bash — the mount across server trouble, as functions run
+# against both servers by fs_faults_apache.bats and fs_faults_zkfs.bats.
+
+# server down: known data still readable, writes fail in bounded time, all well after restart
+t_server_down() {
+	fs_mount "$T/m" "timeout=30,op_timeout=3"
+	echo cached >"$T/m/f"
+	[ "$(cat "$T/m/f")" = cached ]
+	zk_stop
+	[ "$(timeout 10 cat "$T/m/f")" = cached ]
+	local t0=$SECONDS
+	run timeout 20 mkdir "$T/m/newdir"
+	[ "$status" -ne 0 ]
+	[ $((SECONDS - t0)) -lt 15 ]
+	zk_restart
+	wait_for 30 mkdir "$T/m/afterwards"
+	[ "$(zkcli get "$NS/f")" = cached ]
+	echo again >"$T/m/f"
+	[ "$(zkcli get "$NS/f")" = again ]
+}
+
+# changes made while a mount was disconnected arrive as inotify events
+t_missed_events() {
+	fs_mount "$T/m" "timeout=30"
+	fs_mount "$T/m2" "timeout=30"
+	mkdir "$T/m/w"
+	echo old >"$T/m/w/f"
+	ls "$T/m2/w" >/dev/null
+	cat "$T/m2/w/f" >/dev/null
+	timeout 60 inotifywait -m -e create,delete,close_write --format '%e %f' "$T/m2/w" >"$T/ev" 2>"$T/ev.err" &
+	wait_for 5 grep -q 'Watches established' "$T/ev.err"
+	# cut m2's daemon off by restarting the server; change things via kazoo
+	zk_stop
+	sleep 1
+	zk_restart
+	zkcli create "$NS/w/new" "n"
+	zkcli delete "$NS/w/f"
+	wait_for 30 grep -q '^CREATE new$' "$T/ev"
+	wait_for 30 grep -q '^DELETE f$' "$T/ev"
+}
