@@ -36,7 +36,7 @@ int zkc_errno(int err)
 	case ZE_BADVERSION: return EAGAIN;
 	case ZE_BADARGUMENTS:
 	case ZE_INVALIDACL: return EINVAL;
-	case ZE_NOCHILDRENFOREPHEMERALS: return EPERM;
+	case ZE_NOCHILDRENFOREPHEMERALS: return ENOTDIR; /* an ephemeral is a file: it holds no entries */
 	case ZE_OPERATIONTIMEOUT: return ETIMEDOUT;
 	case ZE_SESSIONEXPIRED: return ENOTCONN;
 	case ZE_CLOSING: return ESHUTDOWN;

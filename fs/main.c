@@ -158,6 +158,8 @@ static void *renew_main(void *arg)
 		pthread_rwlock_unlock(&sess_lock);
 		zkfs_log("session expired; new session 0x%llx",
 			 (unsigned long long)zkc_session_id(ns, NULL));
+		/* What changed while no session watched is found by comparison. */
+		notify_resync(zkc_session_last_zxid(old));
 		zkc_b_close(old);
 	}
 }
@@ -582,8 +584,8 @@ int main(int argc, char **argv)
 	zkc_b_close(main_sess);
 	main_sess = NULL;
 	pthread_rwlock_unlock(&sess_lock);
-	/* The replay thread may still be blocked on the mount that is gone;
-	 * exit without freeing what it might touch. */
-	fuse_session_destroy(zkfs_fuse);
+	/* The replay thread may still be inside a call on the mount that is
+	 * gone, and may then send a notification: the FUSE session is left
+	 * for the process exit to reclaim rather than freed under it. */
 	return rc ? 1 : 0;
 }

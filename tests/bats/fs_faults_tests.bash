@@ -38,3 +38,26 @@ t_missed_events() {
 	wait_for 30 grep -q '^CREATE new$' "$T/ev"
 	wait_for 30 grep -q '^DELETE f$' "$T/ev"
 }
+
+# session expiry: a new session, logged; the mount goes on, watches included
+t_session_expiry() {
+	fs_mount "$T/m" "timeout=4"
+	fs_mount "$T/m2"
+	echo a >"$T/m/f"
+	mkdir "$T/m/w"
+	ls "$T/m/w" >/dev/null
+	local pid
+	pid=$(fs_daemon_pid "$T/m")
+	kill -STOP "$pid"
+	sleep 10        # the server expires the frozen daemon's session
+	kill -CONT "$pid"
+	wait_for 20 grep -q 'session expired; new session' "$T/log-m"
+	[ "$(cat "$T/m/f")" = a ]
+	echo b >"$T/m/g"
+	[ "$(zkcli get "$NS/g")" = b ]
+	# the new session watches too: a remote create shows up as an event
+	timeout 30 inotifywait -m -e create --format '%e %f' "$T/m/w" >"$T/ev" 2>"$T/ev.err" &
+	wait_for 5 grep -q 'Watches established' "$T/ev.err"
+	mkdir "$T/m2/w/fromother"
+	wait_for 10 grep -q 'CREATE,ISDIR fromother' "$T/ev"
+}

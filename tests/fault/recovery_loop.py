@@ -13,7 +13,7 @@ write that was lost must not be followed by one that survived), the
 multis must not be torn, the tree must be consistent (numChildren and
 getAllChildrenNumber agree with the children lists, mntr's znode count with
 the whole tree) and zxids must not go back.  Twenty rounds, or as many as
-fit in the time budget (RECOVERY_BUDGET seconds, default 48).
+fit in the time budget (RECOVERY_BUDGET seconds, default 52).
 
 Usage: recovery_loop.py   (zkfs only; TAP on stdout; RECOVERY_SEED=N replays)
 """
@@ -30,7 +30,7 @@ from zkharness import Tap, ZkServer, ServerError  # noqa: E402
 from zkraw import OP, ERR, enc, RawClient, Closed  # noqa: E402
 
 ROUNDS = int(os.environ.get("RECOVERY_ROUNDS", "20"))
-BUDGET = float(os.environ.get("RECOVERY_BUDGET", "48"))
+BUDGET = float(os.environ.get("RECOVERY_BUDGET", "52"))
 SEED = int(os.environ.get("RECOVERY_SEED", str(int(time.time()) % 100000)))
 BASE = "/rl"
 KEYS = 24
@@ -187,7 +187,7 @@ def main():
             tr = threading.Thread(target=s.recv_loop, daemon=True)
             ts.start()
             tr.start()
-            time.sleep(rng.uniform(0.05, 1.2))  # the kill point
+            time.sleep(rng.uniform(0.05, 0.8))  # the kill point
             srv.kill()
             with s.cv:
                 s.done = True

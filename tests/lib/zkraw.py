@@ -322,10 +322,14 @@ class RawClient(object):
 
     # -- framing
     def send_raw(self, data):
-        self.sock.sendall(data)
+        try:
+            self.sock.sendall(data)
+        except (ConnectionResetError, BrokenPipeError) as e:
+            # the server may close while a big frame is still going out
+            raise Closed("closed while sending: %s" % e)
 
     def send_frame(self, payload):
-        self.sock.sendall(i32(len(payload)) + payload)
+        self.send_raw(i32(len(payload)) + payload)
 
     def _fill(self, n, deadline):
         while len(self.rbuf) < n:
