@@ -26,6 +26,8 @@ struct ent {
 	int perm;
 	uint8_t *data; /* last data read, for disconnected reads (or NULL) */
 	size_t dlen;
+	bool cache_ok;     /* data is current: may be served while connected */
+	int32_t cache_ver; /* znode version of data when cache_ok */
 	struct ent *next_id;   /* chain in by-id buckets */
 	struct ent *next_path; /* chain in by-path buckets (live only) */
 };
@@ -37,6 +39,9 @@ static size_t nbuckets, nents;
 static uint64_t next_id = ROOT_ID + 1;
 static int64_t *as_file; /* open-addressing set of czxids, 0 = empty */
 static size_t as_file_cap, as_file_n;
+/* Bumped by every cache invalidation, so a read that raced with one does
+ * not store what it fetched as current. */
+static uint64_t cache_gen;
 
 static uint64_t hash_str(const char *s)
 {
@@ -78,6 +83,8 @@ static void unlink_path(struct ent *e)
 			break;
 		}
 	e->live = false;
+	e->cache_ok = false;
+	cache_gen++;
 }
 
 static void unlink_id(struct ent *e)
@@ -319,7 +326,8 @@ void inode_set_stat(const char *path, const struct zk_stat *st)
 	pthread_mutex_unlock(&mu);
 }
 
-void inode_set_data(uint64_t id, const uint8_t *data, size_t len)
+static void store_data(uint64_t id, const uint8_t *data, size_t len, bool cache,
+		       int32_t version, uint64_t gen)
 {
 	struct ent *e;
 	uint8_t *copy = malloc(len + 1);
@@ -335,9 +343,97 @@ void inode_set_data(uint64_t id, const uint8_t *data, size_t len)
 		e->data = copy;
 		e->dlen = len;
 		copy = NULL;
+		e->cache_ok = cache && e->live && gen == cache_gen;
+		e->cache_ver = version;
 	}
 	pthread_mutex_unlock(&mu);
 	free(copy);
+}
+
+void inode_set_data(uint64_t id, const uint8_t *data, size_t len)
+{
+	store_data(id, data, len, false, 0, 0);
+}
+
+uint64_t inode_cache_gen(void)
+{
+	uint64_t g;
+
+	pthread_mutex_lock(&mu);
+	g = cache_gen;
+	pthread_mutex_unlock(&mu);
+	return g;
+}
+
+void inode_set_data_cached(uint64_t id, const uint8_t *data, size_t len, int32_t version,
+			   uint64_t gen)
+{
+	store_data(id, data, len, len <= INODE_CACHE_MAX, version, gen);
+}
+
+int inode_get_cached(uint64_t id, uint8_t **data, size_t *len, int32_t *version)
+{
+	struct ent *e;
+	int rc = -ENOENT;
+
+	pthread_mutex_lock(&mu);
+	e = find_id(id);
+	if (e && e->cache_ok && e->data) {
+		*data = malloc(e->dlen + 1);
+		if (*data) {
+			memcpy(*data, e->data, e->dlen);
+			*len = e->dlen;
+			*version = e->cache_ver;
+			rc = 0;
+		} else {
+			rc = -ENOMEM;
+		}
+	}
+	pthread_mutex_unlock(&mu);
+	return rc;
+}
+
+void inode_cache_drop(const char *path)
+{
+	struct ent *e;
+
+	pthread_mutex_lock(&mu);
+	cache_gen++;
+	if (path) {
+		e = find_path(path);
+		if (e)
+			e->cache_ok = false;
+	} else {
+		for (size_t i = 0; by_id && i < nbuckets; i++)
+			for (e = by_id[i]; e; e = e->next_id)
+				e->cache_ok = false;
+	}
+	pthread_mutex_unlock(&mu);
+}
+
+void inode_cache_drop_id(uint64_t id)
+{
+	struct ent *e;
+
+	pthread_mutex_lock(&mu);
+	cache_gen++;
+	e = find_id(id);
+	if (e)
+		e->cache_ok = false;
+	pthread_mutex_unlock(&mu);
+}
+
+void inode_cache_check(uint64_t id, int32_t version)
+{
+	struct ent *e;
+
+	pthread_mutex_lock(&mu);
+	e = find_id(id);
+	if (e && e->cache_ok && e->cache_ver != version) {
+		e->cache_ok = false;
+		cache_gen++;
+	}
+	pthread_mutex_unlock(&mu);
 }
 
 int inode_get_data(uint64_t id, uint8_t **data, size_t *len)

@@ -72,6 +72,34 @@ void inode_set_data(uint64_t id, const uint8_t *data, size_t len);
 /* Malloc'd copy of that data in *data and *len; -ENOENT when there is none. */
 int inode_get_data(uint64_t id, uint8_t **data, size_t *len);
 
+/*
+ * Cache of current data, for reads while connected.  The data above is
+ * marked current when a read-only open fetched it and nothing invalidated
+ * the node (or anything else) meanwhile: the caller takes
+ * inode_cache_gen() before fetching and passes it to
+ * inode_set_data_cached, which marks the data current only if the
+ * generation is unchanged.  Watch events, this mount's own changes,
+ * writable opens, detaching and connection losses call inode_cache_drop*.
+ * Memory: one copy per entry (freed with it at forget), at most
+ * INODE_CACHE_MAX bytes marked current.
+ */
+#define INODE_CACHE_MAX (1024 * 1024)
+uint64_t inode_cache_gen(void);
+/* Like inode_set_data; also marks the data current (see above). */
+void inode_set_data_cached(uint64_t id, const uint8_t *data, size_t len, int32_t version,
+			   uint64_t gen);
+/* Malloc'd copy of current data and its znode version; -ENOENT when the
+ * entry has none marked current. */
+int inode_get_cached(uint64_t id, uint8_t **data, size_t *len, int32_t *version);
+/* Unmarks the live entry of `path` (NULL: every entry) and bumps the
+ * generation. */
+void inode_cache_drop(const char *path);
+void inode_cache_drop_id(uint64_t id);
+/* An open file of entry `id` based on data `version` is read: if that is
+ * not the version marked current, unmark it (the read fills the kernel's
+ * page cache with other data). */
+void inode_cache_check(uint64_t id, int32_t version);
+
 /* Remembers the permission bits last sent to the kernel for entry `id`. */
 void inode_set_perm(uint64_t id, int perm);
 

@@ -84,6 +84,8 @@ static int64_t zxid_at_loss = -1;
 
 static void on_main_state(zkc_session *s, int state, void *arg)
 {
+	if (state != ZKC_STATE_CONNECTED && state != ZKC_STATE_CONNECTED_RO)
+		inode_cache_drop(NULL); /* changes made meanwhile fire no watch */
 	if (state == ZKC_STATE_DISCONNECTED)
 		zxid_at_loss = zkc_session_last_zxid(s);
 	if (state == ZKC_STATE_CONNECTED && zxid_at_loss >= 0) {
@@ -490,8 +492,12 @@ int main(int argc, char **argv)
 		if (pid < 0)
 			die("fork: %s", strerror(errno));
 		if (pid > 0) {
+			/* The launcher only reports the daemon's outcome; free what it
+			 * parsed so leak checkers see a clean exit. */
 			close(p[1]);
-			return wait_child(p[0], pid);
+			rc = wait_child(p[0], pid);
+			fuse_opt_free_args(&fargs);
+			return rc;
 		}
 		close(p[0]);
 		status_fd = p[1];

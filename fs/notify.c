@@ -57,6 +57,8 @@ static struct expect *expects;
 
 static pthread_t thr;
 static bool started;
+/* The root watch is installed on the current session. */
+static volatile bool watching;
 static volatile pid_t replay_tid;
 
 static pthread_mutex_t ctx_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -100,17 +102,34 @@ static void on_watch(zkc_session *s, const struct zkc_event *ev, void *arg)
 	if (ev->type == ZK_EVENT_NONE || !ev->path)
 		return;
 	if (ev->type == ZK_EVENT_CREATED || ev->type == ZK_EVENT_DELETED ||
-	    ev->type == ZK_EVENT_DATA_CHANGED)
+	    ev->type == ZK_EVENT_DATA_CHANGED) {
+		/* At once, not on the replay thread: a read after the event
+		 * must not be served from the cache however long the queue. */
+		inode_cache_drop(ev->path);
 		notify_push(ev->type, ev->path);
+	}
 }
 
 int notify_watch_session(zkc_session *s)
 {
 	int rc = zkc_b_add_watch(s, "/", ZK_ADDWATCH_PERSISTENT_RECURSIVE, on_watch, NULL);
 
+	watching = rc == 0;
 	if (rc == ZE_UNIMPLEMENTED)
 		return -ENOTSUP;
 	return rc ? zkfs_errno(rc) : 0;
+}
+
+bool notify_cacheable(const char *path)
+{
+	bool ok = started && watching;
+
+	pthread_mutex_lock(&q_mu);
+	for (struct expect *x = expects; ok && x; x = x->next)
+		if (!strcmp(x->path, path))
+			ok = false;
+	pthread_mutex_unlock(&q_mu);
+	return ok;
 }
 
 bool notify_is_replay(pid_t pid)
@@ -138,6 +157,7 @@ void notify_expect(const char *path, int type)
 {
 	struct expect *x;
 
+	inode_cache_drop(path);
 	pthread_mutex_lock(&q_mu);
 	for (x = expects; x; x = x->next)
 		if (x->type == type && !strcmp(x->path, path))
@@ -468,8 +488,15 @@ static void handle(struct event *e)
 		inval_inode_of(parent);
 		break;
 	case ZK_EVENT_DATA_CHANGED:
-		if (!nid)
+		if (!nid) {
+			/* Never looked up here, so nothing to invalidate; but a
+			 * watcher of the parent wants IN_MODIFY/IN_CLOSE_WRITE.
+			 * The replayed open looks the file up by itself. */
+			if (parent_known && !self && node_stat(e->path, &st) == 0 &&
+			    !map_is_dir(&st, inode_created_type(st.czxid)))
+				replay_data(e->path, e->path, &st);
 			break;
+		}
 		rc = node_stat(e->path, &st);
 		if (rc == 0) {
 			bool now_dir = map_is_dir(&st, inode_created_type(st.czxid));

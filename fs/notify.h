@@ -45,6 +45,11 @@ void notify_stop(void);
  * on the root.  Returns 0, or -ENOTSUP when the server lacks addWatch. */
 int notify_watch_session(zkc_session *s);
 
+/* True when data of `path` may be served from the mount's cache: the root
+ * watch is installed (so changes elsewhere invalidate it) and no change of
+ * this mount to `path` is still waiting for its watch echo. */
+bool notify_cacheable(const char *path);
+
 /* True when a FUSE request with this caller pid is a replay. */
 bool notify_is_replay(pid_t pid);
 /* Copy of the current replay context (kind REPLAY_NONE when idle). */

@@ -249,6 +249,18 @@ static void writer_del(struct zfile *f)
 	pthread_mutex_unlock(&wr_mu);
 }
 
+/* True when some writable handle on ino is open. */
+static bool writer_any(fuse_ino_t ino)
+{
+	bool any = false;
+
+	pthread_mutex_lock(&wr_mu);
+	for (struct writer *w = writers; w && !any; w = w->next)
+		any = w->ino == ino;
+	pthread_mutex_unlock(&wr_mu);
+	return any;
+}
+
 /* Truncates the buffer of the caller's own writable handle on ino, if
  * there is one.  Returns 1 when done, 0 when there is none, or -errno. */
 static int writer_truncate(fuse_ino_t ino, pid_t pid, off_t size)
@@ -954,6 +966,8 @@ static int open_file(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, 
 	bool zdata, writable = (fi->flags & O_ACCMODE) != O_RDONLY;
 	struct zfile *f = NULL;
 	zkc_session *s;
+	uint64_t gen;
+	bool cache;
 	int rc;
 
 	if (writable && zkfs_cfg.ro)
@@ -962,6 +976,28 @@ static int open_file(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, 
 	if (rc)
 		return rc;
 	commit_deferred(ino);
+	/* Serve unchanged data from memory, and let the kernel keep its page
+	 * cache: only while the watch would have told of a change, with no
+	 * change of ours in flight and no writer filling the page cache. */
+	cache = !writable && !fresh && !zdata && connected() && notify_cacheable(zpath) &&
+		!writer_any(ino);
+	if (cache) {
+		uint8_t *data;
+		size_t len;
+		int32_t ver;
+		if (inode_get_cached(ino, &data, &len, &ver) == 0) {
+			rc = zfile_from_cache(zpath, ino, data, len, &f);
+			free(zpath);
+			if (rc) {
+				free(data);
+				return rc;
+			}
+			f->version = ver;
+			fi->fh = (uintptr_t)f;
+			fi->keep_cache = 1;
+			return 0;
+		}
+	}
 	if (!writable && !fresh && !connected()) {
 		/* Disconnected: serve the data last read through this node. */
 		uint8_t *data;
@@ -978,18 +1014,27 @@ static int open_file(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, 
 			return 0;
 		}
 	}
+	if (writable)
+		inode_cache_drop_id(ino);
+	gen = inode_cache_gen();
 	s = zkfs_session_get();
 	rc = zfile_open(s, zpath, ino, writable, (fi->flags & O_APPEND) != 0, fresh, &f);
 	zkfs_session_put();
-	free(zpath);
-	if (rc)
+	if (rc) {
+		free(zpath);
 		return rc;
-	if (!fresh)
+	}
+	if (cache && notify_cacheable(zpath) && !writer_any(ino))
+		inode_set_data_cached(ino, f->view, f->len, f->version, gen);
+	else if (!fresh)
 		inode_set_data(ino, f->view, f->len);
+	free(zpath);
 	fi->fh = (uintptr_t)f;
 	fi->keep_cache = 0;
-	if (writable)
+	if (writable) {
 		writer_add(ino, fuse_req_ctx(req)->pid, f);
+		inode_cache_drop_id(ino);
+	}
 	return 0;
 }
 
@@ -1087,6 +1132,8 @@ static void zkfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		fuse_reply_buf(req, NULL, 0);
 		return;
 	}
+	if (!f->writable)
+		inode_cache_check(ino, f->version);
 	n = zfile_read(f, off, size, &buf);
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);

@@ -24,6 +24,7 @@ teardown() { fs_test_teardown; }
 @test "large data (apache)" { t_large_data; }
 @test "append concurrent (apache)" { t_append_concurrent; }
 @test "offset write truncate (apache)" { t_offset_write_truncate; }
+@test "read cache (apache)" { t_read_cache; }
 @test "rename (apache)" { t_rename; }
 @test "unsupported (apache)" { t_unsupported; }
 @test "invalid name (apache)" { t_invalid_name; }
@@ -34,6 +35,7 @@ teardown() { fs_test_teardown; }
 @test "ephemeral owner mount (apache)" { t_ephemeral_owner_mount; }
 @test "ephemeral foreign (apache)" { t_ephemeral_foreign; }
 @test "inotify remote (apache)" { t_inotify_remote; }
+@test "inotify unseen file (apache)" { t_inotify_unseen_file; }
 @test "lock waiter wakes (apache)" { t_lock_waiter_wakes; }
 @test "mkdir lock contention (apache)" { t_mkdir_lock_contention; }
 @test "membership (apache)" { t_membership; }

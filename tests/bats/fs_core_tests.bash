@@ -143,6 +143,44 @@ t_offset_write_truncate() {
 	[ -z "$(zkcli get "$NS/f")" ]
 }
 
+# Unchanged data is served from memory (no getData per open), yet every
+# change is seen: this mount's own at once, other clients' once the watch
+# fires.
+t_read_cache() {
+	echo v1 >"$M/f"
+	[ "$(cat "$M/f")" = v1 ]
+	[ "$(cat "$M/f")" = v1 ]
+	local before after i
+	before=$(zk_4lw mntr | sed -n 's/^zk_packets_received[[:space:]]*//p')
+	for i in $(seq 20); do [ "$(cat "$M/f")" = v1 ]; done
+	after=$(zk_4lw mntr | sed -n 's/^zk_packets_received[[:space:]]*//p')
+	echo "requests for 20 reads: $((after - before))"
+	[ $((after - before)) -lt 10 ]
+	for i in $(seq 10); do
+		echo "w$i" >"$M/f"
+		[ "$(cat "$M/f")" = "w$i" ]
+	done
+	echo more >>"$M/f"
+	[ "$(cat "$M/f")" = "$(printf 'w10\nmore')" ]
+	truncate -s 2 "$M/f"
+	[ "$(cat "$M/f")" = w1 ]
+	setfattr -n user.zk.data -v viaxattr "$M/f"
+	[ "$(cat "$M/f")" = viaxattr ]
+	zkcli set "$NS/f" remote
+	wait_for 10 eval '[ "$(cat "$M/f")" = remote ]'
+	fs_mount "$T/m2"
+	for i in 1 2 3; do
+		echo "m2-$i" >"$T/m2/f"
+		wait_for 10 eval "[ \"\$(cat '$M/f')\" = m2-$i ]"
+		[ "$(cat "$T/m2/f")" = "m2-$i" ]
+	done
+	mv "$T/m2/f" "$T/m2/g"
+	wait_for 10 eval "[ \"\$(cat '$M/g')\" = m2-3 ]"
+	echo new >"$T/m2/g.tmp"
+	mv "$T/m2/g.tmp" "$T/m2/g"
+	wait_for 10 eval "[ \"\$(cat '$M/g')\" = new ]"
+}
+
 t_rename() {
 	echo one >"$M/a"
 	mv "$M/a" "$M/b"
@@ -334,6 +372,22 @@ t_inotify_remote() {
 	wait_for 5 grep -q fresh "$T/m2/w/g"
 	# no dir/file flicker: an empty create followed by data shows as a file
 	! grep -q 'ISDIR f' "$T/ev"
+}
+
+# A data change of a file this mount never looked up still reaches a
+# watcher of its directory (inotifywait -e close_write DIR on a fresh mount).
+t_inotify_unseen_file() {
+	zkcli create "$NS/cfg/conf" "v1"
+	fs_mount "$T/m2"
+	timeout 20 inotifywait -m -e modify,close_write --format '%e %f' "$T/m2/cfg" >"$T/ev" 2>"$T/ev.err" &
+	local ip=$!
+	wait_for 5 grep -q 'Watches established' "$T/ev.err"
+	zkcli set "$NS/cfg/conf" "v2"
+	wait_for 10 grep -q '^CLOSE_WRITE,CLOSE conf$' "$T/ev"
+	kill "$ip"
+	cat "$T/ev"
+	grep -q '^MODIFY conf$' "$T/ev"
+	[ "$(cat "$T/m2/cfg/conf")" = v2 ]
 }
 
 t_lock_waiter_wakes() {

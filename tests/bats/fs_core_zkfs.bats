@@ -24,6 +24,7 @@ teardown() { fs_test_teardown; }
 @test "large data (zkfs)" { t_large_data; }
 @test "append concurrent (zkfs)" { t_append_concurrent; }
 @test "offset write truncate (zkfs)" { t_offset_write_truncate; }
+@test "read cache (zkfs)" { t_read_cache; }
 @test "rename (zkfs)" { t_rename; }
 @test "unsupported (zkfs)" { t_unsupported; }
 @test "invalid name (zkfs)" { t_invalid_name; }
@@ -34,6 +35,7 @@ teardown() { fs_test_teardown; }
 @test "ephemeral owner mount (zkfs)" { t_ephemeral_owner_mount; }
 @test "ephemeral foreign (zkfs)" { t_ephemeral_foreign; }
 @test "inotify remote (zkfs)" { t_inotify_remote; }
+@test "inotify unseen file (zkfs)" { t_inotify_unseen_file; }
 @test "lock waiter wakes (zkfs)" { t_lock_waiter_wakes; }
 @test "mkdir lock contention (zkfs)" { t_mkdir_lock_contention; }
 @test "membership (zkfs)" { t_membership; }
