@@ -24,47 +24,11 @@
 
 /* ---------------------------------------------------------------- helpers */
 
-static char msgs[8192]; /* storage messages of the current test */
-
-static void capture(enum storage_level level, const char *msg)
-{
-	size_t l = strlen(msgs);
-	snprintf(msgs + l, sizeof(msgs) - l, "%d:%s\n", (int)level, msg);
-}
-
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st;
-	(void)flag;
-	(void)f;
-	return remove(p);
-}
-
-struct fx {
-	char dir[64];
-};
+#include "storage_fixture.h"
 
 static int setup(void **state)
 {
-	struct fx *fx = calloc(1, sizeof(*fx));
-	strcpy(fx->dir, "/tmp/zkfs-test-log-XXXXXX");
-	if (!mkdtemp(fx->dir))
-		return -1;
-	msgs[0] = '\0';
-	storage_set_msg_fn(capture);
-	storage_fault_clear();
-	*state = fx;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fx *fx = *state;
-	storage_fault_clear();
-	storage_set_msg_fn(NULL);
-	nftw(fx->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	free(fx);
-	return 0;
+	return fx_setup(state, "/tmp/zkfs-test-log-XXXXXX");
 }
 
 /* txn content derived from its zxid, of varying length */
