@@ -479,21 +479,33 @@ static int prep_delete(struct core *c, int64_t sid, const struct core_auth *auth
 	return 0;
 }
 
+/* The checks setData and check share, in ZooKeeper's precedence: path,
+ * node, permission `perm`, data version.  Fills *nv on success. */
+static int view_versioned(struct core *c, int64_t sid, const struct core_auth *auth,
+			  const struct zk_op *op, int32_t perm, const char *path, size_t len,
+			  struct nview *nv)
+{
+	if (!zk_path_valid(path, len))
+		return ZE_BADARGUMENTS;
+	view(c, path, len, nv);
+	if (!nv->exists)
+		return ZE_NONODE;
+	if (!allowed(auth, sid, nv->acl, perm))
+		return ZE_NOAUTH;
+	if (op->version != -1 && op->version != nv->version)
+		return ZE_BADVERSION;
+	return 0;
+}
+
 static int prep_setdata(struct core *c, int64_t sid, const struct core_auth *auth,
 			const struct zk_op *op, struct core_txn *t, int64_t now)
 {
 	const char *path = op->path ? op->path : "";
 	size_t len = strlen(path);
-	if (!zk_path_valid(path, len))
-		return ZE_BADARGUMENTS;
 	struct nview nv;
-	view(c, path, len, &nv);
-	if (!nv.exists)
-		return ZE_NONODE;
-	if (!allowed(auth, sid, nv.acl, ZK_PERM_WRITE))
-		return ZE_NOAUTH;
-	if (op->version != -1 && op->version != nv.version)
-		return ZE_BADVERSION;
+	int rc = view_versioned(c, sid, auth, op, ZK_PERM_WRITE, path, len, &nv);
+	if (rc)
+		return rc;
 	nv.version++;
 	nv.mtime = now;
 	stage(c, path, len, &nv);
@@ -542,16 +554,10 @@ static int prep_check(struct core *c, int64_t sid, const struct core_auth *auth,
 {
 	const char *path = op->path ? op->path : "";
 	size_t len = strlen(path);
-	if (!zk_path_valid(path, len))
-		return ZE_BADARGUMENTS;
 	struct nview nv;
-	view(c, path, len, &nv);
-	if (!nv.exists)
-		return ZE_NONODE;
-	if (!allowed(auth, sid, nv.acl, ZK_PERM_READ))
-		return ZE_NOAUTH;
-	if (op->version != -1 && op->version != nv.version)
-		return ZE_BADVERSION;
+	int rc = view_versioned(c, sid, auth, op, ZK_PERM_READ, path, len, &nv);
+	if (rc)
+		return rc;
 	txn_push(t, TX_CHECK, ZOP_CHECK, path);
 	return 0;
 }
