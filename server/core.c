@@ -45,7 +45,11 @@ struct nview {
 };
 
 struct chrec {
-	struct chrec *hnext;	     /* hash chain */
+	/* Hash chain, newest first.  hpp points at whatever points here, so
+	 * that retiring the oldest record of a busy path (a parent with
+	 * thousands of pending creates under it, all in one chain) does not
+	 * walk the chain. */
+	struct chrec *hnext, **hpp;
 	struct chrec *lnext, *lprev; /* FIFO by zxid */
 	int64_t zxid;
 	uint32_t hash;
@@ -226,6 +230,16 @@ static void view(const struct core *c, const char *path, size_t len, struct nvie
 	v->acl = acl_get(&c->acls, n->acl);
 }
 
+/* Puts r at the head of the chain *head. */
+static void rec_push(struct chrec **head, struct chrec *r)
+{
+	r->hnext = *head;
+	if (r->hnext)
+		r->hnext->hpp = &r->hnext;
+	r->hpp = head;
+	*head = r;
+}
+
 static void rec_grow(struct core *c)
 {
 	uint32_t nmask = c->chmask * 2 + 1;
@@ -234,10 +248,8 @@ static void rec_grow(struct core *c)
 	c->chmask = nmask;
 	/* oldest first, each at its chain's head: the newest of a path ends
 	 * up first, as lookups need */
-	for (struct chrec *r = c->lhead; r; r = r->lnext) {
-		r->hnext = c->chtab[r->hash & nmask];
-		c->chtab[r->hash & nmask] = r;
-	}
+	for (struct chrec *r = c->lhead; r; r = r->lnext)
+		rec_push(&c->chtab[r->hash & nmask], r);
 }
 
 /* Records the new state of path for the prep in progress (copying the ACL). */
@@ -256,8 +268,7 @@ static void stage(struct core *c, const char *path, size_t len, const struct nvi
 	r->v.acl = &r->acl;
 	if (c->nch > 2 * (c->chmask + 1))
 		rec_grow(c);
-	r->hnext = c->chtab[r->hash & c->chmask];
-	c->chtab[r->hash & c->chmask] = r;
+	rec_push(&c->chtab[r->hash & c->chmask], r);
 	r->lprev = c->ltail;
 	if (c->ltail)
 		c->ltail->lnext = r;
@@ -269,10 +280,9 @@ static void stage(struct core *c, const char *path, size_t len, const struct nvi
 
 static void rec_unlink(struct core *c, struct chrec *r)
 {
-	struct chrec **pp = &c->chtab[r->hash & c->chmask];
-	while (*pp != r)
-		pp = &(*pp)->hnext;
-	*pp = r->hnext;
+	*r->hpp = r->hnext;
+	if (r->hnext)
+		r->hnext->hpp = r->hpp;
 	if (r->lprev)
 		r->lprev->lnext = r->lnext;
 	else

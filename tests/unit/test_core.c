@@ -543,6 +543,60 @@ static void test_deep_pipeline_and_big_multi(void **state)
 	fx_free(f);
 }
 
+/* Hundreds of multis pending at once, each creating 50 children of one
+ * parent (so the parent's pending records pile up in one hash chain, tens
+ * of thousands deep), with failing multis rolled back in between: the
+ * pending state stays exact through growth of the record table, rollback
+ * and retirement of the oldest records. */
+static void test_pending_multis_one_parent(void **state)
+{
+	struct fx *f = fx_new();
+	f->no_roundtrip = true;
+	int64_t sid = fx_session(f, 10000);
+	enum { T = 400, K = 50 };
+	struct core_txn **ts = calloc(T, sizeof(*ts));
+	struct zk_op ops[K];
+	char paths[K][32];
+	struct zk_request r = {.type = ZOP_CREATE};
+	int ok = 0;
+
+	r.op = fx_op_create("/p", NULL, 0);
+	struct core_txn *t0;
+	assert_int_equal(core_prep(f->c, sid, &f->auth, &r, f->now, &t0), 0);
+	for (int t = 0; t < T; t++) {
+		struct zk_request mr = {.type = ZOP_MULTI, .nops = K, .ops = ops};
+		for (int k = 0; k < K; k++) {
+			/* every 7th multi repeats its first path last: it fails */
+			int id = (t % 7 == 3 && k == K - 1) ? t * K : t * K + k;
+			snprintf(paths[k], sizeof(paths[k]), "/p/c%d", id);
+			ops[k] = fx_op_create(paths[k], "v", 0);
+		}
+		assert_int_equal(core_prep(f->c, sid, &f->auth, &mr, f->now, &ts[t]), 0);
+		if (t % 7 != 3)
+			ok++;
+	}
+	struct zk_response resp = {0};
+	core_apply(f->c, t0, &resp);
+	zk_response_free(&resp);
+	core_txn_free(t0);
+	for (int t = 0; t < T; t++) {
+		core_apply(f->c, ts[t], &resp);
+		assert_int_equal(resp.res[K - 1].err, t % 7 == 3 ? ZE_NODEEXISTS : 0);
+		zk_response_free(&resp);
+		core_txn_free(ts[t]);
+	}
+	free(ts);
+	assert_int_equal(core_outstanding(f->c), 0);
+	struct zk_stat st;
+	assert_int_equal(fx_stat(f, "/p", &st), 0);
+	assert_int_equal(st.num_children, ok * K);
+	assert_int_equal(st.cversion, ok * K);
+	assert_int_equal(fx_stat(f, "/p/c0", NULL), 0);
+	assert_int_equal(fx_stat(f, "/p/c150", NULL), ZE_NONODE); /* t = 3 failed */
+	assert_int_equal(fx_stat(f, "/p/c19999", NULL), 0);
+	fx_free(f);
+}
+
 /* ---- pipelined prep ≡ one-at-a-time prep (seeded random workload) ---- */
 
 static uint64_t rng_state;
@@ -920,6 +974,7 @@ int main(void)
 	    cmocka_unit_test(test_multiread),
 	    cmocka_unit_test(test_pipelined_preps),
 	    cmocka_unit_test(test_deep_pipeline_and_big_multi),
+	    cmocka_unit_test(test_pending_multis_one_parent),
 	    cmocka_unit_test(test_pipeline_equivalence),
 	    cmocka_unit_test(test_containers_ttl),
 	    cmocka_unit_test(test_reads),
