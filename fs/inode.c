@@ -74,7 +74,10 @@ static void link_path(struct ent *e)
 	e->live = true;
 }
 
-static void unlink_path(struct ent *e)
+/* Takes e off its path.  `changed`: because the znode behind the path
+ * changed, which moves the cache generation; an entry merely forgotten by
+ * the kernel does not (it would make every prefetched stat set stale). */
+static void unlink_path(struct ent *e, bool changed)
 {
 	struct ent **pp = &by_path[hash_str(e->path) & (nbuckets - 1)];
 	for (; *pp; pp = &(*pp)->next_path)
@@ -84,7 +87,8 @@ static void unlink_path(struct ent *e)
 		}
 	e->live = false;
 	e->cache_ok = false;
-	cache_gen++;
+	if (changed)
+		cache_gen++;
 }
 
 static void unlink_id(struct ent *e)
@@ -207,7 +211,7 @@ uint64_t inode_ref(const char *path, const struct zk_stat *st, bool dir)
 	e = find_path(path);
 	if (e && e->id != ROOT_ID && st &&
 	    ((e->have_stat && e->st.czxid != st->czxid) || e->dir != dir)) {
-		unlink_path(e); /* a different znode, or a type change: new inode */
+		unlink_path(e, true); /* a different znode, or a type change: new inode */
 		e = NULL;
 	}
 	if (!e) {
@@ -238,7 +242,7 @@ void inode_forget(uint64_t id, uint64_t n)
 		e->nlookup = e->nlookup > n ? e->nlookup - n : 0;
 		if (e->nlookup == 0 && e->id != ROOT_ID) {
 			if (e->live)
-				unlink_path(e);
+				unlink_path(e, false);
 			unlink_id(e);
 			free(e->path);
 			free(e->data);
@@ -487,7 +491,7 @@ uint64_t inode_detach(const char *path)
 	pthread_mutex_lock(&mu);
 	e = find_path(path);
 	if (e && e->id != ROOT_ID) {
-		unlink_path(e);
+		unlink_path(e, true);
 		id = e->id;
 	}
 	pthread_mutex_unlock(&mu);
@@ -507,9 +511,9 @@ int inode_move(uint64_t id, const char *newpath, const struct zk_stat *st)
 	if (e) {
 		old = find_path(newpath);
 		if (old && old != e)
-			unlink_path(old);
+			unlink_path(old, true);
 		if (e->live)
-			unlink_path(e);
+			unlink_path(e, true);
 		free(e->path);
 		e->path = p;
 		p = NULL;

@@ -26,6 +26,7 @@
 #include "inode.h"
 #include "map.h"
 #include "notify.h"
+#include "prefetch.h"
 #include "ops.h"
 #include "writes.h"
 #include "zkfs.h"
@@ -33,8 +34,14 @@
 /* Bit that tells the data entry's inode number from its directory's. */
 #define ZDATA_INO_BIT (1ULL << 62)
 
+/* An open directory: its children as of opendir and, once readdirplus
+ * has fetched them, their stats. */
 struct dirh {
+	char *zpath;
 	struct zk_str_vec names;
+	struct pf_stat *stats; /* names.n of them, or NULL */
+	bool *ok;              /* stats[i] is meaningful */
+	uint64_t gen;          /* inode_cache_gen() before the names were listed */
 };
 
 /* ---------------------------------------------------------------- helpers */
@@ -115,6 +122,18 @@ int zkfs_errno(int zkerr)
 	return map_zk_errno(zkerr);
 }
 
+/* Permission bits shown for a znode with ACL `acl` and stat `st`; *dir
+ * (when not NULL) gets whether it shows as a directory. */
+static mode_t acl_perm(const struct zk_acl_vec *acl, const struct zk_stat *st, bool *dir)
+{
+	bool d = map_is_dir(st, inode_created_type(st->czxid));
+	mode_t perm = map_acl_mode(acl, (const char *const *)zkfs_cfg.own_ids, (size_t)zkfs_cfg.n_own, d);
+
+	if (dir)
+		*dir = d;
+	return d ? perm : perm & ~(mode_t)0111;
+}
+
 /* Stat and permission bits of a znode in one round trip (getACL returns
  * the Stat too).  0 or negative errno. */
 static int stat_node(const char *zpath, struct zk_stat *st, mode_t *perm)
@@ -126,13 +145,8 @@ static int stat_node(const char *zpath, struct zk_stat *st, mode_t *perm)
 	zkfs_session_put();
 	if (rc)
 		return zkfs_errno(rc);
-	if (perm) {
-		bool dir = map_is_dir(st, inode_created_type(st->czxid));
-		*perm = map_acl_mode(&acl, (const char *const *)zkfs_cfg.own_ids,
-				     (size_t)zkfs_cfg.n_own, dir);
-		if (!dir)
-			*perm &= ~(mode_t)0111;
-	}
+	if (perm)
+		*perm = acl_perm(&acl, st, NULL);
 	zk_acl_vec_free(&acl);
 	return 0;
 }
@@ -389,6 +403,105 @@ static void replay_entry(fuse_req_t req, const char *path, bool lookup)
 	fuse_reply_err(req, ENOENT);
 }
 
+/* ---------------------------------------------------------------- prefetched stats */
+
+/* Stats of dir's children `names` in one pipelined round (prefetch.h),
+ * turned into what entries need and stored in the lookup cache.  `gen` is
+ * inode_cache_gen() from before the names were listed: the set claims
+ * that other names are absent, so it must go stale with any change since
+ * then.  *stats and *ok (malloc'd, n each) are the caller's.  Returns 0
+ * or a negative errno. */
+static int fetch_children(const char *dir, char *const *names, int32_t n, uint64_t gen,
+			  struct pf_stat **stats, bool **ok)
+{
+	struct pf_node *nodes;
+	bool complete = true;
+	int rc;
+
+	*stats = calloc(n > 0 ? (size_t)n : 1, sizeof(**stats));
+	*ok = calloc(n > 0 ? (size_t)n : 1, sizeof(**ok));
+	rc = *stats && *ok ? prefetch_fetch(dir, names, n, &nodes) : -ENOMEM;
+	if (rc) {
+		free(*stats);
+		free(*ok);
+		*stats = NULL;
+		*ok = NULL;
+		return rc;
+	}
+	for (int32_t i = 0; i < n; i++) {
+		(*ok)[i] = nodes[i].err == 0 && !is_zdata_name(names[i]);
+		/* A child gone since the listing is absent indeed (and its
+		 * event moves the generation); any other failure leaves its
+		 * existence unknown, and the set must not claim it absent. */
+		if (nodes[i].err && nodes[i].err != ZE_NONODE)
+			complete = false;
+		if (!(*ok)[i])
+			continue;
+		(*stats)[i].st = nodes[i].st;
+		(*stats)[i].perm = acl_perm(&nodes[i].acl, &nodes[i].st, &(*stats)[i].dir);
+	}
+	prefetch_free(nodes, n);
+	if (complete)
+		pf_cache_put(dir, names, *stats, *ok, n, gen);
+	return 0;
+}
+
+/* Fetches the stats of every child of dir into the lookup cache. */
+static void prefetch_dir(const char *dir)
+{
+	struct zk_str_vec names = {0};
+	struct pf_stat *stats;
+	zkc_session *s = zkfs_session_get();
+	uint64_t gen = inode_cache_gen();
+	bool *ok;
+	int rc = zkc_b_get_children(s, dir, NULL, NULL, &names, NULL);
+
+	zkfs_session_put();
+	if (!rc && names.n <= PF_MAX_NAMES &&
+	    !fetch_children(dir, names.v, names.n, gen, &stats, &ok)) {
+		free(stats);
+		free(ok);
+	}
+	zk_str_vec_free(&names);
+}
+
+/* Answers the lookup of `name` (at `path`) in directory `parent` from the
+ * prefetched stats of the directory while the watch vouches for them; a
+ * run of lookups there that had to ask ZooKeeper starts a prefetch.
+ * Returns true when it replied. */
+static bool lookup_prefetched(fuse_req_t req, fuse_ino_t parent, const char *path,
+			      const char *name)
+{
+	struct pf_stat ps;
+	uint64_t gen;
+	char *dir;
+	int found; /* as pf_cache_get */
+
+	if (!connected() || !notify_cacheable(path))
+		return false;
+	dir = inode_path(parent);
+	if (!dir)
+		return false;
+	gen = inode_cache_gen();
+	found = pf_cache_get(dir, name, gen, &ps);
+	if (found < 0 && pf_cache_miss(dir, gen)) {
+		prefetch_dir(dir);
+		pf_cache_done(dir);
+		found = pf_cache_get(dir, name, inode_cache_gen(), &ps);
+	}
+	free(dir);
+	if (found < 0)
+		return false;
+	if (found == 0) {
+		struct fuse_entry_param e = {0};
+		e.entry_timeout = zkfs_cfg.neg_timeout;
+		fuse_reply_entry(req, &e);
+		return true;
+	}
+	reply_node(req, path, &ps.st, ps.dir, ps.perm, false);
+	return true;
+}
+
 /* ---------------------------------------------------------------- handlers */
 
 static void zkfs_init(void *userdata, struct fuse_conn_info *conn)
@@ -399,6 +512,12 @@ static void zkfs_init(void *userdata, struct fuse_conn_info *conn)
 	if (conn->capable & FUSE_CAP_AUTO_INVAL_DATA)
 		conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
 	conn->want &= ~(unsigned)FUSE_CAP_WRITEBACK_CACHE;
+	/* Every listing carries the entries' attributes (zkfs_readdirplus):
+	 * "auto" would switch to plain readdir after the first buffer while
+	 * `ls -l` is still reading names, and then look each one up. */
+	if (conn->capable & FUSE_CAP_READDIRPLUS)
+		conn->want |= FUSE_CAP_READDIRPLUS;
+	conn->want &= ~(unsigned)FUSE_CAP_READDIRPLUS_AUTO;
 }
 
 static void zkfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -449,6 +568,10 @@ static void zkfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		/* A '%' name never names an existing node: it always creates. */
 		struct fuse_entry_param e = {0};
 		fuse_reply_entry(req, &e);
+		free(path);
+		return;
+	}
+	if (lookup_prefetched(req, parent, path, name)) {
 		free(path);
 		return;
 	}
@@ -972,6 +1095,9 @@ static int open_file(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, 
 
 	if (writable && zkfs_cfg.ro)
 		return -EROFS;
+	/* A read-only handle has nothing to send at close: no FLUSH round
+	 * trip for it (this halves the cost of a cached `cat`). */
+	fi->noflush = !writable;
 	rc = node_zpath(ino, &zpath, &zdata);
 	if (rc)
 		return rc;
@@ -1236,6 +1362,17 @@ static void zkfs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *
 	fuse_reply_err(req, 0);
 }
 
+static void dirh_free(struct dirh *d)
+{
+	if (!d)
+		return;
+	zk_str_vec_free(&d->names);
+	free(d->zpath);
+	free(d->stats);
+	free(d->ok);
+	free(d);
+}
+
 static void zkfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct dirh *d;
@@ -1259,21 +1396,20 @@ static void zkfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
+	d->gen = inode_cache_gen();
 	s = zkfs_session_get();
 	rc = zkc_b_get_children(s, zpath, NULL, NULL, &d->names, NULL);
 	zkfs_session_put();
-	free(zpath);
+	d->zpath = zpath;
 	if (rc) {
-		free(d);
+		dirh_free(d);
 		fuse_reply_err(req, -zkfs_errno(rc));
 		return;
 	}
 	fi->fh = (uintptr_t)d;
 	fi->cache_readdir = 0;
-	if (fuse_reply_open(req, fi)) {
-		zk_str_vec_free(&d->names);
-		free(d);
-	}
+	if (fuse_reply_open(req, fi))
+		dirh_free(d);
 }
 
 static void zkfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -1306,14 +1442,74 @@ static void zkfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	free(buf);
 }
 
-static void zkfs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+/* readdir with each entry's attributes, so that `ls -l`, `find` and `stat *`
+ * need no lookup per entry: the stats are fetched pipelined on the first
+ * call (prefetch.h).  Every entry handed out with a node id counts as a
+ * lookup for the kernel; entries without (stats unavailable) are plain. */
+static void zkfs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			     struct fuse_file_info *fi)
 {
 	struct dirh *d = (struct dirh *)(uintptr_t)fi->fh;
+	int32_t total = d->names.n + 2;
+	fuse_ino_t *refs = NULL;
+	size_t used = 0, nrefs = 0;
+	bool fresh;
+	char *buf;
 
-	if (d) {
-		zk_str_vec_free(&d->names);
-		free(d);
+	if (!d->stats && d->names.n > 0 && d->names.n <= PF_MAX_NAMES && connected())
+		fetch_children(d->zpath, d->names.v, d->names.n, d->gen, &d->stats, &d->ok);
+	buf = malloc(size);
+	refs = calloc(size / 24 + 1, sizeof(*refs)); /* an entry takes at least 24 bytes */
+	if (!buf || !refs) {
+		free(buf);
+		free(refs);
+		fuse_reply_err(req, ENOMEM);
+		return;
 	}
+	/* A watch event since the fetch: hand the entries out uncached. */
+	fresh = d->stats && d->gen == inode_cache_gen();
+	for (off_t i = off; i < total; i++) {
+		const char *name = i == 0 ? "." : i == 1 ? ".." : d->names.v[i - 2];
+		struct fuse_entry_param e = {0};
+		fuse_ino_t id = 0;
+		size_t n;
+		if (i >= 2 && is_zdata_name(name))
+			continue;
+		/* Stop before taking a reference for an entry that won't fit. */
+		if (fuse_add_direntry_plus(req, NULL, 0, name, NULL, 0) > size - used)
+			break;
+		if (i >= 2 && d->stats && d->ok[i - 2]) {
+			const struct pf_stat *ps = &d->stats[i - 2];
+			char *path = map_join(d->zpath, name);
+			id = path ? inode_ref(path, &ps->st, ps->dir) : 0;
+			free(path);
+			if (id) {
+				inode_set_perm(id, (int)ps->perm);
+				fill_entry(&e, id, &ps->st, ps->dir, ps->perm, false, false);
+				if (!fresh)
+					e.entry_timeout = e.attr_timeout = 0;
+			}
+		}
+		if (!id) {
+			/* No node id: the kernel looks the name up itself. */
+			e.attr.st_ino = i < 2 ? ino : (ino_t)(0x1000 + i);
+			e.attr.st_mode = i < 2 ? S_IFDIR : 0;
+		}
+		n = fuse_add_direntry_plus(req, buf + used, size - used, name, &e, i + 1);
+		used += n;
+		if (id)
+			refs[nrefs++] = id;
+	}
+	if (fuse_reply_buf(req, buf, used))
+		for (size_t k = 0; k < nrefs; k++)
+			inode_forget(refs[k], 1);
+	free(refs);
+	free(buf);
+}
+
+static void zkfs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	dirh_free((struct dirh *)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
 }
 
@@ -1508,6 +1704,7 @@ const struct fuse_lowlevel_ops zkfs_ops = {
 	.fsync = zkfs_fsync,
 	.opendir = zkfs_opendir,
 	.readdir = zkfs_readdir,
+	.readdirplus = zkfs_readdirplus,
 	.releasedir = zkfs_releasedir,
 	.fsyncdir = zkfs_fsyncdir,
 	.statfs = zkfs_statfs,

@@ -25,6 +25,7 @@ teardown() { fs_test_teardown; }
 @test "append concurrent (apache)" { t_append_concurrent; }
 @test "offset write truncate (apache)" { t_offset_write_truncate; }
 @test "read cache (apache)" { t_read_cache; }
+@test "listing attrs (apache)" { t_listing_attrs; }
 @test "rename (apache)" { t_rename; }
 @test "unsupported (apache)" { t_unsupported; }
 @test "invalid name (apache)" { t_invalid_name; }

@@ -181,6 +181,48 @@ t_read_cache() {
 	wait_for 10 eval "[ \"\$(cat '$M/g')\" = new ]"
 }
 
+# A directory listed from a fresh mount shows each entry's type, size and
+# mode from the listing itself (readdirplus, stats fetched pipelined), and a
+# run of by-name lookups on a mount that never listed it is answered from
+# prefetched stats: both stay right after remote and local changes, and
+# after the kernel drops its caches (forget).
+t_listing_attrs() {
+	zkcli mkmany "$NS/big" 300 # empty persistent nodes: directories
+	local i
+	for i in 1 2 3 4 5; do printf 'data%d' $i >"$M/big/f$i"; done
+	fs_mount "$T/m2"
+	ls -l "$T/m2/big" >"$T/ls"
+	[ "$(grep -c '^drwxrwxrwx' "$T/ls")" = 300 ]
+	[ "$(grep -c '^-rw-rw-rw-' "$T/ls")" = 5 ]
+	grep -Eq ' 5 .* f3$' "$T/ls"
+	[ "$(stat -c '%F %s' "$T/m2/big/f3")" = "regular file 5" ]
+	echo longer-data >"$M/big/f1"
+	wait_for 10 eval "[ \"\$(stat -c %s '$T/m2/big/f1')\" = 12 ]"
+	rm "$M/big/f2"
+	wait_for 10 eval "! [ -e '$T/m2/big/f2' ]"
+	zkcli create "$NS/big/late" "abc"
+	wait_for 10 eval "[ \"\$(stat -c %s '$T/m2/big/late' 2>/dev/null)\" = 3 ]"
+	[ "$(ls "$T/m2/big" | wc -l)" = 305 ]
+	# by name, on a mount that never listed the directory
+	fs_mount "$T/m3"
+	for i in $(seq 0 99); do [ -d "$T/m3/big/c$i" ]; done
+	[ "$(stat -c '%F %s' "$T/m3/big/f3")" = "regular file 5" ]
+	[ "$(stat -c %s "$T/m3/big/late")" = 3 ]
+	! [ -e "$T/m3/big/nothere" ]
+	zkcli create "$NS/big/later" "abcd"
+	wait_for 10 eval "[ \"\$(stat -c %s '$T/m3/big/later' 2>/dev/null)\" = 4 ]"
+	zkcli delete "$NS/big/f4"
+	wait_for 10 eval "! [ -e '$T/m3/big/f4' ]"
+	zkcli set "$NS/big/f5" "0123456789"
+	wait_for 10 eval "[ \"\$(stat -c %s '$T/m3/big/f5')\" = 10 ]"
+	mkdir "$M/big/newdir"
+	wait_for 10 eval "[ -d '$T/m3/big/newdir' ]"
+	echo 2 >/proc/sys/vm/drop_caches
+	[ "$(ls -l "$T/m2/big" | grep -c '^d')" = 301 ]
+	[ "$(ls -l "$T/m3/big" | grep -c '^-')" = 5 ]
+	[ "$(cat "$T/m3/big/f1")" = longer-data ]
+}
+
 t_rename() {
 	echo one >"$M/a"
 	mv "$M/a" "$M/b"

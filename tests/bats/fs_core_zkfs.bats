@@ -25,6 +25,7 @@ teardown() { fs_test_teardown; }
 @test "append concurrent (zkfs)" { t_append_concurrent; }
 @test "offset write truncate (zkfs)" { t_offset_write_truncate; }
 @test "read cache (zkfs)" { t_read_cache; }
+@test "listing attrs (zkfs)" { t_listing_attrs; }
 @test "rename (zkfs)" { t_rename; }
 @test "unsupported (zkfs)" { t_unsupported; }
 @test "invalid name (zkfs)" { t_invalid_name; }
