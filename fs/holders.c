@@ -10,8 +10,10 @@
  */
 #include "holders.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -163,6 +165,76 @@ static struct holder *find(pid_t sid, struct holder **stale)
 	return NULL;
 }
 
+/* Sends sig to every process whose Unix session is sid; returns how many. */
+static int signal_session(pid_t sid, int sig)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	int n = 0;
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		char *end;
+		long pid = strtol(de->d_name, &end, 10);
+		if (*end || pid <= 0 || (pid_t)pid == getpid())
+			continue;
+		if (getsid((pid_t)pid) == sid && kill((pid_t)pid, sig) == 0)
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/* Unix sessions told of nothing yet: their holder expired while the
+ * mount's own session was not connected (loop thread only). */
+static pid_t unsignalled[64];
+static int n_unsignalled;
+
+static void tell(pid_t sid)
+{
+	int n = signal_session(sid, zkfs_cfg.expire_signal);
+	zkfs_log("sent SIG%s to the %d process(es) of Unix session %d",
+		 sigabbrev_np(zkfs_cfg.expire_signal), n, (int)sid);
+}
+
+/* State changes of a holder session (loop thread).  Expiry means the
+ * server has deleted the Unix session's ephemerals: its processes may
+ * be holding a lock or a membership they no longer have.  They are told
+ * once the mount can serve them again (a handler that takes its lock
+ * anew must not meet a mount still renewing its own session). */
+static void on_holder_state(zkc_session *s, int state, void *arg)
+{
+	pid_t sid = (pid_t)(intptr_t)arg;
+
+	if (state != ZKC_STATE_EXPIRED)
+		return;
+	zkfs_log("holder session 0x%llx of Unix session %d expired: its ephemerals are gone",
+		 (unsigned long long)zkc_session_id(s, NULL), (int)sid);
+	if (!zkfs_cfg.expire_signal)
+		return;
+	/* Not while the mount's own session is cut off with its fate
+	 * unknown: an expired one is being renewed, and operations wait for
+	 * the renewal (zkfs_session_get). */
+	zkc_session *m = zkfs_session_get();
+	int st = zkc_session_state(m);
+	bool ready = st == ZKC_STATE_CONNECTED || st == ZKC_STATE_CONNECTED_RO || st == ZKC_STATE_EXPIRED;
+	zkfs_session_put();
+	if (ready)
+		tell(sid);
+	else if (n_unsignalled < (int)(sizeof(unsignalled) / sizeof(*unsignalled)))
+		unsignalled[n_unsignalled++] = sid;
+	else
+		tell(sid);
+}
+
+void holders_mount_settled(void)
+{
+	for (int i = 0; i < n_unsignalled; i++)
+		tell(unsignalled[i]);
+	n_unsignalled = 0;
+}
+
 int holders_get(pid_t pid, zkc_session **out, void **ref)
 {
 	pid_t sid = getsid(pid);
@@ -218,7 +290,7 @@ int holders_get(pid_t pid, zkc_session **out, void **ref)
 		pthread_mutex_unlock(&open_mu);
 		return -ENOMEM;
 	}
-	rc = zkfs_open_session(zkfs_cfg.op_wait_ms, &h->s);
+	rc = zkfs_open_session(zkfs_cfg.op_wait_ms, on_holder_state, (void *)(intptr_t)sid, &h->s);
 	if (rc) {
 		close(pfd);
 		free(h);

@@ -30,6 +30,11 @@ void holders_stop(void);
 int holders_get(pid_t pid, zkc_session **out, void **ref);
 void holders_put(void *ref);
 
+/* The mount's own session is connected again, or known to be expired and
+ * being renewed (loop thread): Unix sessions whose holder expired while
+ * it was cut off get expire_signal now. */
+void holders_mount_settled(void);
+
 /* Number of live holder sessions (tests, logging). */
 int holders_count(void);
 

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -47,6 +48,8 @@ static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t renew_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t renew_cv = PTHREAD_COND_INITIALIZER;
 static bool renew_needed, renew_stop; /* guarded by renew_mu */
+static pthread_cond_t renewed_cv = PTHREAD_COND_INITIALIZER;
+static uint64_t sess_epoch; /* guarded by renew_mu: bumped when main_sess is replaced */
 
 void zkfs_log(const char *fmt, ...)
 {
@@ -68,9 +71,41 @@ void zkfs_log(const char *fmt, ...)
 	pthread_mutex_unlock(&log_mu);
 }
 
+/* Called with sess_lock read-held and main_sess expired: lets go of the
+ * lock until the renewal thread has put a new session in place (or the
+ * operation wait bound passes), so that an operation arriving between the
+ * expiry and the renewal runs on the new session instead of failing. */
+static void wait_renewed(void)
+{
+	int ms = zkfs_cfg.op_wait_ms > 0 ? zkfs_cfg.op_wait_ms : zkfs_cfg.timeout_ms;
+	struct timespec dl;
+	uint64_t epoch;
+
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_sec += ms / 1000;
+	dl.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (dl.tv_nsec >= 1000000000L) {
+		dl.tv_sec++;
+		dl.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&renew_mu);
+	epoch = sess_epoch;
+	pthread_mutex_unlock(&renew_mu);
+	pthread_rwlock_unlock(&sess_lock);
+	pthread_mutex_lock(&renew_mu);
+	while (sess_epoch == epoch && !renew_stop)
+		if (pthread_cond_timedwait(&renewed_cv, &renew_mu, &dl))
+			break;
+	pthread_mutex_unlock(&renew_mu);
+	pthread_rwlock_rdlock(&sess_lock);
+}
+
 zkc_session *zkfs_session_get(void)
 {
 	pthread_rwlock_rdlock(&sess_lock);
+	/* Never on the client's loop thread: the renewal needs it. */
+	if (zkc_session_state(main_sess) == ZKC_STATE_EXPIRED && !zkc_client_on_loop(zkfs_client))
+		wait_renewed();
 	return main_sess;
 }
 
@@ -96,16 +131,18 @@ static void on_main_state(zkc_session *s, int state, void *arg)
 		 zkc_state_name(state));
 	if (state == ZKC_STATE_EXPIRED || state == ZKC_STATE_AUTH_FAILED)
 		zkfs_session_expired();
+	if (state == ZKC_STATE_CONNECTED || state == ZKC_STATE_CONNECTED_RO || state == ZKC_STATE_EXPIRED)
+		holders_mount_settled();
 }
 
-static int open_session(int wait_ms, bool main, zkc_session **out)
+static int open_session(int wait_ms, zkc_state_fn state_cb, void *state_arg, zkc_session **out)
 {
 	struct zkc_options opt;
 	int rc;
 
 	memset(&opt, 0, sizeof(opt));
-	if (main)
-		opt.state_cb = on_main_state;
+	opt.state_cb = state_cb;
+	opt.state_arg = state_arg;
 	if (zkfs_cfg.auth) {
 		opt.auth = &auth_rec;
 		opt.nauth = 1;
@@ -116,9 +153,9 @@ static int open_session(int wait_ms, bool main, zkc_session **out)
 	return rc;
 }
 
-int zkfs_open_session(int wait_ms, zkc_session **out)
+int zkfs_open_session(int wait_ms, zkc_state_fn state_cb, void *state_arg, zkc_session **out)
 {
-	return open_session(wait_ms, false, out);
+	return open_session(wait_ms, state_cb, state_arg, out);
 }
 
 void zkfs_session_expired(void)
@@ -144,7 +181,7 @@ static void *renew_main(void *arg)
 		}
 		renew_needed = false;
 		pthread_mutex_unlock(&renew_mu);
-		while (open_session(zkfs_cfg.timeout_ms, true, &ns) != ZE_OK) {
+		while (open_session(zkfs_cfg.timeout_ms, on_main_state, NULL, &ns) != ZE_OK) {
 			pthread_mutex_lock(&renew_mu);
 			bool stop = renew_stop;
 			pthread_mutex_unlock(&renew_mu);
@@ -158,6 +195,10 @@ static void *renew_main(void *arg)
 		old = main_sess;
 		main_sess = ns;
 		pthread_rwlock_unlock(&sess_lock);
+		pthread_mutex_lock(&renew_mu);
+		sess_epoch++;
+		pthread_cond_broadcast(&renewed_cv);
+		pthread_mutex_unlock(&renew_mu);
 		zkfs_log("session expired; new session 0x%llx",
 			 (unsigned long long)zkc_session_id(ns, NULL));
 		/* What changed while no session watched is found by comparison. */
@@ -197,7 +238,8 @@ static void usage(FILE *out)
 		"                          kernel cache timeouts (default 60; kept coherent\n"
 		"                          by ZooKeeper watches while connected)\n"
 		"  log=FILE                write the daemon's log to FILE\n"
-		"  expire_signal=SIG       accepted; reserved\n"
+		"  expire_signal=SIG       signal sent to the processes of a Unix session whose\n"
+		"                          ephemerals were lost to a session expiry (USR1, TERM, ...)\n"
 		"\n"
 		"Standard FUSE options (allow_other, default_permissions, ro, ...) are\n"
 		"passed on; _netdev, auto, noauto, user, users, nofail, defaults, rw and\n"
@@ -246,6 +288,26 @@ static double parse_sec(const char *key, const char *v)
 	if (*end || d < 0)
 		die("bad value for %s: '%s'", key, v);
 	return d;
+}
+
+/* "TERM", "SIGTERM", "sigterm" or "15" -> 15; 0 for "none". */
+static int parse_signal(const char *v)
+{
+	const char *name = strncasecmp(v, "SIG", 3) ? v : v + 3;
+	char *end;
+	long n = strtol(v, &end, 10);
+
+	if (!strcasecmp(v, "none") || !strcmp(v, "0"))
+		return 0;
+	if (*v && !*end && n > 0 && n < NSIG)
+		return (int)n;
+	for (int s = 1; s < NSIG; s++) {
+		const char *abbrev = sigabbrev_np(s);
+		if (abbrev && !strcasecmp(abbrev, name))
+			return s;
+	}
+	die("bad value for expire_signal: '%s' (a signal name such as USR1 or TERM, or a number)", v);
+	return 0;
 }
 
 /* Normalises a directory option value to a znode path relative to the
@@ -347,7 +409,7 @@ static void one_option(char *o, struct fuse_args *fargs)
 		free(zkfs_cfg.logfile);
 		zkfs_cfg.logfile = strdup(v);
 	} else if (KEY("expire_signal")) {
-		/* accepted for fstab compatibility; see docs/fs.md */
+		zkfs_cfg.expire_signal = parse_signal(v);
 	} else if (is_mount_noise(o)) {
 		/* mount(8) passes these; they mean nothing here */
 	} else {
@@ -506,7 +568,7 @@ int main(int argc, char **argv)
 
 	if (zkc_client_new(&zkfs_client) != ZE_OK)
 		die("cannot start the ZooKeeper client");
-	rc = open_session(connect_ms, true, &main_sess);
+	rc = open_session(connect_ms, on_main_state, NULL, &main_sess);
 	if (rc != ZE_OK)
 		die("cannot connect to ZooKeeper at %s: %s", zkfs_cfg.spec, zkc_strerror(rc));
 	rc = zkc_b_exists(main_sess, "/", NULL, NULL, NULL);
@@ -582,6 +644,7 @@ int main(int argc, char **argv)
 	pthread_mutex_lock(&renew_mu);
 	renew_stop = true;
 	pthread_cond_signal(&renew_cv);
+	pthread_cond_broadcast(&renewed_cv);
 	pthread_mutex_unlock(&renew_mu);
 	pthread_join(renew_thr, NULL);
 	holders_stop();

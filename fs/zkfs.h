@@ -28,6 +28,7 @@ struct zkfs_config {
 	char **eph_dirs;  /* paths (znode paths, "/locks") whose direct children are ephemeral */
 	int n_eph;
 	bool eph_owner_mount; /* ephemeral_owner=mount */
+	int expire_signal;    /* expire_signal=SIG: sent to a Unix session whose holder session expired; 0 = none */
 	char *zdata;          /* name of the hidden data entry, ".zdata" */
 	double entry_timeout, attr_timeout, neg_timeout;
 	char *auth;     /* "user:password" for digest auth, or NULL */
@@ -51,8 +52,9 @@ zkc_session *zkfs_session_get(void);
 void zkfs_session_put(void);
 
 /* Opens a session of the mount's kind (spec, timeout, auth); wait_ms as
- * zkc_b_open.  Returns a ZooKeeper code. */
-int zkfs_open_session(int wait_ms, zkc_session **out);
+ * zkc_b_open; state_cb (may be NULL) gets its state changes on the loop
+ * thread.  Returns a ZooKeeper code. */
+int zkfs_open_session(int wait_ms, zkc_state_fn state_cb, void *state_arg, zkc_session **out);
 
 /* Logs a line (stderr, or the log file) with a timestamp. */
 void zkfs_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -61,3 +61,32 @@ t_session_expiry() {
 	mkdir "$T/m2/w/fromother"
 	wait_for 10 grep -q 'CREATE,ISDIR fromother' "$T/ev"
 }
+
+# expire_signal=SIG: a Unix session whose holder session expired (while the
+# daemon was cut off longer than the session timeout) is told with SIG;
+# its ephemeral is gone, and its next ephemeral gets a fresh session.
+t_expire_signal() {
+	fs_mount "$T/m" "timeout=4,ephemeral=/locks,expire_signal=USR1"
+	mkdir "$T/m/locks"
+	setsid bash -c "trap 'echo got >\"$T/sig\"; mkdir \"$T/m/locks/again\" 2>\"$T/again.err\"' USR1
+		mkdir '$T/m/locks/l' && echo held >'$T/held'
+		while :; do sleep 0.1; done" </dev/null >/dev/null 2>&1 &
+	local hpid=$! pid
+	FS_PIDS="${FS_PIDS:-} $hpid"
+	wait_for 10 [ -f "$T/held" ]
+	zkcli exists "$NS/locks/l"
+	pid=$(fs_daemon_pid "$T/m")
+	kill -STOP "$pid"
+	sleep 10 # the server expires the frozen daemon's sessions
+	kill -CONT "$pid"
+	wait_for 20 [ -f "$T/sig" ]
+	grep -q 'holder session .* of Unix session [0-9]* expired: its ephemerals are gone' "$T/log-m"
+	grep -q 'sent SIGUSR1 to the [1-9][0-9]* process(es) of Unix session' "$T/log-m"
+	! zkcli exists "$NS/locks/l"
+	# the handler's new lock lives in a new holder session, held while
+	# the Unix session lives
+	wait_for 10 zkcli exists "$NS/locks/again"
+	[ "$(zkcli stat "$NS/locks/again" ephemeralOwner)" != 0 ]
+	kill -9 -- "-$hpid"
+	wait_for 10 eval "! zkcli exists '$NS/locks/again'"
+}

@@ -25,3 +25,4 @@ teardown() {
 @test "server down: known data still readable, writes fail in bounded time, all well after restart (zkfs)" { t_server_down; }
 @test "changes made while a mount was disconnected arrive as inotify events (zkfs)" { t_missed_events; }
 @test "session expiry: a new session, logged; the mount goes on (zkfs)" { t_session_expiry; }
+@test "expire_signal tells a Unix session that lost its ephemerals (zkfs)" { t_expire_signal; }
