@@ -544,6 +544,15 @@ static int scan_all(struct scan *s)
 		snprintf(path, sizeof(path), "%s/%s", s->dir, name);
 		bool is_last = i + 1 == n;
 		uint64_t keep, recs;
+		/* A file whose successor starts at or before the first txn
+		 * recovery needs holds nothing to replay: not read at all, so
+		 * restart time follows the log since the snapshot, not the
+		 * whole history kept on disk (as in ZooKeeper). */
+		if (!is_last && s->after > 0 && z[i + 1] <= s->after + 1) {
+			if (s->prev_zxid < z[i + 1] - 1)
+				s->prev_zxid = z[i + 1] - 1;
+			continue;
+		}
 		rc = scan_file(s, name, z[i], is_last, &keep, &recs);
 		if (rc)
 			break;

@@ -366,6 +366,43 @@ static void test_corrupt_in_older_file_is_error(void **state)
 	assert_non_null(strstr(msgs, "later log files exist"));
 }
 
+/* Recovery after a snapshot reads only the files it replays from: an
+ * older file is not even opened (a damaged one does not stop the start),
+ * and the replay begins right after the snapshot across file borders. */
+static void test_files_before_snapshot_not_read(void **state)
+{
+	struct fx *fx = *state;
+	struct zlog *log = open_log(fx->dir, 0, NULL, NULL, 0);
+	append_range(log, 1, 10);
+	assert_int_equal(zlog_roll(log), 0);
+	append_range(log, 11, 20);
+	assert_int_equal(zlog_roll(log), 0);
+	append_range(log, 21, 30);
+	zlog_close(log);
+	char p[128];
+	path_of(p, sizeof(p), fx->dir, 1);
+	flip(p, rec_off(1, 5) + ZLOG_REC_HDR_SIZE + 1);
+	struct got g;
+	uint64_t last = 0;
+	/* snapshot at 10: log.1 holds nothing newer */
+	log = open_log(fx->dir, 10, &g, &last, 0);
+	assert_int_equal(g.n, 20);
+	assert_int_equal(g.zxids[0], 11);
+	assert_false(g.bad_content);
+	assert_int_equal(last, 30);
+	zlog_close(log);
+	/* snapshot at 9: log.1 is needed, and its damage is reported */
+	open_log(fx->dir, 9, NULL, NULL, -EBADMSG);
+	/* snapshot at 15, inside log.b: log.1 skipped, log.b read from 16 */
+	path_of(p, sizeof(p), fx->dir, 1);
+	unlink(p);
+	log = open_log(fx->dir, 15, &g, &last, 0);
+	assert_int_equal(g.n, 15);
+	assert_int_equal(g.zxids[0], 16);
+	assert_int_equal(last, 30);
+	zlog_close(log);
+}
+
 /* The pages of one unsynced batch reached the disk out of order: a hole
  * followed by records of the same batch is a torn tail, not corruption. */
 static void test_hole_in_unsynced_batch_is_torn(void **state)
@@ -617,6 +654,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_corrupt_middle_is_error, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_corrupt_length_is_error, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_corrupt_in_older_file_is_error, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_files_before_snapshot_not_read, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_hole_in_unsynced_batch_is_torn, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_roll_and_purge, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_size_limit_rolls, setup, teardown),
