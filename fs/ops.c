@@ -41,6 +41,7 @@ struct dirh {
 	struct zk_str_vec names;
 	struct pf_stat *stats; /* names.n of them, or NULL */
 	bool *ok;              /* stats[i] is meaningful */
+	bool fetched;          /* the stats were asked for (once per open) */
 	uint64_t gen;          /* inode_cache_gen() before the names were listed */
 };
 
@@ -1456,8 +1457,10 @@ static void zkfs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t 
 	bool fresh;
 	char *buf;
 
-	if (!d->stats && d->names.n > 0 && d->names.n <= PF_MAX_NAMES && connected())
+	if (!d->fetched && d->names.n > 0 && d->names.n <= PF_MAX_NAMES && connected()) {
+		d->fetched = true;
 		fetch_children(d->zpath, d->names.v, d->names.n, d->gen, &d->stats, &d->ok);
+	}
 	buf = malloc(size);
 	refs = calloc(size / 24 + 1, sizeof(*refs)); /* an entry takes at least 24 bytes */
 	if (!buf || !refs) {

@@ -75,13 +75,31 @@ teardown() { fs_test_teardown; }
 	zkcli exists "$NS/viahelper"
 }
 
-@test "mount -t zkfs works when mount.zkfs is installed" {
-	[ -x /sbin/mount.zkfs ] || skip "mount.zkfs not installed in /sbin (make install)"
-	[ -x /usr/local/bin/zkfs ] || skip "zkfs not installed in /usr/local/bin (make install)"
-	mkdir -p "$T/m"
-	timeout 30 mount -t zkfs "$SPEC" "$T/m" -o "log=$T/log-m,_netdev"
-	FS_MOUNTS+=("$T/m")
-	mountpoint -q "$T/m"
+# mount(8) finds its helpers in /sbin: in a private mount namespace, an
+# overlay adds this tree's mount.zkfs to /usr/sbin without installing
+# anything on the machine.
+@test "mount -t zkfs and umount work through mount(8)" {
+	[ "$(id -u)" = 0 ] || skip "needs root (mount namespaces, overlay)"
+	command -v unshare >/dev/null || skip "no unshare"
+	mkdir -p "$T/sbin" "$T/m"
+	cp "$FS_ROOT/mount.zkfs" "$T/sbin/mount.zkfs"
+	run timeout 60 unshare -m --propagation private bash -ec "
+		mount -t overlay overlay -o lowerdir=$T/sbin:/usr/sbin /usr/sbin
+		export ZKFS_BIN='$ZKFS'
+		mount -t zkfs '$SPEC' '$T/m' -o 'log=$T/log-m,_netdev'
+		mountpoint -q '$T/m'
+		grep ' $T/m ' /proc/self/mounts
+		mkdir '$T/m/viamount'
+		echo data >'$T/m/viamount/f'
+		umount '$T/m'
+		! mountpoint -q '$T/m'
+		echo unmounted
+	"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *unmounted* ]]
+	[ "$(zkcli get "$NS/viamount/f")" = data ]
+	wait_for 10 grep -q "unmounting $T/m" "$T/log-m"
 }
 
 @test "ro mounts refuse writes" {
