@@ -596,6 +596,7 @@ int main(int argc, char **argv)
 		free(o);
 	}
 	zkfs_fuse = fuse_session_new(&fargs, &zkfs_ops, sizeof(zkfs_ops), NULL);
+	fuse_opt_free_args(&fargs); /* parsed into the session */
 	if (!zkfs_fuse)
 		die("bad FUSE options");
 	if (fuse_set_signal_handlers(zkfs_fuse))
