@@ -31,6 +31,7 @@
 #include "inode.h"
 #include "map.h"
 #include "notify.h"
+#include "oneshot.h"
 #include "ops.h"
 #include "zkfs.h"
 
@@ -123,6 +124,8 @@ static void on_main_state(zkc_session *s, int state, void *arg)
 		inode_cache_drop(NULL); /* changes made meanwhile fire no watch */
 	if (state == ZKC_STATE_DISCONNECTED)
 		zxid_at_loss = zkc_session_last_zxid(s);
+	if (state == ZKC_STATE_CONNECTED || state == ZKC_STATE_CONNECTED_RO)
+		oneshot_connected(s);
 	if (state == ZKC_STATE_CONNECTED && zxid_at_loss >= 0) {
 		notify_resync(zxid_at_loss);
 		zxid_at_loss = -1;
@@ -608,7 +611,7 @@ int main(int argc, char **argv)
 		die("cannot start the notify thread");
 	rc = notify_watch_session(main_sess);
 	if (rc == -ENOTSUP)
-		zkfs_log("server lacks addWatch: remote changes are seen only after cache timeouts");
+		zkfs_log("server lacks addWatch: falling back to one-shot watches (one-shot mode)");
 	else if (rc)
 		zkfs_log("could not install the root watch: %s", strerror(-rc));
 	if (holders_start())

@@ -26,6 +26,7 @@
 
 #include "inode.h"
 #include "map.h"
+#include "oneshot.h"
 #include "zkfs.h"
 
 /* How long a remote create of an empty node waits for its data. */
@@ -45,6 +46,7 @@ struct expect {
 	char *path;
 	int type;
 	int count;
+	int64_t at_ms; /* monotonic time of the last notify_expect */
 	struct expect *next;
 };
 
@@ -94,6 +96,12 @@ void notify_push(int type, const char *path)
 
 void notify_resync(int64_t since)
 {
+	/* One-shot watches need no comparison of our own: libzkc re-registers
+	 * them after a reconnect and the server fires those that missed a
+	 * change; after an expiry oneshot_session re-arms them against what
+	 * was known.  A resync as well would report every change twice. */
+	if (oneshot_active())
+		return;
 	push(EV_RESYNC, "/", since);
 }
 
@@ -112,11 +120,18 @@ static void on_watch(zkc_session *s, const struct zkc_event *ev, void *arg)
 
 int notify_watch_session(zkc_session *s)
 {
-	int rc = zkc_b_add_watch(s, "/", ZK_ADDWATCH_PERSISTENT_RECURSIVE, on_watch, NULL);
+	int rc;
 
+	/* The server said no once: asking again would only cost another
+	 * connection (a 3.5 server closes it after answering). */
+	if (oneshot_active())
+		return oneshot_session(s);
+	rc = zkc_b_add_watch(s, "/", ZK_ADDWATCH_PERSISTENT_RECURSIVE, on_watch, NULL);
 	watching = rc == 0;
-	if (rc == ZE_UNIMPLEMENTED)
+	if (rc == ZE_UNIMPLEMENTED) {
+		oneshot_start(s);
 		return -ENOTSUP;
+	}
 	return rc ? zkfs_errno(rc) : 0;
 }
 
@@ -153,11 +168,34 @@ void replay_info_free(struct replay_info *ri)
 	ri->path = NULL;
 }
 
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* In one-shot mode an echo can fail to come although the watch was armed:
+ * a create and a delete of one name between a child watch firing and its
+ * re-arming cancel out in the diff (`write tmp; mv tmp conf`).  Such an
+ * expectation is dropped after a session timeout (echoes are not delayed
+ * longer while the session lives) instead of swallowing, for ever, the
+ * next change of that name made elsewhere.  Called with q_mu. */
+static bool expect_stale(const struct expect *x)
+{
+	return oneshot_active() && now_ms() - x->at_ms > zkfs_cfg.timeout_ms;
+}
+
 void notify_expect(const char *path, int type)
 {
 	struct expect *x;
 
 	inode_cache_drop(path);
+	/* A one-shot watch that does not cover the change sends no echo,
+	 * and an expectation left waiting would swallow a later event. */
+	if (oneshot_active() && !oneshot_echoes(path, type))
+		return;
 	pthread_mutex_lock(&q_mu);
 	for (x = expects; x; x = x->next)
 		if (x->type == type && !strcmp(x->path, path))
@@ -176,8 +214,12 @@ void notify_expect(const char *path, int type)
 			expects = x;
 		}
 	}
-	if (x)
+	if (x) {
+		if (expect_stale(x))
+			x->count = 0;
 		x->count++;
+		x->at_ms = now_ms();
+	}
 	pthread_mutex_unlock(&q_mu);
 }
 
@@ -187,12 +229,13 @@ static bool take_expect(const char *path, int type)
 	for (struct expect **pp = &expects; *pp; pp = &(*pp)->next) {
 		struct expect *x = *pp;
 		if (x->type == type && !strcmp(x->path, path)) {
-			if (--x->count == 0) {
+			bool stale = expect_stale(x);
+			if (stale || --x->count == 0) {
 				*pp = x->next;
 				free(x->path);
 				free(x);
 			}
-			return true;
+			return !stale;
 		}
 	}
 	return false;

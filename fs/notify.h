@@ -42,12 +42,16 @@ int notify_start(void);
 void notify_stop(void);
 
 /* Installs the mount's watch on session s: a persistent recursive watch
- * on the root.  Returns 0, or -ENOTSUP when the server lacks addWatch. */
+ * on the root.  Returns 0, or -ENOTSUP when the server lacks addWatch: the
+ * mount has then switched to one-shot watches (oneshot.h), and later calls
+ * (a new session after an expiry) re-arm those and return 0. */
 int notify_watch_session(zkc_session *s);
 
 /* True when data of `path` may be served from the mount's cache: the root
  * watch is installed (so changes elsewhere invalidate it) and no change of
- * this mount to `path` is still waiting for its watch echo. */
+ * this mount to `path` is still waiting for its watch echo.  Never in
+ * one-shot mode: a one-shot watch leaves a gap between firing and
+ * re-arming. */
 bool notify_cacheable(const char *path);
 
 /* True when a FUSE request with this caller pid is a replay. */
@@ -64,7 +68,8 @@ void notify_unexpect(const char *path, int type);
 
 /* After a reconnect: compares what the kernel knows with ZooKeeper and
  * queues the creates, deletes and data changes that happened after zxid
- * `since` (a persistent watch does not replay missed events). */
+ * `since` (a persistent watch does not replay missed events).  Nothing in
+ * one-shot mode, whose watches report missed changes themselves. */
 void notify_resync(int64_t since);
 
 /* Queues an event as if a watch had fired (used after reconnects and by

@@ -26,6 +26,7 @@
 #include "inode.h"
 #include "map.h"
 #include "notify.h"
+#include "oneshot.h"
 #include "prefetch.h"
 #include "ops.h"
 #include "writes.h"
@@ -201,8 +202,12 @@ static void reply_node(fuse_req_t req, const char *path, const struct zk_stat *s
 		       mode_t perm, bool volatile_name)
 {
 	struct fuse_entry_param e;
-	fuse_ino_t id = inode_ref(path, st, dir);
+	fuse_ino_t id;
 
+	/* One-shot watches (no addWatch): armed before the kernel holds it. */
+	if (!is_replay(req))
+		oneshot_note(path, dir, st, true);
+	id = inode_ref(path, st, dir);
 	if (!id) {
 		fuse_reply_err(req, ENOMEM);
 		return;
@@ -644,8 +649,10 @@ static int node_attr(fuse_req_t req, fuse_ino_t ino, struct stat *a)
 	if (!rc) {
 		if (!ni.dir && !zdata)
 			perm &= ~(mode_t)0111;
-		if (!zdata)
+		if (!zdata) {
 			inode_set_stat(ni.path, &st);
+			oneshot_note(ni.path, ino == FUSE_ROOT_ID || ni.dir, &st, true);
+		}
 		inode_set_perm(ino, (int)perm);
 		fill_attr(a, ino, &st, ino == FUSE_ROOT_ID ? true : ni.dir, perm, zdata,
 			  ni.pending_size);
@@ -1102,6 +1109,7 @@ static int open_file(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, 
 	rc = node_zpath(ino, &zpath, &zdata);
 	if (rc)
 		return rc;
+	oneshot_note(zpath, false, NULL, true); /* armed before the data is read */
 	commit_deferred(ino);
 	/* Serve unchanged data from memory, and let the kernel keep its page
 	 * cache: only while the watch would have told of a change, with no
@@ -1398,6 +1406,7 @@ static void zkfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *
 		return;
 	}
 	d->gen = inode_cache_gen();
+	oneshot_note(zpath, true, NULL, true); /* its child watch predates the listing */
 	s = zkfs_session_get();
 	rc = zkc_b_get_children(s, zpath, NULL, NULL, &d->names, NULL);
 	zkfs_session_put();
@@ -1484,6 +1493,8 @@ static void zkfs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t 
 		if (i >= 2 && d->stats && d->ok[i - 2]) {
 			const struct pf_stat *ps = &d->stats[i - 2];
 			char *path = map_join(d->zpath, name);
+			if (path) /* one-shot watches: not waited for, compared with ps->st */
+				oneshot_note(path, ps->dir, &ps->st, false);
 			id = path ? inode_ref(path, &ps->st, ps->dir) : 0;
 			free(path);
 			if (id) {

@@ -222,6 +222,7 @@ static const struct key keys[] = {
      INT_MAX},
     {"znode.container.maxPerMinute", K_INT, F(container_max_per_minute), 1, INT_MAX},
     {"zookeeper.znode.container.maxPerMinute", K_INT, F(container_max_per_minute), 1, INT_MAX},
+    {"zkfs.disableAddWatch", K_BOOL, F(disable_add_watch), 0, 0},
     {"initLimit", K_INT, F(init_limit), 1, INT_MAX},
     {"syncLimit", K_INT, F(sync_limit), 1, INT_MAX},
     {"electionAlg", K_INT, F(election_alg), 1, 3},
@@ -984,6 +985,8 @@ char *config_format(const struct config *cfg)
 	sb_printf(&b, "localSessionsEnabled=%s\n", cfg->local_sessions ? "true" : "false");
 	sb_printf(&b, "znode.container.checkIntervalMs=%d\n", cfg->container_check_interval_ms);
 	sb_printf(&b, "znode.container.maxPerMinute=%d\n", cfg->container_max_per_minute);
+	if (cfg->disable_add_watch) /* a test switch: shown only when on */
+		sb_printf(&b, "zkfs.disableAddWatch=true\n");
 	sb_printf(&b, "initLimit=%d\n", cfg->init_limit);
 	sb_printf(&b, "syncLimit=%d\n", cfg->sync_limit);
 	sb_printf(&b, "electionAlg=%d\n", cfg->election_alg);

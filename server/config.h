@@ -78,6 +78,9 @@ struct config {
 	int container_check_interval_ms; /* znode.container.checkIntervalMs (60000): how often
 					  * empty containers and expired TTL nodes are reaped */
 	int container_max_per_minute;	 /* znode.container.maxPerMinute (10000) */
+	bool disable_add_watch;		 /* zkfs.disableAddWatch (false): answer addWatch with
+					  * Unimplemented and close, as a 3.5 server does
+					  * (compatibility tests of clients) */
 
 	/* ensemble (kept for later; a standalone server ignores them) */
 	int64_t my_id;		   /* from dataDir/myid, -1 if absent */

@@ -482,6 +482,14 @@ static int handle_request(struct conn *c, const uint8_t *body, size_t len)
 			  type, xid);
 		return refuse_in_order(c, xid, ZE_UNIMPLEMENTED, true, start_ms);
 	}
+	if (type == ZOP_ADDWATCH && srv->cfg->disable_add_watch) {
+		/* zkfs.disableAddWatch: a 3.5 server does not know the opcode
+		 * and answers as for any unknown one (clients' fallbacks are
+		 * tested against this). */
+		slog_info("server", "%s: addWatch disabled (zkfs.disableAddWatch): Unimplemented, closing",
+			  c->peer);
+		return refuse_in_order(c, xid, ZE_UNIMPLEMENTED, true, start_ms);
+	}
 	int rc = zk_request_get_limit(body, len, srv->max_buffer, &r);
 	if (rc < 0) {
 		slog_warn("server", "%s: malformed %s request (xid %d), closing", c->peer,

@@ -464,6 +464,32 @@ static void test_load_string_and_set(void **state)
 	assert_true(c->extended_types);
 }
 
+/* zkfs.disableAddWatch: off by default, a boolean, shown in `conf` only
+ * when on (a compatibility-testing switch, see docs/server.md). */
+static void test_disable_add_watch(void **state)
+{
+	struct fx *fx = *state;
+	struct config *c = &fx->cfg;
+	char text[256];
+	snprintf(text, sizeof(text), "dataDir=%s\n", fx->dir);
+	assert_int_equal(load(fx, text), 0);
+	assert_false(c->disable_add_watch);
+	char *s = config_format(c);
+	assert_non_null(s);
+	assert_null(strstr(s, "disableAddWatch"));
+	free(s);
+	assert_int_equal(config_set(c, "zkfs.disableAddWatch", "maybe", "x", 2), -EINVAL);
+	assert_string_equal(c->error, "x:2: zkfs.disableAddWatch: 'maybe' is not true/false (or yes/no)");
+	assert_false(c->disable_add_watch);
+	assert_int_equal(config_set(c, "zkfs.disableAddWatch", "true", "x", 3), 0);
+	assert_true(c->disable_add_watch);
+	assert_int_equal(c->n_warnings, 0); /* a known key, not an unknown one */
+	s = config_format(c);
+	assert_non_null(s);
+	assert_non_null(strstr(s, "\nzkfs.disableAddWatch=true\n"));
+	free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -478,6 +504,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_conf_output, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_snap_retain_minimum, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_load_string_and_set, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_disable_add_watch, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }
