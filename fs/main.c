@@ -78,17 +78,10 @@ void zkfs_log(const char *fmt, ...)
  * expiry and the renewal runs on the new session instead of failing. */
 static void wait_renewed(void)
 {
-	int ms = zkfs_cfg.op_wait_ms > 0 ? zkfs_cfg.op_wait_ms : zkfs_cfg.timeout_ms;
 	struct timespec dl;
 	uint64_t epoch;
 
-	clock_gettime(CLOCK_REALTIME, &dl);
-	dl.tv_sec += ms / 1000;
-	dl.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (dl.tv_nsec >= 1000000000L) {
-		dl.tv_sec++;
-		dl.tv_nsec -= 1000000000L;
-	}
+	zkfs_deadline(&dl, zkfs_cfg.op_wait_ms > 0 ? zkfs_cfg.op_wait_ms : zkfs_cfg.timeout_ms);
 	pthread_mutex_lock(&renew_mu);
 	epoch = sess_epoch;
 	pthread_mutex_unlock(&renew_mu);
@@ -99,6 +92,17 @@ static void wait_renewed(void)
 			break;
 	pthread_mutex_unlock(&renew_mu);
 	pthread_rwlock_rdlock(&sess_lock);
+}
+
+void zkfs_deadline(struct timespec *dl, int ms)
+{
+	clock_gettime(CLOCK_REALTIME, dl);
+	dl->tv_sec += ms / 1000;
+	dl->tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (dl->tv_nsec >= 1000000000L) {
+		dl->tv_sec++;
+		dl->tv_nsec -= 1000000000L;
+	}
 }
 
 zkc_session *zkfs_session_get(void)

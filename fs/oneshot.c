@@ -641,13 +641,7 @@ void oneshot_note(const char *path, bool dir, const struct zk_stat *st, bool wai
 	schedule(list);
 	if (!wait || (state != ZKC_STATE_CONNECTED && state != ZKC_STATE_CONNECTED_RO))
 		return; /* (would only wait for the reconnection) */
-	clock_gettime(CLOCK_REALTIME, &dl);
-	dl.tv_sec += ONESHOT_ARM_WAIT_MS / 1000;
-	dl.tv_nsec += (long)(ONESHOT_ARM_WAIT_MS % 1000) * 1000000L;
-	if (dl.tv_nsec >= 1000000000L) {
-		dl.tv_sec++;
-		dl.tv_nsec -= 1000000000L;
-	}
+	zkfs_deadline(&dl, ONESHOT_ARM_WAIT_MS);
 	pthread_mutex_lock(&mu);
 	for (;;) {
 		e = find(path);

@@ -56,6 +56,10 @@ void zkfs_session_put(void);
  * thread.  Returns a ZooKeeper code. */
 int zkfs_open_session(int wait_ms, zkc_state_fn state_cb, void *state_arg, zkc_session **out);
 
+/* *dl = now + ms on CLOCK_REALTIME, for pthread_cond_timedwait. */
+struct timespec;
+void zkfs_deadline(struct timespec *dl, int ms);
+
 /* Logs a line (stderr, or the log file) with a timestamp. */
 void zkfs_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
