@@ -424,6 +424,13 @@ static void one_option(char *o, struct fuse_args *fargs)
 			zkfs_cfg.ro = true;
 		fuse_opt_add_arg(fargs, "-o");
 		fuse_opt_add_arg(fargs, o);
+		/* Other users reach the mount: the kernel checks the mode bits
+		 * (mapped from the ACLs) first, so a user the bits refuse never
+		 * acts with the mount's own ZooKeeper identity. */
+		if (!strcmp(o, "allow_other")) {
+			fuse_opt_add_arg(fargs, "-o");
+			fuse_opt_add_arg(fargs, "default_permissions");
+		}
 	}
 #undef KEY
 }

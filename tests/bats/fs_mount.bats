@@ -155,3 +155,39 @@ PYEOF
 	fs_mount "$T/m"
 	[ "$(cat "$T/m/f")" = keep ]
 }
+
+# allow_other lets other users in, and brings default_permissions: the kernel
+# checks the mode bits mapped from the ACL before zkfs acts with the mount's
+# own ZooKeeper identity (which here could write what the bits refuse).
+@test "allow_other: other users get in, and the kernel checks the ACL's mode bits first" {
+	[ "$(id -u)" = 0 ] || skip "needs root (to act as another user)"
+	id nobody >/dev/null 2>&1 || skip "no user nobody"
+	chmod 755 "$T"
+	"$PY" - "$ZK_HOSTS" "$NS" <<'PYEOF'
+import sys, logging
+logging.basicConfig(level=logging.CRITICAL)
+from kazoo.client import KazooClient
+from kazoo.security import make_digest_acl, make_acl
+zk = KazooClient(hosts=sys.argv[1], auth_data=[("digest", "alice:pw")]); zk.start()
+zk.create(sys.argv[2] + "/mine", b"a",
+          acl=[make_digest_acl("alice", "pw", all=True), make_acl("world", "anyone", read=True)])
+zk.create(sys.argv[2] + "/open", b"o")
+zk.stop()
+PYEOF
+	fs_mount "$T/m" "allow_other,auth=digest:alice:pw"
+	grep " $T/m " /proc/self/mounts | grep -q default_permissions
+	[ "$(stat -c %A "$T/m/mine")" = "-rw-r--r--" ]
+	as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups -- "$@"; }
+	[ "$(as_nobody cat "$T/m/mine")" = a ]
+	run as_nobody sh -c "echo x >'$T/m/mine'"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"Permission denied"* ]]
+	[ "$(zkcli get "$NS/mine")" = a ]
+	as_nobody sh -c "echo y >'$T/m/open'"
+	[ "$(zkcli get "$NS/open")" = y ]
+	# without allow_other, other users cannot even look
+	fs_mount "$T/p"
+	run as_nobody ls "$T/p"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"Permission denied"* ]]
+}
