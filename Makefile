@@ -60,6 +60,10 @@ UNIT_BINS  := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 BENCH_BINS := $(patsubst bench/%.c,$(B)/bench/%,$(BENCH_SRC)) $(patsubst tests/perf/%.c,$(B)/perf/%,$(PERF_SRC))
 
 .PHONY: all help test unit asan bench deps install uninstall clean run stop fmt
+# Keep object files that make would see as intermediates (unit tests link
+# their own .o): no rebuilds next time, and no "rm ..." line printed after
+# the test summary, which must stay the last line of `make test`.
+.SECONDARY:
 all: $(PROGS)
 
 help:

@@ -240,6 +240,10 @@ static void on_async(uv_async_t *a)
 		c->st.sync_ns_total += b->ns;
 		if (b->ns > c->st.sync_ns_max)
 			c->st.sync_ns_max = b->ns;
+		if (b->ns > 5000000u)
+			c->st.slow_5ms++;
+		if (b->ns > 20000000u)
+			c->st.slow_20ms++;
 		if (b->n > c->st.max_batch)
 			c->st.max_batch = b->n;
 		for (size_t i = 0; i < b->n; i++) {

@@ -86,6 +86,8 @@ struct commit_stats {
 	uint64_t failed;	/* txns completed with an error */
 	uint64_t sync_ns_total; /* time spent in write+fdatasync */
 	uint64_t sync_ns_max;	/* slowest batch */
+	uint64_t slow_5ms;	/* batches whose write+sync took over 5 ms */
+	uint64_t slow_20ms;	/* ... over 20 ms */
 	uint64_t pending;	/* submitted, callback not yet run */
 };
 void commit_get_stats(const struct commit *c, struct commit_stats *st);

@@ -256,7 +256,14 @@ static void put_mntr(struct server *srv, struct jute_out *o)
 	outf(o, "zk_txn_count\t%" PRIu64 "\n", cs.txns);
 	outf(o, "zk_commit_batches\t%" PRIu64 "\n", cs.batches);
 	outf(o, "zk_commit_max_batch\t%" PRIu64 "\n", cs.max_batch);
+	outf(o, "zk_commit_sync_ms_total\t%" PRIu64 "\n", cs.sync_ns_total / 1000000);
+	outf(o, "zk_commit_sync_us_max\t%" PRIu64 "\n", cs.sync_ns_max / 1000);
+	outf(o, "zk_commit_sync_over_5ms\t%" PRIu64 "\n", cs.slow_5ms);
+	outf(o, "zk_commit_sync_over_20ms\t%" PRIu64 "\n", cs.slow_20ms);
 	outf(o, "zk_throttled\t%d\n", srv->throttled ? 1 : 0);
+	outf(o, "zk_snapshots_started\t%" PRIu64 "\n", srv->snap_count);
+	outf(o, "zk_snapshot_fork_us_last\t%" PRIu64 "\n", srv->fork_us_last);
+	outf(o, "zk_snapshot_fork_us_max\t%" PRIu64 "\n", srv->fork_us_max);
 }
 
 struct watch_walk {

@@ -75,6 +75,8 @@ struct server {
 	uint64_t txns_since_snap;
 	uint64_t snap_every;        /* this round's threshold (snapCount/2 + random) */
 	pid_t snap_pid;             /* child writing a snapshot, 0 = none */
+	uint64_t snap_count;        /* snapshots started */
+	uint64_t fork_us_last, fork_us_max; /* time the loop spent in fork() for them */
 	int64_t snap_zxid;
 	bool purge_running;
 	uv_work_t purge_work;
