@@ -210,6 +210,7 @@ void acl_unref(struct acl_store *s, uint32_t idx)
 		index_del(s, idx);
 		zk_acl_vec_free(&s->v[idx].acl);
 		s->v[idx].next_free = s->free;
+		s->v[idx].gen++;
 		s->free = idx;
 		s->used--;
 	}
@@ -253,6 +254,18 @@ int acl_store_set(struct acl_store *s, uint32_t idx, const struct zk_acl_vec *v,
 	s->v[idx].hash = acl_hash(v);
 	s->v[idx].refs = refs ? refs : 1;
 	s->used++;
+	index_put(s, idx);
+	return 0;
+}
+
+int acl_store_replace(struct acl_store *s, uint32_t idx, const struct zk_acl_vec *v)
+{
+	if (idx <= ACL_READ || idx >= s->n || !s->v[idx].refs)
+		return -EINVAL;
+	index_del(s, idx);
+	zk_acl_vec_free(&s->v[idx].acl);
+	vec_copy(&s->v[idx].acl, v);
+	s->v[idx].hash = acl_hash(v);
 	index_put(s, idx);
 	return 0;
 }

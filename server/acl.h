@@ -24,6 +24,7 @@ enum {
 struct acl_ent {
 	struct zk_acl_vec acl;
 	uint64_t refs; /* 0 = free slot */
+	uint32_t gen;  /* times the slot was freed: a snapshot notices reuse */
 	uint32_t hash;
 	uint32_t next_free; /* free slot list */
 	uint32_t next_hash; /* index chain */
@@ -52,6 +53,9 @@ const struct zk_acl_vec *acl_get(const struct acl_store *s, uint32_t idx);
 /* Puts ACL `v` into slot idx with `refs` references (snapshot load);
  * returns 0 or -EINVAL when the slot is taken or not a valid index. */
 int acl_store_set(struct acl_store *s, uint32_t idx, const struct zk_acl_vec *v, uint64_t refs);
+/* Replaces the ACL of the live slot idx, keeping its references (a fuzzy
+ * snapshot that saw the slot recycled).  Returns 0 or -EINVAL. */
+int acl_store_replace(struct acl_store *s, uint32_t idx, const struct zk_acl_vec *v);
 
 /* True when some entry of acl grants any bit of perm to one of auth's ids
  * (world:anyone grants to all; a super id passes; an empty ACL passes). */

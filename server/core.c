@@ -79,6 +79,12 @@ struct core {
 	/* the prep in progress: its zxid and the FIFO tail before it began */
 	int64_t prep_zxid;
 	struct chrec *prep_mark;
+	/* snapshot load: its format, the ACL slots pinned until its end,
+	 * ephemerals whose session is not (yet) in the table */
+	int32_t load_format;
+	uint32_t *load_pins;
+	uint32_t npins, pins_cap;
+	uint64_t eph_orphans;
 };
 
 static const uint8_t default_secret[16] = {0xb3, 0x41, 0x5c, 0x00, 0x7a, 0x6b, 0x66, 0x73,
@@ -165,6 +171,7 @@ void core_free(struct core *c)
 	session_table_free(&c->sessions);
 	tree_free(&c->tree);
 	acl_store_free(&c->acls);
+	free(c->load_pins);
 	free(c->super_digest);
 	free(c);
 }
@@ -931,7 +938,15 @@ static void apply_create(struct core *c, const struct core_txn *t, const struct 
 	if (!parent || n || t->zxid < parent->czxid) {
 		/* replay over a state that already has it (or lost the parent to
 		 * a later txn, or has a later incarnation of the parent): the
-		 * later state wins */
+		 * later state wins.  A fuzzy snapshot may hold the node but a
+		 * parent written before the create: its child count and pzxid
+		 * still move forward (never back). */
+		if (parent && n && t->zxid >= parent->czxid &&
+		    op->parent_cversion > parent->cversion) {
+			parent->cversion = op->parent_cversion;
+			if (t->zxid > parent->pzxid)
+				parent->pzxid = t->zxid;
+		}
 		if (r && n) {
 			r->path = xstrdup(op->path);
 			result_stat(r, n);
@@ -985,10 +1000,17 @@ static void apply_delete(struct core *c, const struct core_txn *t, const struct 
 {
 	size_t len = strlen(op->path);
 	struct tnode *n = tree_find(&c->tree, op->path, len);
-	if (!n || !n->parent || n->nkids)
-		return; /* replay: already gone (or odd); the later state wins */
-	if (t->zxid < n->czxid)
-		return; /* replay: this node is a later incarnation of the path */
+	if (!n || !n->parent || n->nkids || t->zxid < n->czxid) {
+		/* replay: already gone, a later incarnation of the path, or
+		 * given children by a later state: the later state wins.  A fuzzy
+		 * snapshot may hold the parent as it was before the delete: its
+		 * pzxid still moves forward. */
+		struct tnode *p = n ? n->parent
+				    : tree_find(&c->tree, op->path, zk_path_parent_len(op->path, len));
+		if (p && len > 1 && t->zxid >= p->czxid && t->zxid > p->pzxid)
+			p->pzxid = t->zxid;
+		return;
+	}
 	delete_and_fire(c, n, op->path, len, t->zxid);
 }
 
@@ -1516,8 +1538,26 @@ static void restart_one(void *arg, struct session *s)
 		session_track(&ra->c->sessions, s, ra->now);
 }
 
+static int relink_one(void *arg, const struct tnode *cn)
+{
+	struct core *c = arg;
+	struct tnode *n = (struct tnode *)cn;
+	if (n->kind == TN_EPHEMERAL && n->aux == UINT32_MAX) {
+		struct session *s = session_find(&c->sessions, n->owner);
+		if (s)
+			session_eph_add(&c->sessions, s, n);
+	}
+	return 0;
+}
+
 void core_session_restart_tracking(struct core *c, int64_t now_ms)
 {
+	/* ephemerals a fuzzy snapshot held before their session's open txn
+	 * (replayed since) join their session now */
+	if (c->eph_orphans) {
+		tree_walk(c->tree.root, relink_one, c);
+		c->eph_orphans = 0;
+	}
 	struct restart_arg ra = {c, now_ms};
 	session_each(&c->sessions, restart_one, &ra);
 }
@@ -1572,19 +1612,28 @@ enum {
 	SNAP_NODE = 4,
 	SNAP_END = 5,
 };
-#define SNAP_FORMAT 1
+/* Format 1: point-in-time images (ACL records carry their reference
+ * counts).  Format 2: fuzzy (ACL records come just before the first node
+ * using them, may come again for a slot recycled during the walk, and the
+ * loader counts references from the nodes). */
+#define SNAP_FORMAT 2
 
-struct snap_arg {
-	const struct core *c;
+struct core_snap {
+	struct core *c;
 	int (*emit)(void *arg, const void *rec, size_t len);
 	void *arg;
+	int64_t zxid;
+	struct tree_walker walk;
 	struct jute_out o;
 	char *pbuf;
 	size_t pcap;
-	int rc;
+	uint64_t *acl_mark; /* per ACL slot: its gen + 1 when written, 0 = not yet */
+	uint32_t nmark;
+	uint64_t nodes;
+	bool done;
 };
 
-static int snap_flush(struct snap_arg *sa)
+static int snap_flush(struct core_snap *sa)
 {
 	if (sa->o.err)
 		return sa->o.err;
@@ -1593,9 +1642,37 @@ static int snap_flush(struct snap_arg *sa)
 	return rc;
 }
 
-static int snap_node(void *arg, const struct tnode *n)
+/* The ACL record of slot idx unless this snapshot already holds the
+ * slot's current incarnation. */
+static int snap_acl(struct core_snap *sa, uint32_t idx)
 {
-	struct snap_arg *sa = arg;
+	const struct acl_store *st = &sa->c->acls;
+	if (idx <= ACL_READ || idx >= st->n || !st->v[idx].refs)
+		return 0;
+	if (idx >= sa->nmark) {
+		uint32_t n = sa->nmark ? sa->nmark : 64;
+		while (n <= idx)
+			n *= 2;
+		sa->acl_mark = xrealloc(sa->acl_mark, n * sizeof(*sa->acl_mark));
+		memset(sa->acl_mark + sa->nmark, 0, (n - sa->nmark) * sizeof(*sa->acl_mark));
+		sa->nmark = n;
+	}
+	uint64_t mark = (uint64_t)st->v[idx].gen + 1;
+	if (sa->acl_mark[idx] == mark)
+		return 0;
+	sa->acl_mark[idx] = mark;
+	jute_put_int(&sa->o, SNAP_ACL);
+	jute_put_int(&sa->o, (int32_t)idx);
+	jute_put_long(&sa->o, 0);
+	zk_acl_vec_put(&sa->o, &st->v[idx].acl);
+	return snap_flush(sa);
+}
+
+static int snap_node(struct core_snap *sa, const struct tnode *n)
+{
+	int rc = snap_acl(sa, n->acl);
+	if (rc)
+		return rc;
 	size_t len = tree_path(n, NULL, 0);
 	if (len + 1 > sa->pcap) {
 		sa->pcap = len + 64;
@@ -1616,55 +1693,113 @@ static int snap_node(void *arg, const struct tnode *n)
 	jute_put_int(&sa->o, n->aversion);
 	jute_put_int(&sa->o, n->kind);
 	jute_put_long(&sa->o, n->owner);
+	sa->nodes++;
 	return snap_flush(sa);
 }
 
+struct snap_sess {
+	struct core_snap *sa;
+	int rc;
+};
+
 static void snap_session(void *arg, struct session *s)
 {
-	struct snap_arg *sa = arg;
-	if (sa->rc || !s->applied)
+	struct snap_sess *ss = arg;
+	if (ss->rc || !s->applied)
 		return;
-	jute_put_int(&sa->o, SNAP_SESSION);
-	jute_put_long(&sa->o, s->sid);
-	jute_put_int(&sa->o, s->timeout);
-	sa->rc = snap_flush(sa);
+	jute_put_int(&ss->sa->o, SNAP_SESSION);
+	jute_put_long(&ss->sa->o, s->sid);
+	jute_put_int(&ss->sa->o, s->timeout);
+	ss->rc = snap_flush(ss->sa);
 }
 
-int core_snapshot_write(const struct core *c, int (*emit)(void *arg, const void *rec, size_t len),
-			void *arg)
+/* live: the tree may change between steps, so the walker is registered
+ * with it (one at a time); a snapshot taken in one call needs no hooks. */
+static int snap_begin(struct core *c, int (*emit)(void *arg, const void *rec, size_t len),
+		      void *arg, struct core_snap **out, bool live)
 {
-	struct snap_arg sa = {.c = c, .emit = emit, .arg = arg};
-	jute_out_init(&sa.o);
-	jute_put_int(&sa.o, SNAP_HEADER);
-	jute_put_int(&sa.o, SNAP_FORMAT);
-	jute_put_long(&sa.o, c->last_zxid);
-	jute_put_long(&sa.o, (int64_t)c->tree.count);
-	jute_put_long(&sa.o, (int64_t)c->sessions.applied);
-	int rc = snap_flush(&sa);
-	for (uint32_t i = 0; !rc && i < c->acls.n; i++) {
-		const struct acl_ent *e = &c->acls.v[i];
-		if (!e->refs || i <= ACL_READ)
-			continue;
-		jute_put_int(&sa.o, SNAP_ACL);
-		jute_put_int(&sa.o, (int32_t)i);
-		jute_put_long(&sa.o, (int64_t)e->refs);
-		zk_acl_vec_put(&sa.o, &e->acl);
-		rc = snap_flush(&sa);
+	struct core_snap *sa = xcalloc(1, sizeof(*sa));
+	sa->c = c;
+	sa->emit = emit;
+	sa->arg = arg;
+	sa->zxid = c->last_zxid;
+	jute_out_init(&sa->o);
+	if (live)
+		tree_walker_start(&c->tree, &sa->walk);
+	*out = sa;
+	jute_put_int(&sa->o, SNAP_HEADER);
+	jute_put_int(&sa->o, SNAP_FORMAT);
+	jute_put_long(&sa->o, sa->zxid);
+	jute_put_long(&sa->o, (int64_t)c->tree.count);
+	jute_put_long(&sa->o, (int64_t)c->sessions.applied);
+	int rc = snap_flush(sa);
+	if (rc)
+		return rc;
+	/* the session table as of the tag: sessions opened or closed later
+	 * are in the txns after it */
+	struct snap_sess ss = {sa, 0};
+	session_each(&c->sessions, snap_session, &ss);
+	return ss.rc;
+}
+
+int core_snapshot_begin(struct core *c, int (*emit)(void *arg, const void *rec, size_t len),
+			void *arg, struct core_snap **out)
+{
+	return snap_begin(c, emit, arg, out, true);
+}
+
+int core_snapshot_step(struct core_snap *sa, size_t max_nodes)
+{
+	if (sa->done)
+		return 1;
+	for (size_t i = 0; i < max_nodes; i++) {
+		const struct tnode *n = tree_walker_next(&sa->c->tree, &sa->walk);
+		if (!n) {
+			jute_put_int(&sa->o, SNAP_END);
+			jute_put_long(&sa->o, sa->zxid);
+			int rc = snap_flush(sa);
+			if (rc)
+				return rc;
+			sa->done = true;
+			return 1;
+		}
+		int rc = snap_node(sa, n);
+		if (rc)
+			return rc;
 	}
-	if (!rc) {
-		session_each(&c->sessions, snap_session, &sa);
-		rc = sa.rc;
-	}
-	if (!rc)
-		rc = tree_walk(c->tree.root, snap_node, &sa);
-	if (!rc) {
-		jute_put_int(&sa.o, SNAP_END);
-		jute_put_long(&sa.o, c->last_zxid);
-		rc = snap_flush(&sa);
-	}
-	jute_out_free(&sa.o);
-	free(sa.pbuf);
-	return rc;
+	return 0;
+}
+
+int64_t core_snapshot_zxid(const struct core_snap *sa)
+{
+	return sa->zxid;
+}
+
+uint64_t core_snapshot_nodes(const struct core_snap *sa)
+{
+	return sa->nodes;
+}
+
+void core_snapshot_end(struct core_snap *sa)
+{
+	if (!sa)
+		return;
+	tree_walker_stop(&sa->c->tree, &sa->walk);
+	jute_out_free(&sa->o);
+	free(sa->pbuf);
+	free(sa->acl_mark);
+	free(sa);
+}
+
+int core_snapshot_write(const struct core *c,
+			int (*emit)(void *arg, const void *rec, size_t len), void *arg)
+{
+	struct core_snap *sa;
+	int rc = snap_begin((struct core *)c, emit, arg, &sa, false);
+	while (rc == 0)
+		rc = core_snapshot_step(sa, SIZE_MAX);
+	core_snapshot_end(sa);
+	return rc < 0 ? rc : 0;
 }
 
 static int load_node(struct core *c, struct jute_in *in)
@@ -1693,14 +1828,20 @@ static int load_node(struct core *c, struct jute_in *in)
 			goto out;
 		n = tree_add(&c->tree, parent, path, len, data, dlen);
 	} else {
+		/* the path again (fuzzy: deleted and created anew during the
+		 * walk): the later record wins */
 		n = set_data(c, n, data, dlen);
 		if (n->kind == TN_EPHEMERAL) {
 			struct session *s = session_find(&c->sessions, n->owner);
 			if (s)
 				session_eph_del(&c->sessions, s, n);
 		}
+		if (c->load_format >= 2)
+			acl_unref(&c->acls, n->acl);
 	}
-	/* node references were counted into the ACL records' refs */
+	/* format 1 counted node references into the ACL records' refs */
+	if (c->load_format >= 2)
+		acl_ref(&c->acls, acl);
 	n->acl = acl;
 	n->czxid = czxid;
 	n->mzxid = mzxid;
@@ -1718,10 +1859,12 @@ static int load_node(struct core *c, struct jute_in *in)
 		c->nreapable++;
 	if (kind == TN_EPHEMERAL) {
 		struct session *s = session_find(&c->sessions, owner);
-		if (s)
+		if (s) {
 			session_eph_add(&c->sessions, s, n);
-		else
-			n->aux = UINT32_MAX;
+		} else {
+			n->aux = UINT32_MAX; /* its session opens in a later txn */
+			c->eph_orphans++;
+		}
 	}
 	rc = 0;
 out:
@@ -1736,8 +1879,10 @@ int core_snapshot_load(struct core *c, const void *rec, size_t len)
 	int32_t kind = jute_get_int(&in);
 	switch (kind) {
 	case SNAP_HEADER: {
-		if (jute_get_int(&in) != SNAP_FORMAT)
+		int32_t format = jute_get_int(&in);
+		if (format != 1 && format != SNAP_FORMAT)
 			return -EBADMSG;
+		c->load_format = format;
 		int64_t zxid = jute_get_long(&in);
 		(void)jute_get_long(&in);
 		(void)jute_get_long(&in);
@@ -1750,9 +1895,28 @@ int core_snapshot_load(struct core *c, const void *rec, size_t len)
 		uint32_t idx = (uint32_t)jute_get_int(&in);
 		int64_t refs = jute_get_long(&in);
 		struct zk_acl_vec v;
-		if (zk_acl_vec_get(&in, &v) || jute_in_left(&in) || refs <= 0)
+		if (zk_acl_vec_get(&in, &v) || jute_in_left(&in) || refs < 0 ||
+		    (c->load_format == 1 && refs == 0))
 			return -EBADMSG;
-		int rc = acl_store_set(&c->acls, idx, &v, (uint64_t)refs);
+		int rc;
+		if (c->load_format == 1) {
+			rc = acl_store_set(&c->acls, idx, &v, (uint64_t)refs);
+		} else if (acl_get(&c->acls, idx) && idx > ACL_READ) {
+			rc = acl_store_replace(&c->acls, idx, &v); /* recycled meanwhile */
+		} else {
+			/* pinned (one reference) until the end record: nodes add
+			 * theirs, and one overwritten by a later record must not free
+			 * the slot under the nodes still to come */
+			rc = acl_store_set(&c->acls, idx, &v, 1);
+			if (!rc && idx > ACL_READ) {
+				if (c->npins == c->pins_cap) {
+					c->pins_cap = c->pins_cap ? c->pins_cap * 2 : 16;
+					c->load_pins = xrealloc(c->load_pins,
+								c->pins_cap * sizeof(*c->load_pins));
+				}
+				c->load_pins[c->npins++] = idx;
+			}
+		}
 		zk_acl_vec_free(&v);
 		return rc ? -EBADMSG : 0;
 	}
@@ -1778,6 +1942,11 @@ int core_snapshot_load(struct core *c, const void *rec, size_t len)
 		c->last_zxid = zxid;
 		if (c->next_zxid <= zxid)
 			c->next_zxid = zxid + 1;
+		for (uint32_t i = 0; i < c->npins; i++)
+			acl_unref(&c->acls, c->load_pins[i]);
+		free(c->load_pins);
+		c->load_pins = NULL;
+		c->npins = c->pins_cap = 0;
 		return 1;
 	}
 	}

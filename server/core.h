@@ -24,8 +24,8 @@
  * (enum zk_err) appear only in replies (zk_response.err / zk_result.err).
  * Out of memory inside the core aborts the process (a half-applied txn is
  * worse than a crash; the log replays it).  Nothing here is thread-safe: one
- * thread drives a core, except core_snapshot_write which only reads memory
- * and is meant to run in a fork()ed child.
+ * thread drives a core, snapshots included (they are taken in steps on
+ * that thread, between txns).
  */
 #ifndef ZKFS_SERVER_CORE_H
 #define ZKFS_SERVER_CORE_H
@@ -331,7 +331,8 @@ int core_session_expired(struct core *c, int64_t now_ms, void (*cb)(void *arg, i
 			 void *arg);
 
 /* Rebuilds the expiry tracker after recovery (snapshot + log): every
- * session of the table gets a fresh full timeout from now_ms. */
+ * session of the table gets a fresh full timeout from now_ms.  Also links
+ * ephemerals a fuzzy snapshot held before their session existed. */
 void core_session_restart_tracking(struct core *c, int64_t now_ms);
 
 /* ------------------------------------------------------------------ reaping */
@@ -347,15 +348,35 @@ int core_reap(struct core *c, int64_t now_ms, void (*cb)(void *arg, const char *
 /* ------------------------------------------------------------------ snapshots */
 
 /*
- * Serialises the applied state (tree with ACLs deduplicated, sessions, last
- * zxid) as a sequence of records, each passed to emit (which returns 0 or a
- * negative errno that stops the walk and is returned).  Reads core memory
- * only (uses malloc for a scratch buffer), so it can run in a fork()ed child.
- * The first record carries the format version and last zxid; the last is
- * an end marker.  Returns 0 or emit's error.
+ * Fuzzy snapshots.  core_snapshot_begin tags a snapshot with the last
+ * applied zxid and emits the header and the session table at once; each
+ * core_snapshot_step then emits up to max_nodes more nodes (parents before
+ * children, each with its ACL record first), so the edge spreads the work
+ * over loop iterations while txns keep being applied between steps.  The
+ * result mixes states from the tag on; recovery replays every txn after
+ * the tag, and replay is idempotent over later states (core_apply), which
+ * makes it exact (see tree.h, struct tree_walker, for what the walk
+ * guarantees).  emit gets every record in order and returns 0 or a
+ * negative errno, which stops the snapshot and is returned.
+ * core_snapshot_begin returns 0 or emit's error with *out set either way;
+ * core_snapshot_step returns 0 while nodes remain, 1 once the end record is
+ * out, or emit's error; core_snapshot_end (always, once) frees it.  At most
+ * one snapshot per core at a time; it must end before core_free.
  */
-int core_snapshot_write(const struct core *c, int (*emit)(void *arg, const void *rec, size_t len),
-			void *arg);
+struct core_snap;
+int core_snapshot_begin(struct core *c, int (*emit)(void *arg, const void *rec, size_t len),
+			void *arg, struct core_snap **out);
+int core_snapshot_step(struct core_snap *s, size_t max_nodes);
+void core_snapshot_end(struct core_snap *s);
+/* The zxid the snapshot is tagged with; nodes emitted so far. */
+int64_t core_snapshot_zxid(const struct core_snap *s);
+uint64_t core_snapshot_nodes(const struct core_snap *s);
+
+/* A whole snapshot in one call, of a core nothing changes meanwhile (it
+ * may run while a stepped snapshot is under way).  Returns 0 or emit's
+ * error. */
+int core_snapshot_write(const struct core *c,
+			int (*emit)(void *arg, const void *rec, size_t len), void *arg);
 
 /*
  * Feeds one record written by core_snapshot_write, in order, into a core

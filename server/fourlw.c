@@ -262,8 +262,8 @@ static void put_mntr(struct server *srv, struct jute_out *o)
 	outf(o, "zk_commit_sync_over_20ms\t%" PRIu64 "\n", cs.slow_20ms);
 	outf(o, "zk_throttled\t%d\n", srv->throttled ? 1 : 0);
 	outf(o, "zk_snapshots_started\t%" PRIu64 "\n", srv->snap_count);
-	outf(o, "zk_snapshot_fork_us_last\t%" PRIu64 "\n", srv->fork_us_last);
-	outf(o, "zk_snapshot_fork_us_max\t%" PRIu64 "\n", srv->fork_us_max);
+	outf(o, "zk_snapshot_ms_last\t%" PRIu64 "\n", srv->snap_ms_last);
+	outf(o, "zk_snapshot_step_us_max\t%" PRIu64 "\n", srv->snap_step_us_max);
 }
 
 struct watch_walk {

@@ -1,8 +1,9 @@
 /*
  * server.c — the request pipeline of zkfs-server (see server.h for the
  * ordering rules) and the server's life cycle: recovery at start, timers
- * (session expiry per tick, container/TTL reaper, autopurge), snapshots
- * in a fork()ed child, throttling, and clean shutdown.
+ * (session expiry per tick, container/TTL reaper, autopurge), fuzzy
+ * snapshots taken in steps between requests (snapper.h), throttling, and
+ * clean shutdown.
  *
  * A request's path:
  *
@@ -27,12 +28,12 @@
 #include <fcntl.h>
 #include <sys/random.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "slog.h"
 #include "snap.h"
+#include "snapper.h"
 
 #define REAP_INTERVAL_MS_DEFAULT 60000
 
@@ -789,11 +790,6 @@ static void on_reap(uv_timer_t *t)
 
 /* ---------------------------------------------------------------- snapshots and purge */
 
-static int snap_emit(void *arg, const void *rec, size_t len)
-{
-	return snap_writer_append(arg, rec, len);
-}
-
 static void pick_snap_threshold(struct server *srv)
 {
 	/* like ZooKeeper: snapCount/2 + random part, so servers of an ensemble
@@ -803,73 +799,48 @@ static void pick_snap_threshold(struct server *srv)
 	srv->txns_since_snap = 0;
 }
 
-static void maybe_snapshot(struct server *srv)
+/* Snapshots take at most about 1/(1 + SNAP_GAP_FACTOR) of the time: at
+ * write rates where snapCount txns go by faster than that, serializing and
+ * writing the tree over and over would take the loop's CPU and the disk's
+ * bandwidth from the requests (and the next snapshot would make the
+ * previous one obsolete before it helps).  Recovery then replays more
+ * txns, bounded by the rate times that gap. */
+#define SNAP_GAP_FACTOR 3
+
+static void on_snapshot_done(void *arg, int rc, const struct snapper_stats *st)
 {
-	if (srv->txns_since_snap < srv->snap_every || srv->snap_pid > 0 || srv->shutting_down)
-		return;
-	int64_t zxid = core_last_zxid(srv->core);
-	int rc = commit_roll(srv->commit);
-	if (rc < 0) {
-		slog_warn("server", "log roll before snapshot failed: %s", strerror(-rc));
-	}
-	uint64_t t0 = uv_hrtime();
-	pid_t pid = fork();
-	if (pid > 0) {
-		/* The loop stands still for the page-table copy: with a big tree
-		 * this shows in every in-flight request's latency (mntr). */
-		srv->fork_us_last = (uv_hrtime() - t0) / 1000;
-		if (srv->fork_us_last > srv->fork_us_max)
-			srv->fork_us_max = srv->fork_us_last;
-		srv->snap_count++;
-	}
-	if (pid < 0) {
-		slog_warn("server", "cannot fork the snapshot writer: %s", strerror(errno));
-		pick_snap_threshold(srv);
-		return;
-	}
-	if (pid == 0) {
-		/* child: the copy-on-write image of the tree at `zxid`.  It must
-		 * not keep the parent's sockets (a restarted server could not
-		 * bind its port while we finish) nor its signal handlers. */
-		signal(SIGTERM, SIG_DFL);
-		signal(SIGINT, SIG_DFL);
-		close_range(3, ~0u, 0);
-		struct snap_writer *w;
-		int r = snap_writer_open(&w, srv->cfg->data_dir, (uint64_t)zxid);
-		if (r == 0) {
-			r = core_snapshot_write(srv->core, snap_emit, w);
-			if (r == 0)
-				r = snap_writer_commit(w);
-			else
-				snap_writer_abort(w);
-		}
-		if (r < 0)
-			slog_error("snapshot", "snapshot 0x%llx failed: %s", (unsigned long long)zxid,
-				   strerror(-r));
-		_exit(r < 0 ? 1 : 0);
-	}
-	srv->snap_pid = pid;
-	srv->snap_zxid = zxid;
-	slog_info("server", "snapshot 0x%llx started (pid %d)", (unsigned long long)zxid, (int)pid);
-	pick_snap_threshold(srv);
+	struct server *srv = arg;
+	srv->snapper = NULL;
+	srv->snap_ms_last = st->ms;
+	/* the next one waits SNAP_GAP_FACTOR times this one's duration */
+	srv->snap_not_before = uv_now(srv->loop) + SNAP_GAP_FACTOR * st->ms;
+	if (st->step_us_max > srv->snap_step_us_max)
+		srv->snap_step_us_max = st->step_us_max;
+	if (rc == 0)
+		slog_info("snapshot", "snapshot 0x%llx written: %llu nodes, %llu KB in %llu ms",
+			  (unsigned long long)st->zxid, (unsigned long long)st->nodes,
+			  (unsigned long long)(st->bytes >> 10), (unsigned long long)st->ms);
+	else if (rc == -ECANCELED)
+		slog_info("snapshot", "snapshot 0x%llx abandoned at shutdown",
+			  (unsigned long long)st->zxid);
+	else
+		slog_warn("snapshot", "snapshot 0x%llx failed: %s", (unsigned long long)st->zxid,
+			  strerror(-rc));
 }
 
-static void on_sigchld(uv_signal_t *s, int signum)
+static void maybe_snapshot(struct server *srv)
 {
-	struct server *srv = s->data;
-	(void)signum;
-	int st;
-	pid_t pid;
-	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
-		if (pid != srv->snap_pid)
-			continue;
-		srv->snap_pid = 0;
-		if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
-			slog_info("server", "snapshot 0x%llx written", (unsigned long long)srv->snap_zxid);
-		else
-			slog_warn("server", "snapshot 0x%llx failed (status 0x%x)",
-				  (unsigned long long)srv->snap_zxid, st);
-	}
+	if (srv->txns_since_snap < srv->snap_every || srv->snapper || srv->shutting_down ||
+	    uv_now(srv->loop) < srv->snap_not_before)
+		return;
+	/* the log rolls first, so the files before the new one are the ones
+	 * an older snapshot needs */
+	int rc = commit_roll(srv->commit);
+	if (rc < 0)
+		slog_warn("server", "log roll before snapshot failed: %s", strerror(-rc));
+	srv->snap_count++;
+	srv->snapper = snapper_start(srv->loop, srv->core, srv->cfg->data_dir, on_snapshot_done, srv);
+	pick_snap_threshold(srv);
 }
 
 static void purge_work(uv_work_t *w)
@@ -1141,11 +1112,9 @@ int server_init(struct server *srv, uv_loop_t *loop, struct config *cfg)
 	}
 	uv_signal_init(loop, &srv->sigterm);
 	uv_signal_init(loop, &srv->sigint);
-	uv_signal_init(loop, &srv->sigchld);
-	srv->sigterm.data = srv->sigint.data = srv->sigchld.data = srv;
+	srv->sigterm.data = srv->sigint.data = srv;
 	uv_signal_start(&srv->sigterm, on_signal, SIGTERM);
 	uv_signal_start(&srv->sigint, on_signal, SIGINT);
-	uv_signal_start(&srv->sigchld, on_sigchld, SIGCHLD);
 	signal(SIGPIPE, SIG_IGN);
 
 	const char *host = cfg->client_port_address ? cfg->client_port_address : "0.0.0.0";
@@ -1192,7 +1161,6 @@ static void on_commit_closed(void *arg)
 	uv_close((uv_handle_t *)&srv->purge_timer, NULL);
 	uv_close((uv_handle_t *)&srv->sigterm, NULL);
 	uv_close((uv_handle_t *)&srv->sigint, NULL);
-	uv_close((uv_handle_t *)&srv->sigchld, NULL);
 	slog_info("server", "shut down at zxid 0x%llx", (unsigned long long)core_last_zxid(srv->core));
 }
 
@@ -1210,6 +1178,8 @@ void server_shutdown(struct server *srv, const char *why)
 	uv_timer_stop(&srv->tick_timer);
 	uv_timer_stop(&srv->reap_timer);
 	uv_timer_stop(&srv->purge_timer);
+	/* the snapshot under way is abandoned (the log holds everything) */
+	snapper_cancel(srv->snapper);
 	if (srv->commit)
 		commit_close(srv->commit, on_commit_closed, srv);
 	else

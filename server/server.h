@@ -69,15 +69,16 @@ struct server {
 	uv_timer_t tick_timer;
 	uv_timer_t reap_timer;
 	uv_timer_t purge_timer;
-	uv_signal_t sigterm, sigint, sigchld;
+	uv_signal_t sigterm, sigint;
 
 	/* snapshots */
 	uint64_t txns_since_snap;
 	uint64_t snap_every;        /* this round's threshold (snapCount/2 + random) */
-	pid_t snap_pid;             /* child writing a snapshot, 0 = none */
+	struct snapper *snapper;    /* the snapshot under way, NULL = none */
 	uint64_t snap_count;        /* snapshots started */
-	uint64_t fork_us_last, fork_us_max; /* time the loop spent in fork() for them */
-	int64_t snap_zxid;
+	uint64_t snap_ms_last;      /* start to durable, the last one that ended */
+	uint64_t snap_not_before;   /* loop time (ms) the next one may start at */
+	uint64_t snap_step_us_max;  /* longest serialization step on the loop */
 	bool purge_running;
 	uv_work_t purge_work;
 

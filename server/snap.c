@@ -49,6 +49,7 @@ struct snap_writer {
 	uint64_t count;
 	uint64_t written;   /* bytes written to the file */
 	uint64_t wb_issued; /* writeback started up to here */
+	size_t paced;	    /* 0, or: write back every this many bytes and wait */
 	int err;
 };
 
@@ -84,7 +85,14 @@ static int emit(struct snap_writer *w, const void *p, size_t n)
 	if (rc)
 		return rc;
 	w->written += n;
-	if (w->written - w->wb_issued >= WRITEBACK_STEP) {
+	if (w->paced && w->written - w->wb_issued >= w->paced) {
+		/* at most `paced` bytes of ours in the device queue at a time */
+		(void)sync_file_range(w->fd, (off_t)w->wb_issued,
+				      (off_t)(w->written - w->wb_issued),
+				      SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+					  SYNC_FILE_RANGE_WAIT_AFTER);
+		w->wb_issued = w->written;
+	} else if (!w->paced && w->written - w->wb_issued >= WRITEBACK_STEP) {
 		/* advisory: errors surface at the fsync */
 		(void)sync_file_range(w->fd, (off_t)w->wb_issued,
 				      (off_t)(w->written - w->wb_issued), SYNC_FILE_RANGE_WRITE);
@@ -175,6 +183,32 @@ int snap_writer_append(struct snap_writer *w, const void *rec, size_t len)
 	}
 	w->count++;
 	return 0;
+}
+
+int snap_writer_append_framed(struct snap_writer *w, const void *buf, size_t len, uint64_t nrec)
+{
+	if (w->err)
+		return w->err;
+	int rc = 0;
+	if (!w->paced && w->len + len <= BUF_SIZE) {
+		memcpy(w->buf + w->len, buf, len);
+		w->len += len;
+	} else {
+		rc = flush(w);
+		if (!rc)
+			rc = emit(w, buf, len);
+	}
+	if (rc) {
+		w->err = rc;
+		return rc;
+	}
+	w->count += nrec;
+	return 0;
+}
+
+void snap_writer_pace(struct snap_writer *w, size_t step)
+{
+	w->paced = step;
 }
 
 uint64_t snap_writer_count(const struct snap_writer *w)

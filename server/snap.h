@@ -44,6 +44,18 @@ int snap_writer_open(struct snap_writer **out, const char *dir, uint64_t zxid);
  * only accepts snap_writer_abort (commit returns the error). */
 int snap_writer_append(struct snap_writer *w, const void *rec, size_t len);
 
+/* Appends `nrec` records already framed as above (u32 len, data) in
+ * buf[0..len), e.g. serialized on another thread.  Returns 0 or -errno,
+ * with the same error rule as snap_writer_append. */
+int snap_writer_append_framed(struct snap_writer *w, const void *buf, size_t len, uint64_t nrec);
+
+/* Paced writing, for a server that serves while it writes: framed chunks
+ * go straight to the file and every `step` bytes the writer waits until
+ * they reach the disk (sync_file_range), so the transaction log's
+ * fdatasyncs never queue behind more than about `step` bytes of snapshot.
+ * 0 (the default) = write in 4 MiB pieces with asynchronous writeback. */
+void snap_writer_pace(struct snap_writer *w, size_t step);
+
 /* Finishes: trailer, fsync, rename to the final name, fsync of the
  * directory.  Frees w in every case; on failure the temp file is removed.
  * Returns 0 (the snapshot is durable) or -errno. */

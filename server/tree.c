@@ -141,6 +141,31 @@ static void grow(struct tree *t)
 	t->mask = nmask;
 }
 
+/* Moves p's child at index `from` into slot `to` (no-op when equal). */
+static void kids_move(struct tnode *p, uint32_t from, uint32_t to)
+{
+	if (from != to) {
+		p->kids[to] = p->kids[from];
+		p->kids[to]->pidx = to;
+	}
+}
+
+/* n is out of its parent p's children array (swap-remove done): keeps a
+ * walk under way valid.  See tree.h. */
+static void walker_removed(struct tree_walker *w, struct tnode *p, struct tnode *n)
+{
+	/* n can be inside the walk only as its innermost directory, emptied */
+	if (w->depth && w->lv[w->depth - 1].dir == n)
+		w->depth--;
+	for (uint32_t i = w->depth; i-- > 0;) {
+		if (w->lv[i].dir == p) {
+			if (w->lv[i].left > p->nkids)
+				w->lv[i].left = p->nkids;
+			break;
+		}
+	}
+}
+
 struct tnode *tree_add(struct tree *t, struct tnode *parent, const char *path, size_t len,
 		       const uint8_t *data, int32_t dlen)
 {
@@ -169,12 +194,10 @@ void tree_remove(struct tree *t, struct tnode *n)
 {
 	struct tnode *p = n->parent;
 	/* swap-remove from the parent's children */
-	uint32_t last = p->nkids - 1;
-	if (n->pidx != last) {
-		p->kids[n->pidx] = p->kids[last];
-		p->kids[n->pidx]->pidx = n->pidx;
-	}
-	p->nkids = last;
+	kids_move(p, p->nkids - 1, n->pidx);
+	p->nkids--;
+	if (t->walker)
+		walker_removed(t->walker, p, n);
 	if (p->nkids == 0) {
 		free(p->kids);
 		p->kids = NULL;
@@ -217,6 +240,9 @@ struct tnode *tree_set_data(struct tree *t, struct tnode *n, const uint8_t *data
 				t->root = m;
 			for (uint32_t i = 0; i < m->nkids; i++)
 				m->kids[i]->parent = m;
+			for (uint32_t i = 0; t->walker && i < t->walker->depth; i++)
+				if (t->walker->lv[i].dir == n)
+					t->walker->lv[i].dir = m;
 		}
 		n = m;
 	}
@@ -295,6 +321,52 @@ int tree_walk(const struct tnode *n, int (*cb)(void *arg, const struct tnode *n)
 	}
 	free(stack);
 	return rc;
+}
+
+void tree_walker_start(struct tree *t, struct tree_walker *w)
+{
+	memset(w, 0, sizeof(*w));
+	t->walker = w;
+}
+
+static void walker_push(struct tree_walker *w, struct tnode *dir)
+{
+	if (w->depth == w->cap) {
+		w->cap = w->cap ? w->cap * 2 : 16;
+		w->lv = xrealloc(w->lv, w->cap * sizeof(*w->lv));
+	}
+	w->lv[w->depth++] = (struct tw_level){dir, dir->nkids};
+}
+
+const struct tnode *tree_walker_next(struct tree *t, struct tree_walker *w)
+{
+	if (!w->started) {
+		w->started = true;
+		walker_push(w, t->root);
+		return t->root;
+	}
+	while (w->depth) {
+		struct tw_level *l = &w->lv[w->depth - 1];
+		if (l->left) {
+			struct tnode *k = l->dir->kids[--l->left];
+			/* a leaf that gets children later gets them after the walk
+			 * started: the walk may miss those */
+			if (k->nkids)
+				walker_push(w, k);
+			return k;
+		}
+		w->depth--;
+	}
+	return NULL;
+}
+
+void tree_walker_stop(struct tree *t, struct tree_walker *w)
+{
+	if (t->walker == w)
+		t->walker = NULL;
+	free(w->lv);
+	w->lv = NULL;
+	w->depth = w->cap = 0;
 }
 
 uint64_t tree_count_descendants(const struct tnode *n)

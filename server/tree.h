@@ -61,12 +61,15 @@ static inline uint8_t *tnode_data(const struct tnode *n)
 	return (uint8_t *)(n->name + n->name_len + 1);
 }
 
+struct tree_walker;
+
 struct tree {
 	struct tnode **tab;
 	uint32_t mask;
 	uint64_t count;	    /* nodes, root included */
 	uint64_t data_size; /* sum of data lengths and path lengths (approximate) */
 	struct tnode *root;
+	struct tree_walker *walker; /* the one incremental walk under way, or NULL */
 };
 
 /* Builds a tree with only the root ("/", all-zero stat, acl 0).
@@ -112,6 +115,42 @@ void tree_stat(const struct tnode *n, struct zk_stat *st);
 /* Visits n and all descendants, parents before children.  cb returns 0 to
  * go on, nonzero to stop (returned).  Uses an explicit stack (malloc'd). */
 int tree_walk(const struct tnode *n, int (*cb)(void *arg, const struct tnode *n), void *arg);
+
+/*
+ * An incremental walk of the whole tree, parents before children, that
+ * survives changes between its steps (the fuzzy snapshot's cursor).  The
+ * walker keeps the chain of directories it is inside, each with the number
+ * of children not visited yet, taken from the end of the array: the
+ * unvisited ones are always kids[0 .. left).  That survives the array's
+ * changes without reordering anything:
+ *   - a create appends, after the unvisited part: not visited;
+ *   - removing an unvisited child moves the last child into its slot: when
+ *     that one was visited it is visited again (a repeat, harmless);
+ *   - removing a visited child moves a visited child: nothing to do;
+ * the tree only trims `left` when the array gets shorter than it, leaves a
+ * directory the walker is inside when it is removed (only possible once
+ * empty), and follows a directory moved by tree_set_data.
+ * So every node that exists from the start of the walk to its end is
+ * visited at least once; nodes created or deleted meanwhile may or may not
+ * be; a visit shows the node's state at that moment.  At most one
+ * registered walker per tree.
+ */
+struct tree_walker {
+	struct tw_level {
+		struct tnode *dir;
+		uint32_t left; /* children kids[0 .. left) not visited yet */
+	} *lv;
+	uint32_t depth, cap;
+	bool started;
+};
+
+/* Registers w (zeroed by the call) as t's walker; t must have none. */
+void tree_walker_start(struct tree *t, struct tree_walker *w);
+/* The next node of the walk, or NULL when it is complete (w stays
+ * registered until tree_walker_stop). */
+const struct tnode *tree_walker_next(struct tree *t, struct tree_walker *w);
+/* Unregisters w and frees its memory (complete or not). */
+void tree_walker_stop(struct tree *t, struct tree_walker *w);
 
 /* Number of descendants of n (not counting n). */
 uint64_t tree_count_descendants(const struct tnode *n);

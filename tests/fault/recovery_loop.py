@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """recovery_loop — zkfs-server recovery from snapshot + log, over and over.
 
-The server runs with a tiny snapCount, so it takes snapshots (fork()ed,
-while writes keep coming) every few dozen txns.  Each round: a pipelined
+The server runs with a tiny snapCount, so it takes snapshots (serialized
+between requests and written by a pool thread while writes keep coming)
+every few dozen txns.  Each round: a pipelined
 client streams writes (create, setData, delete, and a two-node multi that
 must be all-or-nothing) without waiting for replies; at a random moment the
 server is killed with SIGKILL — in the middle of a log append, a snapshot,

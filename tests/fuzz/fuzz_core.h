@@ -109,6 +109,11 @@ struct fz {
 	int nexpired;
 	char reap[8][64];
 	int nreap;
+	/* a fuzzy snapshot of A taken in steps while txns are applied */
+	struct core_snap *fsnap;
+	struct fz_recs *frecs;
+	uint64_t fsnap_at; /* log_total when it began: the first txn after its tag */
+	bool fsnap_done;
 	struct fz_stats *st;
 	int checks_left; /* snapshot/replay checks still allowed: each walks the
 			    tree, and an input of nothing else must not take
@@ -118,6 +123,7 @@ struct fz {
 /* What a run did, summed over runs by the caller. */
 struct fz_stats {
 	uint64_t requests, txns, txns_ok, reads_ok, events, snapshots, replays, max_nodes;
+	uint64_t fuzzy; /* stepped snapshots checked (loaded + replayed = A) */
 	uint64_t errs[160][2]; /* txn replies by -err and request type != createSession */
 };
 
@@ -428,6 +434,11 @@ static void fz_apply_oldest(struct fz *f)
 	zk_response_free(&ra);
 	zk_response_free(&rb);
 	fz_log_add(f, o.buf, o.len);
+	if (f->fsnap && !f->fsnap_done) {
+		int rc = core_snapshot_step(f->fsnap, fz_u8(f) % 4);
+		FZ_CHECK(rc >= 0, "core_snapshot_step");
+		f->fsnap_done = rc == 1;
+	}
 	core_txn_free(d);
 	core_txn_free(pd.t);
 	jute_out_free(&o);
@@ -885,6 +896,63 @@ static void fz_check_recovery(struct fz *f)
 	f->saved_at = f->log_total;
 }
 
+/* Starts a stepped (fuzzy) snapshot of A; it advances a few nodes after
+ * every applied txn. */
+static void fz_fuzzy_begin(struct fz *f)
+{
+	if (f->fsnap)
+		return;
+	f->frecs = calloc(1, sizeof(*f->frecs));
+	FZ_CHECK(f->frecs != NULL, "out of memory");
+	FZ_CHECK(core_snapshot_begin(f->a.c, fz_rec_emit, f->frecs, &f->fsnap) == 0,
+		 "core_snapshot_begin");
+	FZ_CHECK(core_snapshot_zxid(f->fsnap) == core_last_zxid(f->a.c), "fuzzy snapshot tag");
+	f->fsnap_at = f->log_total;
+	f->fsnap_done = false;
+}
+
+/* Once the fuzzy snapshot is complete and nothing is pending: loading it
+ * and replaying every txn after its tag must give A's state, as recovery
+ * does.  finish: complete it first (end of a run). */
+static void fz_fuzzy_check(struct fz *f, bool finish)
+{
+	if (!f->fsnap)
+		return;
+	while (finish && !f->fsnap_done) {
+		int rc = core_snapshot_step(f->fsnap, 1);
+		FZ_CHECK(rc >= 0, "core_snapshot_step");
+		f->fsnap_done = rc == 1;
+	}
+	if (!f->fsnap_done || f->npend)
+		return;
+	core_snapshot_end(f->fsnap);
+	f->fsnap = NULL;
+	uint64_t oldest = f->log_total - (uint64_t)f->nlog;
+	if (f->fsnap_at >= oldest) { /* the ring still holds every txn after the tag */
+		f->st->fuzzy++;
+		struct core *c = fz_load(f->frecs);
+		for (uint64_t i = f->fsnap_at; i < f->log_total; i++) {
+			const struct fz_logent *e =
+			    &f->log[(f->log_head + (int)(i - oldest)) % FZ_NLOG];
+			struct core_txn *t;
+			FZ_CHECK(core_txn_decode(e->buf, e->len, &t) == 0,
+				 "decode of a logged txn");
+			core_apply(c, t, NULL);
+			core_txn_free(t);
+		}
+		core_session_restart_tracking(c, f->now);
+		fz_same_state(f->a.c, c, false, "fuzzy snapshot + log recovery differs");
+		struct core_stats sa, sc;
+		core_get_stats(f->a.c, &sa);
+		core_get_stats(c, &sc);
+		FZ_CHECK(sa.ephemerals == sc.ephemerals, "fuzzy recovery lost session links");
+		core_free(c);
+	}
+	fz_recs_free(f->frecs);
+	free(f->frecs);
+	f->frecs = NULL;
+}
+
 static void fz_add_auth(struct fz *f)
 {
 	static const char *const schemes[] = {"digest", "ip", "world", "sasl", "x509", "super"};
@@ -994,6 +1062,7 @@ static void fz_fini(struct fz *f)
 	f->st->events += f->a.nev;
 	fz_check_snapshot(f);
 	fz_check_replay(f);
+	fz_fuzzy_check(f, true);
 	for (int i = 0; i < FZ_NWATCHER; i++) {
 		core_watcher_gone(f->a.c, &f->a.w[i]);
 		core_watcher_gone(f->b.c, &f->b.w[i]);
@@ -1023,6 +1092,7 @@ static __attribute__((unused)) void fz_run(const uint8_t *data, size_t len, stru
 	jute_out_init(&o);
 	fz_init(&f, data, len, st);
 	while (f.n) {
+		fz_fuzzy_check(&f, false);
 		uint8_t cmd = fz_u8(&f) % 21;
 		switch (cmd) {
 		case 0 ... 9:
@@ -1069,10 +1139,17 @@ static __attribute__((unused)) void fz_run(const uint8_t *data, size_t len, stru
 		case 19:
 			if (f.checks_left-- <= 0)
 				break;
-			if (fz_u8(&f) & 1)
+			switch (fz_u8(&f) % 3) {
+			case 0:
 				fz_check_replay(&f);
-			else
+				break;
+			case 1:
 				fz_check_recovery(&f);
+				break;
+			default:
+				fz_fuzzy_begin(&f);
+				break;
+			}
 			break;
 		}
 	}

@@ -69,11 +69,12 @@ static void test_fuzz_seeds(void **state)
 			break;
 	}
 	printf("# %d inputs: %llu requests, %llu txns (%llu ok), %llu reads ok, %llu events,"
-	       " %llu snapshot and %llu replay checks, up to %llu nodes\n",
+	       " %llu snapshot, %llu replay and %llu fuzzy-snapshot checks, up to %llu nodes\n",
 	       i, (unsigned long long)st.requests, (unsigned long long)st.txns,
 	       (unsigned long long)st.txns_ok, (unsigned long long)st.reads_ok,
 	       (unsigned long long)st.events, (unsigned long long)st.snapshots,
-	       (unsigned long long)st.replays, (unsigned long long)st.max_nodes);
+	       (unsigned long long)st.replays, (unsigned long long)st.fuzzy,
+	       (unsigned long long)st.max_nodes);
 	if (getenv("ZKFS_FUZZ_VERBOSE"))
 		for (int e = 0; e < 160; e++)
 			if (st.errs[e][0] || st.errs[e][1])

@@ -116,6 +116,82 @@ static void test_swap_remove_and_walk(void **state)
 	tree_free(&t);
 }
 
+/* The incremental walker under random creates, deletes and data changes
+ * between its steps: every node that exists from start to end is visited
+ * (a parent before its children), and no visit touches a freed node (the
+ * sanitizers watch). */
+enum { WN = 64 };
+
+static int walk_pick(unsigned *seed, int n)
+{
+	return (int)(rand_r(seed) % (unsigned)n);
+}
+
+static void test_walker_under_changes(void **state)
+{
+	unsigned seed = 7;
+	for (int round = 0; round < 300; round++) {
+		struct tree t;
+		tree_init(&t);
+		/* a two-level tree: /dD and /dD/nN */
+		bool live[WN][WN + 1] = {{false}}; /* [d][0] = the directory itself */
+		char path[32];
+		for (int d = 0; d < 6; d++) {
+			snprintf(path, sizeof(path), "/d%d", d);
+			add(&t, path);
+			live[d][0] = true;
+			for (int k = 1; k <= walk_pick(&seed, 20); k++) {
+				snprintf(path, sizeof(path), "/d%d/n%d", d, k);
+				add(&t, path);
+				live[d][k] = true;
+			}
+		}
+		bool throughout[WN][WN + 1], seen[WN][WN + 1] = {{false}};
+		memcpy(throughout, live, sizeof(live));
+		struct tree_walker w;
+		tree_walker_start(&t, &w);
+		const struct tnode *n;
+		while ((n = tree_walker_next(&t, &w))) {
+			char p[64];
+			tree_path(n, p, sizeof(p));
+			int d, k = 0;
+			if (n != t.root) {
+				assert_true(sscanf(p, "/d%d/n%d", &d, &k) >= 1);
+				if (k)
+					assert_true(seen[d][0]); /* parent first */
+				seen[d][k] = true;
+			}
+			/* change the tree between steps */
+			for (int c = walk_pick(&seed, 4); c > 0; c--) {
+				int dd = walk_pick(&seed, 8), kk = walk_pick(&seed, WN);
+				snprintf(path, sizeof(path), kk ? "/d%d/n%d" : "/d%d", dd, kk);
+				struct tnode *x = tree_find(&t, path, strlen(path));
+				if (x && !x->nkids) {
+					tree_remove(&t, x);
+					live[dd][kk] = false;
+					throughout[dd][kk] = false;
+				} else if (x) {
+					uint8_t data[40] = {0};
+					tree_set_data(&t, x, data, walk_pick(&seed, 40));
+				} else if (!kk || live[dd][0]) {
+					struct tnode *parent =
+					    tree_find(&t, path, zk_path_parent_len(path, strlen(path)));
+					assert_non_null(parent);
+					tree_add(&t, parent, path, strlen(path), NULL, -1);
+					live[dd][kk] = true;
+				}
+			}
+		}
+		tree_walker_stop(&t, &w);
+		assert_null(t.walker);
+		for (int d = 0; d < WN; d++)
+			for (int k = 0; k <= WN; k++)
+				if (throughout[d][k])
+					assert_true(seen[d][k]);
+		tree_free(&t);
+	}
+}
+
 static void test_memory_per_znode(void **state)
 {
 	struct fx *f = fx_new();
@@ -146,6 +222,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_find_add_remove),
 	    cmocka_unit_test(test_swap_remove_and_walk),
+	    cmocka_unit_test(test_walker_under_changes),
 	    cmocka_unit_test(test_memory_per_znode),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

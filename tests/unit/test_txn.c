@@ -353,6 +353,51 @@ static void test_replay_over_later_incarnation(void **state)
 	fx_free(f);
 }
 
+/* A snapshot taken in steps while txns go on (recovery = it + the txns
+ * after its tag): an ACL slot written early, freed and reused for another
+ * ACL before a node using it is reached, must reach that node with the
+ * new ACL; ephemerals of a session opened after the tag join it. */
+static void test_stepped_snapshot_acl_reuse(void **state)
+{
+	struct fx *f = fx_new();
+	struct txlog l = {0};
+	cur_log = &l;
+	struct zk_acl a1 = {ZK_PERM_ALL, {"digest", "u1:aYXlLOpEooaV1cRAvUL1fp9Qt7E="}};
+	struct zk_acl a2 = {ZK_PERM_READ, {"digest", "u2:aYXlLOpEooaV1cRAvUL1fp9Qt7E="}};
+	int64_t sid = fx_session(f, 10000);
+	wcreate(f, sid, ZOP_CREATE, "/d", NULL, 0, 0, NULL);
+	wcreate(f, sid, ZOP_CREATE, "/d/old", "o", 0, 0, NULL);
+	wcreate(f, sid, ZOP_CREATE, "/x", "x", 0, 0, &a1);
+	struct fx *b = fx_new();
+	struct feed fd = {b->c, 0};
+	struct core_snap *sn;
+	assert_int_equal(core_snapshot_begin(f->c, feed, &fd, &sn), 0);
+	int tag = l.n;
+	/* children are walked from the end of the array: the root, then /x
+	 * (with a1's record), then /d and below */
+	assert_int_equal(core_snapshot_step(sn, 2), 0);
+	wsimple(f, sid, ZOP_DELETE, "/x", NULL, -1);	       /* a1's slot is freed */
+	wcreate(f, sid, ZOP_CREATE, "/d/new", "n", 0, 0, &a2); /* and reused for a2 */
+	int64_t late = wsession(f);
+	wcreate(f, late, ZOP_CREATE, "/d/eph", "e", ZK_EPHEMERAL, 0, NULL);
+	wsimple(f, sid, ZOP_DELETE, "/d/old", NULL, -1);
+	int rc;
+	while ((rc = core_snapshot_step(sn, 1)) == 0)
+		;
+	assert_int_equal(rc, 1);
+	core_snapshot_end(sn);
+	assert_int_equal(fd.rc, 1);
+	replay(b->c, &l, tag, l.n);
+	core_session_restart_tracking(b->c, f->now);
+	assert_same_state(f->c, b->c);
+	struct core_stats st;
+	core_get_stats(b->c, &st);
+	assert_int_equal(st.ephemerals, 1);
+	fx_free(b);
+	log_free(&l);
+	fx_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -360,6 +405,7 @@ int main(void)
 	    cmocka_unit_test(test_idempotent_apply),
 	    cmocka_unit_test(test_snapshot_roundtrip),
 	    cmocka_unit_test(test_replay_over_later_incarnation),
+	    cmocka_unit_test(test_stepped_snapshot_acl_reuse),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
