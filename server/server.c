@@ -799,12 +799,13 @@ static void pick_snap_threshold(struct server *srv)
 	srv->txns_since_snap = 0;
 }
 
-/* Snapshots take at most about 1/(1 + SNAP_GAP_FACTOR) of the time: at
+/* Snapshots keep the loop and the disk busy at most about
+ * 1/(1 + SNAP_GAP_FACTOR) of the time (busy = serializing on the loop plus
+ * the pool's writing, not the wall time, which a loaded loop stretches): at
  * write rates where snapCount txns go by faster than that, serializing and
  * writing the tree over and over would take the loop's CPU and the disk's
- * bandwidth from the requests (and the next snapshot would make the
- * previous one obsolete before it helps).  Recovery then replays more
- * txns, bounded by the rate times that gap. */
+ * bandwidth from the requests.  Recovery then replays more txns, bounded
+ * by the rate times that gap. */
 #define SNAP_GAP_FACTOR 3
 
 static void on_snapshot_done(void *arg, int rc, const struct snapper_stats *st)
@@ -812,14 +813,15 @@ static void on_snapshot_done(void *arg, int rc, const struct snapper_stats *st)
 	struct server *srv = arg;
 	srv->snapper = NULL;
 	srv->snap_ms_last = st->ms;
-	/* the next one waits SNAP_GAP_FACTOR times this one's duration */
-	srv->snap_not_before = uv_now(srv->loop) + SNAP_GAP_FACTOR * st->ms;
+	/* the next one waits SNAP_GAP_FACTOR times what this one cost */
+	srv->snap_not_before = uv_now(srv->loop) + SNAP_GAP_FACTOR * st->busy_ms;
 	if (st->step_us_max > srv->snap_step_us_max)
 		srv->snap_step_us_max = st->step_us_max;
 	if (rc == 0)
-		slog_info("snapshot", "snapshot 0x%llx written: %llu nodes, %llu KB in %llu ms",
+		slog_info("snapshot", "snapshot 0x%llx written: %llu nodes, %llu KB in %llu ms (%llu ms busy)",
 			  (unsigned long long)st->zxid, (unsigned long long)st->nodes,
-			  (unsigned long long)(st->bytes >> 10), (unsigned long long)st->ms);
+			  (unsigned long long)(st->bytes >> 10), (unsigned long long)st->ms,
+			  (unsigned long long)st->busy_ms);
 	else if (rc == -ECANCELED)
 		slog_info("snapshot", "snapshot 0x%llx abandoned at shutdown",
 			  (unsigned long long)st->zxid);

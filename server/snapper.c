@@ -62,6 +62,8 @@ struct snapper {
 	struct snap_writer *w;
 	int jerr;
 	bool committed;
+	uint64_t job_ns; /* time the jobs took */
+	uint64_t step_ns; /* time the loop spent serializing */
 	/* done */
 	snapper_done_cb done;
 	void *arg;
@@ -148,6 +150,7 @@ static void on_step(uv_idle_t *h)
 		rc = core_snapshot_step(s->cs, STEP_NODES);
 		now = uv_hrtime();
 	}
+	s->step_ns += now - t0;
 	if ((now - t0) / 1000 > s->st.step_us_max)
 		s->st.step_us_max = (now - t0) / 1000;
 	if (rc < 0) {
@@ -171,9 +174,18 @@ static void on_step(uv_idle_t *h)
 	kick(s);
 }
 
+static void job_write(struct snapper *s);
+
 static void job_work(uv_work_t *req)
 {
 	struct snapper *s = req->data;
+	uint64_t t0 = uv_hrtime();
+	job_write(s);
+	s->job_ns += uv_hrtime() - t0;
+}
+
+static void job_write(struct snapper *s)
+{
 	if (s->job_abort) {
 		snap_writer_abort(s->w); /* removes the partial file */
 		s->w = NULL;
@@ -289,6 +301,7 @@ static void finish(struct snapper *s, int rc)
 	s->tail = NULL;
 	s->queued = 0;
 	s->st.ms = (uv_hrtime() - s->t0) / 1000000;
+	s->st.busy_ms = (s->step_ns + s->job_ns) / 1000000;
 	snapper_done_cb done = s->done;
 	void *arg = s->arg;
 	struct snapper_stats st = s->st;

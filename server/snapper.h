@@ -24,6 +24,7 @@ struct snapper_stats {
 	uint64_t nodes;	    /* node records written */
 	uint64_t bytes;	    /* records' bytes (framing included) */
 	uint64_t ms;	    /* from start to durable (or failure) */
+	uint64_t busy_ms;   /* of that: serializing on the loop + writing in the pool */
 	uint64_t step_us_max; /* the longest single step on the loop */
 };
 
