@@ -85,6 +85,11 @@ struct core {
 	uint32_t *load_pins;
 	uint32_t npins, pins_cap;
 	uint64_t eph_orphans;
+	/* snapshot loading: the last node loaded and its parent.  Records
+	 * come parents first (a preorder walk), so the next node's parent is
+	 * usually one of these, which spares a lookup in the index.  Kept
+	 * valid when they move (set_data) or go (delete_node). */
+	struct tnode *load_last, *load_parent;
 };
 
 static const uint8_t default_secret[16] = {0xb3, 0x41, 0x5c, 0x00, 0x7a, 0x6b, 0x66, 0x73,
@@ -228,11 +233,11 @@ static void view(const struct core *c, const char *path, size_t len, struct nvie
 		return;
 	v->exists = true;
 	v->kind = n->kind;
-	v->owner = n->owner;
+	v->owner = n->kind == TN_TTL ? tnode_ttl(n) : tnode_owner(n);
 	v->version = n->version;
 	v->cversion = n->cversion;
 	v->aversion = n->aversion;
-	v->nkids = n->nkids;
+	v->nkids = tnode_nkids(n);
 	v->mtime = n->mtime;
 	v->acl = acl_get(&c->acls, n->acl);
 }
@@ -400,7 +405,9 @@ static int prep_create(struct core *c, int64_t sid, const struct core_auth *auth
 		snprintf(full + len, 16, "%010d", pv.cversion);
 		len = strlen(full);
 	}
-	if (!zk_path_valid(full, len)) {
+	/* a name longer than a node can hold (TNODE_NAME_MAX, 16 MiB - 1)
+	 * needs jute.maxbuffer raised past that */
+	if (!zk_path_valid(full, len) || !tree_name_ok(full, len)) {
 		rc = ZE_BADARGUMENTS;
 		goto fail;
 	}
@@ -661,7 +668,7 @@ static void prep_close_ephemerals(struct core *c, int64_t sid, struct core_txn *
 		if (!(r->v.exists && r->v.kind == TN_EPHEMERAL && r->v.owner == sid))
 			continue;
 		struct tnode *n = tree_find(&c->tree, r->path, r->len);
-		if (n && n->kind == TN_EPHEMERAL && n->owner == sid)
+		if (n && n->kind == TN_EPHEMERAL && tnode_owner(n) == sid)
 			continue; /* handled above */
 		struct nview v;
 		view(c, r->path, r->len, &v); /* newest (a staged delete wins) */
@@ -920,8 +927,14 @@ static void result_stat(struct zk_result *r, const struct tnode *n)
 static struct tnode *set_data(struct core *c, struct tnode *n, const uint8_t *data, int32_t len)
 {
 	struct tnode *m = tree_set_data(&c->tree, n, data, len);
+	if (m != n) {
+		if (c->load_last == n)
+			c->load_last = m;
+		if (c->load_parent == n)
+			c->load_parent = m;
+	}
 	if (m != n && m->kind == TN_EPHEMERAL) {
-		struct session *s = session_find(&c->sessions, m->owner);
+		struct session *s = session_find(&c->sessions, tnode_owner(m));
 		if (s && m->aux < s->neph && s->eph[m->aux] == n)
 			s->eph[m->aux] = m;
 	}
@@ -935,17 +948,20 @@ static void apply_create(struct core *c, const struct core_txn *t, const struct 
 	size_t plen = zk_path_parent_len(op->path, len);
 	struct tnode *parent = tree_find(&c->tree, op->path, plen);
 	struct tnode *n = tree_find(&c->tree, op->path, len);
-	if (!parent || n || t->zxid < parent->czxid) {
+	if (!parent || n || t->zxid < parent->czxid || parent->kind == TN_EPHEMERAL ||
+	    !tree_name_ok(op->path, len)) {
 		/* replay over a state that already has it (or lost the parent to
 		 * a later txn, or has a later incarnation of the parent): the
-		 * later state wins.  A fuzzy snapshot may hold the node but a
-		 * parent written before the create: its child count and pzxid
-		 * still move forward (never back). */
-		if (parent && n && t->zxid >= parent->czxid &&
+		 * later state wins.  Prep refuses children of ephemerals and
+		 * names too long for a node: a log with those is not ours.  A
+		 * fuzzy snapshot may hold the node but a parent written before
+		 * the create: its child count and pzxid still move forward
+		 * (never back). */
+		if (parent && n && t->zxid >= parent->czxid && parent->kind != TN_EPHEMERAL &&
 		    op->parent_cversion > parent->cversion) {
 			parent->cversion = op->parent_cversion;
-			if (t->zxid > parent->pzxid)
-				parent->pzxid = t->zxid;
+			if (t->zxid > tnode_pzxid(parent))
+				tree_set_pzxid(parent, t->zxid);
 		}
 		if (r && n) {
 			r->path = xstrdup(op->path);
@@ -954,11 +970,10 @@ static void apply_create(struct core *c, const struct core_txn *t, const struct 
 		return;
 	}
 	n = tree_add(&c->tree, parent, op->path, len, op->data, op->data_len);
-	n->czxid = n->mzxid = n->pzxid = t->zxid;
+	n->czxid = n->mzxid = t->zxid; /* pzxid reads as czxid */
 	n->ctime = n->mtime = t->time;
 	n->acl = acl_intern(&c->acls, &op->acl);
-	n->kind = (uint8_t)op->node_kind;
-	n->owner = op->owner;
+	tree_set_kind(n, (enum tnode_kind)op->node_kind, op->owner); /* a new node: cannot fail */
 	if (n->kind == TN_CONTAINER || n->kind == TN_TTL)
 		c->nreapable++;
 	if (n->kind == TN_EPHEMERAL) {
@@ -970,7 +985,7 @@ static void apply_create(struct core *c, const struct core_txn *t, const struct 
 	}
 	if (op->parent_cversion > parent->cversion) {
 		parent->cversion = op->parent_cversion;
-		parent->pzxid = t->zxid;
+		tree_set_pzxid(parent, t->zxid); /* a parent: cannot fail */
 	}
 	if (r) {
 		r->path = xstrdup(op->path);
@@ -984,31 +999,36 @@ static void delete_node(struct core *c, struct tnode *n, int64_t zxid)
 {
 	struct tnode *parent = n->parent;
 	if (n->kind == TN_EPHEMERAL) {
-		struct session *s = session_find(&c->sessions, n->owner);
+		struct session *s = session_find(&c->sessions, tnode_owner(n));
 		if (s)
 			session_eph_del(&c->sessions, s, n);
 	}
 	if (n->kind == TN_CONTAINER || n->kind == TN_TTL)
 		c->nreapable--;
 	acl_unref(&c->acls, n->acl);
+	if (c->load_last == n)
+		c->load_last = NULL;
+	if (c->load_parent == n)
+		c->load_parent = NULL;
 	tree_remove(&c->tree, n);
-	if (zxid > parent->pzxid)
-		parent->pzxid = zxid;
+	if (zxid > tnode_pzxid(parent))
+		tree_set_pzxid(parent, zxid); /* a parent: cannot fail */
 }
 
 static void apply_delete(struct core *c, const struct core_txn *t, const struct txn_op *op)
 {
 	size_t len = strlen(op->path);
 	struct tnode *n = tree_find(&c->tree, op->path, len);
-	if (!n || !n->parent || n->nkids || t->zxid < n->czxid) {
+	if (!n || !n->parent || tnode_nkids(n) || t->zxid < n->czxid) {
 		/* replay: already gone, a later incarnation of the path, or
 		 * given children by a later state: the later state wins.  A fuzzy
 		 * snapshot may hold the parent as it was before the delete: its
 		 * pzxid still moves forward. */
 		struct tnode *p = n ? n->parent
 				    : tree_find(&c->tree, op->path, zk_path_parent_len(op->path, len));
-		if (p && len > 1 && t->zxid >= p->czxid && t->zxid > p->pzxid)
-			p->pzxid = t->zxid;
+		if (p && len > 1 && p->kind != TN_EPHEMERAL && t->zxid >= p->czxid &&
+		    t->zxid > tnode_pzxid(p))
+			tree_set_pzxid(p, t->zxid);
 		return;
 	}
 	delete_and_fire(c, n, op->path, len, t->zxid);
@@ -1202,11 +1222,14 @@ static int read_children(struct core *c, const struct core_auth *auth, struct co
 		return ZE_NOAUTH;
 	if (op->watch && w)
 		watch_add(&c->watches, op->path, strlen(op->path), w, W_CHILD);
-	r->children.n = (int32_t)n->nkids;
-	if (n->nkids) {
-		r->children.v = xmalloc(n->nkids * sizeof(char *));
-		for (uint32_t i = 0; i < n->nkids; i++)
-			r->children.v[i] = xstrndup(n->kids[i]->name, n->kids[i]->name_len);
+	uint32_t nk = tnode_nkids(n);
+	r->children.n = (int32_t)nk;
+	if (nk) {
+		r->children.v = xmalloc(nk * sizeof(char *));
+		for (uint32_t i = 0; i < nk; i++) {
+			const struct tnode *k = tnode_kid(n, i);
+			r->children.v[i] = xstrndup(k->name, k->name_len);
+		}
 	}
 	if (with_stat)
 		tree_stat(n, &r->stat);
@@ -1323,7 +1346,7 @@ static void set_watches(struct core *c, struct core_watcher *w, const struct zk_
 			case ZK_SW_CHILD:
 				if (!n)
 					ev = ZK_EVENT_DELETED;
-				else if (n->pzxid > rel)
+				else if (tnode_pzxid(n) > rel)
 					ev = ZK_EVENT_CHILD_CHANGED;
 				else
 					bits = W_CHILD;
@@ -1543,7 +1566,7 @@ static int relink_one(void *arg, const struct tnode *cn)
 	struct core *c = arg;
 	struct tnode *n = (struct tnode *)cn;
 	if (n->kind == TN_EPHEMERAL && n->aux == UINT32_MAX) {
-		struct session *s = session_find(&c->sessions, n->owner);
+		struct session *s = session_find(&c->sessions, tnode_owner(n));
 		if (s)
 			session_eph_add(&c->sessions, s, n);
 	}
@@ -1576,10 +1599,10 @@ struct reap_arg {
 static int reap_one(void *arg, const struct tnode *n)
 {
 	struct reap_arg *ra = arg;
-	if (n->nkids)
+	if (tnode_nkids(n))
 		return 0;
 	bool reap = (n->kind == TN_CONTAINER && n->cversion > 0) ||
-		    (n->kind == TN_TTL && ra->now - n->mtime > n->owner);
+		    (n->kind == TN_TTL && ra->now - n->mtime > tnode_ttl(n));
 	if (!reap)
 		return 0;
 	size_t len = tree_path(n, NULL, 0);
@@ -1685,14 +1708,15 @@ static int snap_node(struct core_snap *sa, const struct tnode *n)
 	jute_put_int(&sa->o, (int32_t)n->acl);
 	jute_put_long(&sa->o, n->czxid);
 	jute_put_long(&sa->o, n->mzxid);
-	jute_put_long(&sa->o, n->pzxid);
+	jute_put_long(&sa->o, tnode_pzxid(n));
 	jute_put_long(&sa->o, n->ctime);
 	jute_put_long(&sa->o, n->mtime);
 	jute_put_int(&sa->o, n->version);
 	jute_put_int(&sa->o, n->cversion);
 	jute_put_int(&sa->o, n->aversion);
 	jute_put_int(&sa->o, n->kind);
-	jute_put_long(&sa->o, n->owner);
+	/* the session of an ephemeral, the ttl of a TTL node, else 0 */
+	jute_put_long(&sa->o, n->kind == TN_TTL ? tnode_ttl(n) : tnode_owner(n));
 	sa->nodes++;
 	return snap_flush(sa);
 }
@@ -1802,6 +1826,19 @@ int core_snapshot_write(const struct core *c,
 	return rc < 0 ? rc : 0;
 }
 
+/* Deletes every descendant of n (a fuzzy snapshot's earlier incarnation of
+ * a path: its children were deleted before it was, so none is current;
+ * the txns that deleted them are replayed after the load, harmlessly). */
+static void drop_subtree(struct core *c, struct tnode *n)
+{
+	while (tnode_nkids(n)) {
+		struct tnode *x = n;
+		while (tnode_nkids(x))
+			x = tnode_kid(x, tnode_nkids(x) - 1);
+		delete_node(c, x, 0);
+	}
+}
+
 static int load_node(struct core *c, struct jute_in *in)
 {
 	char *path = jute_get_string_dup(in);
@@ -1819,44 +1856,62 @@ static int load_node(struct core *c, struct jute_in *in)
 	if (in->err || !path || jute_in_left(in) || kind < 0 || kind > TN_TTL)
 		goto out;
 	size_t len = strlen(path);
-	if (!zk_path_valid(path, len) || !acl_get(&c->acls, acl))
+	if (!zk_path_valid(path, len) || !tree_name_ok(path, len) || !acl_get(&c->acls, acl))
+		goto out;
+	/* An ephemeral has no children and its pzxid is its czxid: the tree
+	 * has no room for anything else (tree.h). */
+	if (kind == TN_EPHEMERAL && pzxid != czxid)
 		goto out;
 	struct tnode *n = tree_find(&c->tree, path, len);
 	if (!n) {
-		struct tnode *parent = tree_find(&c->tree, path, zk_path_parent_len(path, len));
+		size_t plen = zk_path_parent_len(path, len);
+		struct tnode *parent;
+		if (c->load_last && tree_is(c->load_last, path, plen))
+			parent = c->load_last; /* its first child */
+		else if (c->load_parent && tree_is(c->load_parent, path, plen))
+			parent = c->load_parent; /* its next sibling */
+		else
+			parent = tree_find(&c->tree, path, plen);
 		if (!parent || parent->kind == TN_EPHEMERAL)
 			goto out;
 		n = tree_add(&c->tree, parent, path, len, data, dlen);
 	} else {
 		/* the path again (fuzzy: deleted and created anew during the
 		 * walk): the later record wins */
+		if (c->load_format >= 2 && n->czxid != czxid)
+			drop_subtree(c, n);
+		if (kind == TN_EPHEMERAL && tnode_nkids(n))
+			goto out;
 		n = set_data(c, n, data, dlen);
 		if (n->kind == TN_EPHEMERAL) {
-			struct session *s = session_find(&c->sessions, n->owner);
+			struct session *s = session_find(&c->sessions, tnode_owner(n));
 			if (s)
 				session_eph_del(&c->sessions, s, n);
 		}
 		if (c->load_format >= 2)
 			acl_unref(&c->acls, n->acl);
+		if (n->kind == TN_CONTAINER || n->kind == TN_TTL)
+			c->nreapable--; /* an existing node being overwritten */
 	}
 	/* format 1 counted node references into the ACL records' refs */
 	if (c->load_format >= 2)
 		acl_ref(&c->acls, acl);
 	n->acl = acl;
+	/* kind first (it may drop the children block), then czxid, then
+	 * pzxid (a block is made when it differs from czxid) */
+	tree_set_kind(n, (enum tnode_kind)kind, owner); /* checked above: cannot fail */
 	n->czxid = czxid;
+	tree_set_pzxid(n, pzxid); /* checked above: cannot fail */
 	n->mzxid = mzxid;
-	n->pzxid = pzxid;
 	n->ctime = ctime;
 	n->mtime = mtime;
 	n->version = version;
 	n->cversion = cversion;
 	n->aversion = aversion;
-	if (n->kind == TN_CONTAINER || n->kind == TN_TTL)
-		c->nreapable--; /* an existing node being overwritten */
-	n->kind = (uint8_t)kind;
-	n->owner = owner;
 	if (kind == TN_CONTAINER || kind == TN_TTL)
 		c->nreapable++;
+	c->load_last = n;
+	c->load_parent = n->parent;
 	if (kind == TN_EPHEMERAL) {
 		struct session *s = session_find(&c->sessions, owner);
 		if (s) {
@@ -1884,11 +1939,15 @@ int core_snapshot_load(struct core *c, const void *rec, size_t len)
 			return -EBADMSG;
 		c->load_format = format;
 		int64_t zxid = jute_get_long(&in);
-		(void)jute_get_long(&in);
+		int64_t nodes = jute_get_long(&in);
 		(void)jute_get_long(&in);
 		if (in.err)
 			return -EBADMSG;
 		c->last_zxid = zxid;
+		/* the file's checksums are verified before its records come
+		 * (snap.c): the count is what the writer's tree held */
+		if (nodes > 0)
+			tree_reserve(&c->tree, (uint64_t)nodes);
 		return 0;
 	}
 	case SNAP_ACL: {

@@ -5,10 +5,18 @@
  */
 #include "tree.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "xmem.h"
+
+/* A broken promise of a caller: no way to go on without corrupting the tree. */
+static void tree_bug(const char *what)
+{
+	fprintf(stderr, "zkfs-server: tree: %s\n", what);
+	abort();
+}
 
 uint32_t tree_hash(const char *path, size_t len)
 {
@@ -32,11 +40,13 @@ static size_t node_size(size_t name_len, int32_t dlen)
 static struct tnode *node_alloc(const char *name, size_t name_len, const uint8_t *data,
 				int32_t dlen)
 {
+	if (name_len > TNODE_NAME_MAX)
+		tree_bug("path component too long for a node");
 	struct tnode *n = xmalloc(node_size(name_len, dlen));
 	memset(n, 0, offsetof(struct tnode, name));
 	memcpy(n->name, name, name_len);
 	n->name[name_len] = 0;
-	n->name_len = (uint32_t)name_len;
+	n->name_len = (uint32_t)name_len & TNODE_NAME_MAX;
 	n->data_len = dlen < 0 ? -1 : dlen;
 	if (dlen > 0)
 		memcpy(tnode_data(n), data, (size_t)dlen);
@@ -66,14 +76,15 @@ static void free_rec(struct tnode *n)
 	stack[top++] = n;
 	while (top) {
 		struct tnode *x = stack[--top];
-		for (uint32_t i = 0; i < x->nkids; i++) {
+		struct tkids *kb = tnode_kb(x);
+		for (uint32_t i = 0; kb && i < kb->n; i++) {
 			if (top == cap) {
 				cap *= 2;
 				stack = xrealloc(stack, cap * sizeof(*stack));
 			}
-			stack[top++] = x->kids[i];
+			stack[top++] = kb->v[i];
 		}
-		free(x->kids);
+		free(kb);
 		free(x);
 	}
 	free(stack);
@@ -106,6 +117,13 @@ static bool node_is(const struct tnode *n, const char *path, size_t len)
 	return len == 0;
 }
 
+bool tree_is(const struct tnode *n, const char *path, size_t len)
+{
+	if (!n->parent)
+		return len == 1 && path[0] == '/';
+	return node_is(n, path, len);
+}
+
 struct tnode *tree_find(const struct tree *t, const char *path, size_t len)
 {
 	uint32_t h = tree_hash(path, len);
@@ -123,9 +141,9 @@ struct tnode *tree_find(const struct tree *t, const char *path, size_t len)
 	return NULL;
 }
 
-static void grow(struct tree *t)
+/* Rehashes into nmask + 1 buckets. */
+static void resize(struct tree *t, uint32_t nmask)
 {
-	uint32_t nmask = t->mask * 2 + 1;
 	struct tnode **ntab = xcalloc((size_t)nmask + 1, sizeof(*ntab));
 	for (uint32_t i = 0; i <= t->mask; i++) {
 		struct tnode *n = t->tab[i];
@@ -141,13 +159,73 @@ static void grow(struct tree *t)
 	t->mask = nmask;
 }
 
-/* Moves p's child at index `from` into slot `to` (no-op when equal). */
-static void kids_move(struct tnode *p, uint32_t from, uint32_t to)
+/* Buckets (mask + 1) for `nodes` nodes, at most one per bucket on average
+ * (see tree.h for why not more). */
+static uint32_t mask_for(uint64_t nodes, uint32_t mask)
 {
-	if (from != to) {
-		p->kids[to] = p->kids[from];
-		p->kids[to]->pidx = to;
+	while ((uint64_t)mask + 1 < nodes && mask < UINT32_MAX / 2)
+		mask = mask * 2 + 1;
+	return mask;
+}
+
+void tree_reserve(struct tree *t, uint64_t nodes)
+{
+	uint32_t nmask = mask_for(nodes, t->mask);
+	if (nmask != t->mask)
+		resize(t, nmask);
+}
+
+static size_t kids_size(uint32_t cap)
+{
+	return offsetof(struct tkids, v) + (size_t)cap * sizeof(struct tnode *);
+}
+
+/* n's children block, made (header only) if it has none; n not ephemeral. */
+static struct tkids *kids_get(struct tnode *n)
+{
+	if (n->kind == TN_EPHEMERAL)
+		tree_bug("an ephemeral node cannot have a children block");
+	struct tkids *kb = n->u.kb;
+	if (!kb) {
+		kb = xmalloc(kids_size(0));
+		kb->pzxid = n->czxid;
+		kb->ttl = 0;
+		kb->n = kb->cap = 0;
+		n->u.kb = kb;
 	}
+	return kb;
+}
+
+/* Room for one more child in n's block. */
+static struct tkids *kids_reserve(struct tnode *n)
+{
+	struct tkids *kb = kids_get(n);
+	if (kb->n == kb->cap) {
+		uint32_t c = kb->cap, ncap;
+		if (c == 0)
+			ncap = 2;
+		else if (c <= 1024)
+			ncap = c + c / 2 + 1;
+		else
+			ncap = c + c / 8;
+		/* an even count fills glibc's 16-byte granules exactly (the
+		 * header is 24 bytes, the chunk overhead 8) */
+		ncap = (ncap + 1) & ~1u;
+		if (ncap < c) /* 2^32 children: no node can hold that many */
+			tree_bug("children array overflow");
+		kb = xrealloc(kb, kids_size(ncap));
+		kb->cap = ncap;
+		n->u.kb = kb;
+	}
+	return kb;
+}
+
+bool tree_name_ok(const char *path, size_t len)
+{
+	size_t i = len;
+	while (i > 0 && path[i - 1] != '/')
+		i--;
+	return len - i <= TNODE_NAME_MAX;
 }
 
 /* n is out of its parent p's children array (swap-remove done): keeps a
@@ -157,10 +235,11 @@ static void walker_removed(struct tree_walker *w, struct tnode *p, struct tnode 
 	/* n can be inside the walk only as its innermost directory, emptied */
 	if (w->depth && w->lv[w->depth - 1].dir == n)
 		w->depth--;
+	uint32_t nk = tnode_nkids(p);
 	for (uint32_t i = w->depth; i-- > 0;) {
 		if (w->lv[i].dir == p) {
-			if (w->lv[i].left > p->nkids)
-				w->lv[i].left = p->nkids;
+			if (w->lv[i].left > nk)
+				w->lv[i].left = nk;
 			break;
 		}
 	}
@@ -171,18 +250,14 @@ struct tnode *tree_add(struct tree *t, struct tnode *parent, const char *path, s
 {
 	size_t plen = zk_path_parent_len(path, len);
 	size_t off = plen == 1 ? 1 : plen + 1;
+	struct tkids *kb = kids_reserve(parent);
 	struct tnode *n = node_alloc(path + off, len - off, data, dlen);
 	n->hash = tree_hash(path, len);
 	n->parent = parent;
-	if (parent->nkids == parent->kcap) {
-		uint32_t ncap = parent->kcap ? parent->kcap + parent->kcap / 2 + 1 : 2;
-		parent->kids = xrealloc(parent->kids, (size_t)ncap * sizeof(*parent->kids));
-		parent->kcap = ncap;
-	}
-	n->pidx = parent->nkids;
-	parent->kids[parent->nkids++] = n;
-	if (t->count > t->mask)
-		grow(t);
+	n->pidx = kb->n;
+	kb->v[kb->n++] = n;
+	if (t->count > t->mask && t->mask < UINT32_MAX / 2)
+		resize(t, t->mask * 2 + 1);
 	n->hnext = t->tab[n->hash & t->mask];
 	t->tab[n->hash & t->mask] = n;
 	t->count++;
@@ -193,26 +268,28 @@ struct tnode *tree_add(struct tree *t, struct tnode *parent, const char *path, s
 void tree_remove(struct tree *t, struct tnode *n)
 {
 	struct tnode *p = n->parent;
+	struct tkids *kb = p->u.kb;
 	/* swap-remove from the parent's children */
-	kids_move(p, p->nkids - 1, n->pidx);
-	p->nkids--;
+	uint32_t last = kb->n - 1;
+	if (n->pidx != last) {
+		kb->v[n->pidx] = kb->v[last];
+		kb->v[n->pidx]->pidx = n->pidx;
+	}
+	kb->n = last;
+	/* the block stays (pzxid and ttl live there), its array shrinks */
+	if (kb->n == 0 || (kb->cap > 16 && kb->n < kb->cap / 4)) {
+		kb->cap = kb->n == 0 ? 0 : kb->cap / 2;
+		p->u.kb = xrealloc(kb, kids_size(kb->cap));
+	}
 	if (t->walker)
 		walker_removed(t->walker, p, n);
-	if (p->nkids == 0) {
-		free(p->kids);
-		p->kids = NULL;
-		p->kcap = 0;
-	} else if (p->kcap > 16 && p->nkids < p->kcap / 4) {
-		p->kcap = p->kcap / 2;
-		p->kids = xrealloc(p->kids, (size_t)p->kcap * sizeof(*p->kids));
-	}
 	struct tnode **pp = &t->tab[n->hash & t->mask];
 	while (*pp != n)
 		pp = &(*pp)->hnext;
 	*pp = n->hnext;
 	t->count--;
 	t->data_size -= tree_path(n, NULL, 0) + (n->data_len > 0 ? (size_t)n->data_len : 0);
-	free(n->kids);
+	free(tnode_kb(n));
 	free(n);
 }
 
@@ -235,11 +312,12 @@ struct tnode *tree_set_data(struct tree *t, struct tnode *n, const uint8_t *data
 		t->tab[m->hash & t->mask] = m;
 		if (m != n) {
 			if (m->parent)
-				m->parent->kids[m->pidx] = m;
+				m->parent->u.kb->v[m->pidx] = m;
 			else
 				t->root = m;
-			for (uint32_t i = 0; i < m->nkids; i++)
-				m->kids[i]->parent = m;
+			struct tkids *kb = tnode_kb(m);
+			for (uint32_t i = 0; kb && i < kb->n; i++)
+				kb->v[i]->parent = m;
 			for (uint32_t i = 0; t->walker && i < t->walker->depth; i++)
 				if (t->walker->lv[i].dir == n)
 					t->walker->lv[i].dir = m;
@@ -291,12 +369,45 @@ void tree_stat(const struct tnode *n, struct zk_stat *st)
 	st->ctime = n->ctime;
 	st->mtime = n->mtime;
 	st->version = n->version;
-	st->cversion = (int32_t)((uint32_t)n->cversion * 2u - n->nkids);
+	uint32_t nkids = tnode_nkids(n);
+	st->cversion = (int32_t)((uint32_t)n->cversion * 2u - nkids);
 	st->aversion = n->aversion;
-	st->ephemeral_owner = n->kind == TN_EPHEMERAL ? n->owner : 0;
+	st->ephemeral_owner = tnode_owner(n);
 	st->data_length = n->data_len > 0 ? n->data_len : 0;
-	st->num_children = (int32_t)n->nkids;
-	st->pzxid = n->pzxid;
+	st->num_children = (int32_t)nkids;
+	st->pzxid = tnode_pzxid(n);
+}
+
+int tree_set_pzxid(struct tnode *n, int64_t pzxid)
+{
+	if (n->kind == TN_EPHEMERAL)
+		return pzxid == n->czxid ? 0 : -1;
+	if (n->u.kb)
+		n->u.kb->pzxid = pzxid;
+	else if (pzxid != n->czxid)
+		kids_get(n)->pzxid = pzxid;
+	return 0;
+}
+
+int tree_set_kind(struct tnode *n, enum tnode_kind kind, int64_t arg)
+{
+	if (kind == TN_EPHEMERAL) {
+		struct tkids *kb = tnode_kb(n);
+		if (kb && kb->n)
+			return -1;
+		free(kb);
+		n->u.owner = arg;
+		n->kind = kind;
+		return 0;
+	}
+	if (n->kind == TN_EPHEMERAL)
+		n->u.kb = NULL;
+	n->kind = kind;
+	if (kind == TN_TTL)
+		kids_get(n)->ttl = arg;
+	else if (n->u.kb)
+		n->u.kb->ttl = 0;
+	return 0;
 }
 
 int tree_walk(const struct tnode *n, int (*cb)(void *arg, const struct tnode *n), void *arg)
@@ -311,12 +422,12 @@ int tree_walk(const struct tnode *n, int (*cb)(void *arg, const struct tnode *n)
 		if (rc)
 			break;
 		/* push in reverse so kids come out in array order */
-		for (uint32_t i = x->nkids; i-- > 0;) {
+		for (uint32_t i = tnode_nkids(x); i-- > 0;) {
 			if (top == cap) {
 				cap *= 2;
 				stack = xrealloc(stack, cap * sizeof(*stack));
 			}
-			stack[top++] = x->kids[i];
+			stack[top++] = tnode_kid(x, i);
 		}
 	}
 	free(stack);
@@ -335,7 +446,7 @@ static void walker_push(struct tree_walker *w, struct tnode *dir)
 		w->cap = w->cap ? w->cap * 2 : 16;
 		w->lv = xrealloc(w->lv, w->cap * sizeof(*w->lv));
 	}
-	w->lv[w->depth++] = (struct tw_level){dir, dir->nkids};
+	w->lv[w->depth++] = (struct tw_level){dir, tnode_nkids(dir)};
 }
 
 const struct tnode *tree_walker_next(struct tree *t, struct tree_walker *w)
@@ -348,10 +459,10 @@ const struct tnode *tree_walker_next(struct tree *t, struct tree_walker *w)
 	while (w->depth) {
 		struct tw_level *l = &w->lv[w->depth - 1];
 		if (l->left) {
-			struct tnode *k = l->dir->kids[--l->left];
+			struct tnode *k = tnode_kid(l->dir, --l->left);
 			/* a leaf that gets children later gets them after the walk
 			 * started: the walk may miss those */
-			if (k->nkids)
+			if (tnode_nkids(k))
 				walker_push(w, k);
 			return k;
 		}
@@ -377,15 +488,17 @@ uint64_t tree_count_descendants(const struct tnode *n)
 	stack[top++] = n;
 	while (top) {
 		const struct tnode *x = stack[--top];
-		total += x->nkids;
-		for (uint32_t i = 0; i < x->nkids; i++) {
-			if (x->kids[i]->nkids == 0)
+		uint32_t nk = tnode_nkids(x);
+		total += nk;
+		for (uint32_t i = 0; i < nk; i++) {
+			const struct tnode *k = tnode_kid(x, i);
+			if (tnode_nkids(k) == 0)
 				continue;
 			if (top == cap) {
 				cap *= 2;
 				stack = xrealloc(stack, cap * sizeof(*stack));
 			}
-			stack[top++] = x->kids[i];
+			stack[top++] = k;
 		}
 	}
 	free(stack);

@@ -3,9 +3,14 @@
  * stat fields after create/set/delete, version checks, sequential
  * suffixes, error precedence, ephemerals, reserved nodes, multi atomicity
  * and result shapes, multiRead, pipelined preps (outstanding changes),
- * containers and TTL reaping.  Fake clock, no I/O.
+ * containers and TTL reaping, snapshots of what the tree keeps outside a
+ * node, the longest name.  Fake clock, no I/O.
  */
 #include "core_fixture.h"
+
+#include <errno.h>
+
+#include "../../server/tree.h"
 
 static void test_reserved_nodes(void **state)
 {
@@ -960,6 +965,182 @@ static void test_many_children(void **state)
 	fx_free(f);
 }
 
+struct recs {
+	int n;
+	uint8_t *v[64];
+	size_t len[64];
+};
+
+static int rec_emit(void *arg, const void *rec, size_t len)
+{
+	struct recs *r = arg;
+	assert_true(r->n < 64);
+	r->v[r->n] = malloc(len);
+	memcpy(r->v[r->n], rec, len);
+	r->len[r->n++] = len;
+	return 0;
+}
+
+static void recs_free(struct recs *r)
+{
+	for (int i = 0; i < r->n; i++)
+		free(r->v[i]);
+}
+
+static int load_recs(struct fx *g, const struct recs *r)
+{
+	int rc = 0;
+	for (int i = 0; i < r->n && rc == 0; i++)
+		rc = core_snapshot_load(g->c, r->v[i], r->len[i]);
+	return rc;
+}
+
+/* Index of the node record of path in r, -1 if none. */
+static int node_rec(const struct recs *r, const char *path)
+{
+	size_t pl = strlen(path);
+	for (int i = 0; i < r->n; i++) {
+		const uint8_t *b = r->v[i];
+		if (r->len[i] > 8 + pl && jute_load32(b) == 4 && jute_load32(b + 4) == pl &&
+		    !memcmp(b + 8, path, pl))
+			return i;
+	}
+	return -1;
+}
+
+static void put64(uint8_t *p, int64_t v)
+{
+	for (int i = 7; i >= 0; i--, v >>= 8)
+		p[i] = (uint8_t)v;
+}
+
+/* What the tree keeps outside a node (children block: pzxid, ttl) and in
+ * place of it (an ephemeral's owner) goes through a snapshot unchanged,
+ * and a snapshot asking for what the tree cannot hold is refused. */
+static void test_snapshot_node_layout(void **state)
+{
+	struct fx *f = fx_new();
+	int64_t sid = fx_session(f, 10000);
+	assert_int_equal(fx_create(f, sid, "/p", "x", 0), 0);
+	assert_int_equal(fx_create(f, sid, "/p/c", NULL, 0), 0);
+	assert_int_equal(fx_delete(f, sid, "/p/c", -1), 0); /* /p: pzxid moved, no children */
+	struct zk_request req = {.type = ZOP_CREATETTL};
+	req.op = fx_op_create("/t", NULL, ZK_PERSISTENT_WITH_TTL);
+	req.op.type = ZOP_CREATETTL;
+	req.op.ttl = 5000;
+	assert_int_equal(fx_write(f, sid, &f->auth, &req, NULL), 0);
+	assert_int_equal(fx_create(f, sid, "/t/k", NULL, 0), 0);
+	assert_int_equal(fx_create(f, sid, "/e", "eph", ZK_EPHEMERAL), 0);
+	assert_int_equal(fx_create(f, sid, "/leaf", NULL, 0), 0);
+	struct zk_stat st;
+	assert_int_equal(fx_stat(f, "/p", &st), 0);
+	assert_true(st.pzxid > st.czxid);
+	assert_int_equal(st.num_children, 0);
+
+	struct recs r = {0};
+	assert_int_equal(core_snapshot_write(f->c, rec_emit, &r), 0);
+	struct fx *g = fx_new();
+	assert_int_equal(load_recs(g, &r), 1);
+	const char *paths[] = {"/", "/p", "/t", "/t/k", "/e", "/leaf", "/zookeeper"};
+	for (int i = 0; i < 7; i++) {
+		struct zk_stat a, b;
+		assert_int_equal(fx_stat(f, paths[i], &a), 0);
+		assert_int_equal(fx_stat(g, paths[i], &b), 0);
+		assert_memory_equal(&a, &b, sizeof(a));
+	}
+	assert_int_equal(fx_stat(g, "/e", &st), 0);
+	assert_int_equal(st.ephemeral_owner, sid);
+	/* the ttl came along: /t is reapable once its child goes */
+	assert_int_equal(fx_delete(g, sid, "/t/k", -1), 0);
+	struct core_txn *t;
+	assert_int_equal(core_prep_delete_container(g->c, "/t", g->now + 4000, &t), 0);
+	assert_int_equal(core_txn_err(t), ZE_BADVERSION);
+	fx_commit(g, t, NULL);
+	assert_int_equal(core_prep_delete_container(g->c, "/t", g->now + 5001, &t), 0);
+	assert_int_equal(core_txn_err(t), 0);
+	fx_commit(g, t, NULL);
+	assert_int_equal(fx_stat(g, "/t", NULL), ZE_NONODE);
+	/* the ephemeral is its session's */
+	assert_int_equal(fx_close(g, sid), 0);
+	assert_int_equal(fx_stat(g, "/e", NULL), ZE_NONODE);
+	fx_free(g);
+
+	/* an ephemeral whose pzxid is not its czxid */
+	int i = node_rec(&r, "/e");
+	assert_true(i >= 0);
+	uint8_t *b = r.v[i];
+	size_t pz = 4 + 4 + 2 + 4 + 3 + 4 + 8 + 8; /* kind, "/e", "eph", acl, czxid, mzxid */
+	uint8_t saved[8];
+	memcpy(saved, b + pz, 8);
+	put64(b + pz, 1000);
+	g = fx_new();
+	assert_int_equal(load_recs(g, &r), -EBADMSG);
+	fx_free(g);
+	memcpy(b + pz, saved, 8);
+
+	/* a node with children turned ephemeral by a later record */
+	i = node_rec(&r, "/t");
+	assert_true(i >= 0);
+	g = fx_new();
+	assert_int_equal(load_recs(g, &r), 1);
+	b = r.v[i];
+	size_t len = r.len[i];
+	uint8_t *dup = malloc(len);
+	memcpy(dup, b, len);
+	dup[len - 12 + 3] = TN_EPHEMERAL;   /* kind (int), then owner (long) */
+	size_t cz = 4 + 4 + 2 + 4 + 4;	    /* kind, "/t", null data, acl */
+	memcpy(dup + cz + 16, dup + cz, 8); /* pzxid = czxid */
+	assert_int_equal(core_snapshot_load(g->c, dup, len), -EBADMSG);
+	assert_int_equal(fx_stat(g, "/t", &st), 0);
+	assert_int_equal(st.ephemeral_owner, 0);
+	assert_int_equal(st.num_children, 1);
+	fx_free(g);
+	/* the same record is fine for a /t without children (its block goes) */
+	int k = node_rec(&r, "/t/k");
+	assert_true(k > i);
+	g = fx_new();
+	for (int j = 0; j < r.n; j++)
+		if (j != k)
+			assert_true(core_snapshot_load(g->c, r.v[j], r.len[j]) >= 0);
+	assert_int_equal(core_snapshot_load(g->c, dup, len), 0);
+	assert_int_equal(fx_stat(g, "/t", &st), 0);
+	assert_int_equal(st.ephemeral_owner, 5000); /* the ttl, read as a session */
+	assert_int_equal(st.pzxid, st.czxid);
+	free(dup);
+	fx_free(g);
+	recs_free(&r);
+	fx_free(f);
+}
+
+/* A path component longer than a node can name is refused at create. */
+static void test_name_too_long(void **state)
+{
+	struct fx *f = fx_new();
+	f->no_roundtrip = true;
+	int64_t sid = fx_session(f, 10000);
+	size_t max = TNODE_NAME_MAX;
+	char *p = malloc(max + 8);
+	memcpy(p, "/", 1);
+	memset(p + 1, 'n', max + 1);
+	p[max + 2] = 0;
+	assert_int_equal(fx_create(f, sid, p, NULL, 0), ZE_BADARGUMENTS);
+	/* the sequential suffix counts too */
+	p[max - 5] = 0;
+	assert_int_equal(fx_create(f, sid, p, NULL, ZK_PERSISTENT_SEQUENTIAL), ZE_BADARGUMENTS);
+	p[max - 5] = 'n';
+	p[max + 1] = 0;
+	assert_int_equal(fx_create(f, sid, p, NULL, 0), 0);
+	struct zk_response r;
+	assert_int_equal(fx_read(f, sid, NULL, NULL, ZOP_GETCHILDREN, "/", false, &r), 0);
+	int found = 0;
+	for (int i = 0; i < r.r.children.n; i++)
+		found += strlen(r.r.children.v[i]) == max;
+	assert_int_equal(found, 1);
+	zk_response_free(&r);
+	free(p);
+	fx_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -979,6 +1160,8 @@ int main(void)
 	    cmocka_unit_test(test_containers_ttl),
 	    cmocka_unit_test(test_reads),
 	    cmocka_unit_test(test_many_children),
+	    cmocka_unit_test(test_snapshot_node_layout),
+	    cmocka_unit_test(test_name_too_long),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

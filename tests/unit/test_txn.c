@@ -398,6 +398,47 @@ static void test_stepped_snapshot_acl_reuse(void **state)
 	fx_free(f);
 }
 
+/* A stepped snapshot that meets a path twice: /p with a child, then /p
+ * deleted and created again as an ephemeral, which a later swap-remove
+ * moves back under the walker.  The load drops the first incarnation's
+ * children before taking the second record. */
+static void test_stepped_snapshot_reincarnation(void **state)
+{
+	struct fx *f = fx_new();
+	struct txlog l = {0};
+	cur_log = &l;
+	int64_t sid = fx_session(f, 10000);
+	wcreate(f, sid, ZOP_CREATE, "/a", "a", 0, 0, NULL);
+	wcreate(f, sid, ZOP_CREATE, "/p", "old", 0, 0, NULL);
+	wcreate(f, sid, ZOP_CREATE, "/p/c", "c", 0, 0, NULL);
+	struct fx *b = fx_new();
+	struct feed fd = {b->c, 0};
+	struct core_snap *sn;
+	assert_int_equal(core_snapshot_begin(f->c, feed, &fd, &sn), 0);
+	int tag = l.n;
+	/* the root, /p (last child: first visited), /p/c */
+	assert_int_equal(core_snapshot_step(sn, 3), 0);
+	assert_int_equal(core_snapshot_nodes(sn), 3);
+	wsimple(f, sid, ZOP_DELETE, "/p/c", NULL, -1);
+	wsimple(f, sid, ZOP_DELETE, "/p", NULL, -1);
+	wcreate(f, sid, ZOP_CREATE, "/p", "new", ZK_EPHEMERAL, 0, NULL);
+	wsimple(f, sid, ZOP_DELETE, "/a", NULL, -1); /* the new /p takes its slot */
+	int rc;
+	while ((rc = core_snapshot_step(sn, 1)) == 0)
+		;
+	assert_int_equal(rc, 1);
+	/* root, /p, /p/c, /p again, /zookeeper and its two children */
+	assert_int_equal(core_snapshot_nodes(sn), 7);
+	core_snapshot_end(sn);
+	assert_int_equal(fd.rc, 1);
+	replay(b->c, &l, tag, l.n);
+	core_session_restart_tracking(b->c, f->now);
+	assert_same_state(f->c, b->c);
+	fx_free(b);
+	log_free(&l);
+	fx_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -406,6 +447,7 @@ int main(void)
 	    cmocka_unit_test(test_snapshot_roundtrip),
 	    cmocka_unit_test(test_replay_over_later_incarnation),
 	    cmocka_unit_test(test_stepped_snapshot_acl_reuse),
+	    cmocka_unit_test(test_stepped_snapshot_reincarnation),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
