@@ -861,6 +861,19 @@ static void fz_check_replay(struct fz *f)
 	core_free(c);
 }
 
+/* Applies to c the logged txns from number `from` (still in the ring) on. */
+static void fz_replay_from(struct fz *f, struct core *c, uint64_t from)
+{
+	uint64_t oldest = f->log_total - (uint64_t)f->nlog;
+	for (uint64_t i = from; i < f->log_total; i++) {
+		const struct fz_logent *e = &f->log[(f->log_head + (int)(i - oldest)) % FZ_NLOG];
+		struct core_txn *t;
+		FZ_CHECK(core_txn_decode(e->buf, e->len, &t) == 0, "decode of a logged txn");
+		core_apply(c, t, NULL);
+		core_txn_free(t);
+	}
+}
+
 /* Recovery proper: the snapshot saved earlier plus the log from (a little
  * before) the point it was taken must give A's state; then saves a new one. */
 static void fz_check_recovery(struct fz *f)
@@ -875,15 +888,7 @@ static void fz_check_recovery(struct fz *f)
 		uint64_t from = f->saved_at - (fz_u8(f) % 4);
 		if (from < oldest)
 			from = oldest;
-		for (uint64_t i = from; i < f->log_total; i++) {
-			const struct fz_logent *e =
-			    &f->log[(f->log_head + (int)(i - oldest)) % FZ_NLOG];
-			struct core_txn *t;
-			FZ_CHECK(core_txn_decode(e->buf, e->len, &t) == 0,
-				 "decode of a logged txn");
-			core_apply(c, t, NULL);
-			core_txn_free(t);
-		}
+		fz_replay_from(f, c, from);
 		fz_same_state(f->a.c, c, false, "snapshot + log recovery differs");
 		core_free(c);
 	}
@@ -931,15 +936,7 @@ static void fz_fuzzy_check(struct fz *f, bool finish)
 	if (f->fsnap_at >= oldest) { /* the ring still holds every txn after the tag */
 		f->st->fuzzy++;
 		struct core *c = fz_load(f->frecs);
-		for (uint64_t i = f->fsnap_at; i < f->log_total; i++) {
-			const struct fz_logent *e =
-			    &f->log[(f->log_head + (int)(i - oldest)) % FZ_NLOG];
-			struct core_txn *t;
-			FZ_CHECK(core_txn_decode(e->buf, e->len, &t) == 0,
-				 "decode of a logged txn");
-			core_apply(c, t, NULL);
-			core_txn_free(t);
-		}
+		fz_replay_from(f, c, f->fsnap_at);
 		core_session_restart_tracking(c, f->now);
 		fz_same_state(f->a.c, c, false, "fuzzy snapshot + log recovery differs");
 		struct core_stats sa, sc;
