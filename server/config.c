@@ -223,6 +223,7 @@ static const struct key keys[] = {
     {"znode.container.maxPerMinute", K_INT, F(container_max_per_minute), 1, INT_MAX},
     {"zookeeper.znode.container.maxPerMinute", K_INT, F(container_max_per_minute), 1, INT_MAX},
     {"zkfs.disableAddWatch", K_BOOL, F(disable_add_watch), 0, 0},
+    {"zkfs.snapshotSliceNodes", K_INT, F(snapshot_slice_nodes), 0, INT_MAX},
     {"initLimit", K_INT, F(init_limit), 1, INT_MAX},
     {"syncLimit", K_INT, F(sync_limit), 1, INT_MAX},
     {"electionAlg", K_INT, F(election_alg), 1, 3},
@@ -987,6 +988,8 @@ char *config_format(const struct config *cfg)
 	sb_printf(&b, "znode.container.maxPerMinute=%d\n", cfg->container_max_per_minute);
 	if (cfg->disable_add_watch) /* a test switch: shown only when on */
 		sb_printf(&b, "zkfs.disableAddWatch=true\n");
+	if (cfg->snapshot_slice_nodes) /* a test switch: shown only when set */
+		sb_printf(&b, "zkfs.snapshotSliceNodes=%d\n", cfg->snapshot_slice_nodes);
 	sb_printf(&b, "initLimit=%d\n", cfg->init_limit);
 	sb_printf(&b, "syncLimit=%d\n", cfg->sync_limit);
 	sb_printf(&b, "electionAlg=%d\n", cfg->election_alg);

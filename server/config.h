@@ -81,6 +81,9 @@ struct config {
 	bool disable_add_watch;		 /* zkfs.disableAddWatch (false): answer addWatch with
 					  * Unimplemented and close, as a 3.5 server does
 					  * (compatibility tests of clients) */
+	int snapshot_slice_nodes;	 /* zkfs.snapshotSliceNodes (0 = by time): nodes a
+					  * snapshot serializes per loop iteration (tests
+					  * stretch snapshots over many txns with it) */
 
 	/* ensemble (kept for later; a standalone server ignores them) */
 	int64_t my_id;		   /* from dataDir/myid, -1 if absent */

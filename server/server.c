@@ -841,7 +841,8 @@ static void maybe_snapshot(struct server *srv)
 	if (rc < 0)
 		slog_warn("server", "log roll before snapshot failed: %s", strerror(-rc));
 	srv->snap_count++;
-	srv->snapper = snapper_start(srv->loop, srv->core, srv->cfg->data_dir, on_snapshot_done, srv);
+	srv->snapper = snapper_start(srv->loop, srv->core, srv->cfg->data_dir,
+				     srv->cfg->snapshot_slice_nodes, on_snapshot_done, srv);
 	pick_snap_threshold(srv);
 }
 

@@ -43,6 +43,7 @@ struct snapper {
 	uv_loop_t *loop;
 	char *dir;
 	struct core_snap *cs; /* NULL once serialized or cancelled */
+	int slice_nodes;      /* 0 = by time (STEP_NS) */
 	uv_idle_t idle;
 	bool stepping;	 /* idle handle started */
 	bool serialized; /* the end record is in a chunk */
@@ -146,7 +147,11 @@ static void on_step(uv_idle_t *h)
 	}
 	uint64_t t0 = uv_hrtime(), now = t0;
 	int rc = 0;
-	while (rc == 0 && now - t0 < STEP_NS && s->queued < QUEUE_HIGH) {
+	if (s->slice_nodes) {
+		rc = core_snapshot_step(s->cs, (size_t)s->slice_nodes);
+		now = uv_hrtime();
+	}
+	while (!s->slice_nodes && rc == 0 && now - t0 < STEP_NS && s->queued < QUEUE_HIGH) {
 		rc = core_snapshot_step(s->cs, STEP_NODES);
 		now = uv_hrtime();
 	}
@@ -310,10 +315,11 @@ static void finish(struct snapper *s, int rc)
 }
 
 struct snapper *snapper_start(uv_loop_t *loop, struct core *core, const char *dir,
-			      snapper_done_cb done, void *arg)
+			      int slice_nodes, snapper_done_cb done, void *arg)
 {
 	struct snapper *s = xcalloc(1, sizeof(*s));
 	s->loop = loop;
+	s->slice_nodes = slice_nodes;
 	s->dir = xmalloc(strlen(dir) + 1);
 	strcpy(s->dir, dir);
 	s->done = done;

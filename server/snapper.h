@@ -34,9 +34,11 @@ struct snapper_stats {
 typedef void (*snapper_done_cb)(void *arg, int rc, const struct snapper_stats *st);
 
 /* Starts a snapshot of core (tagged with its last applied zxid) into dir.
- * Returns the snapper (never fails: out of memory aborts). */
+ * slice_nodes: 0 = serialize ~0.2 ms per loop iteration; N = exactly N
+ * nodes per iteration (zkfs.snapshotSliceNodes, for tests).  Returns the
+ * snapper (never fails: out of memory aborts). */
 struct snapper *snapper_start(uv_loop_t *loop, struct core *core, const char *dir,
-			      snapper_done_cb done, void *arg);
+			      int slice_nodes, snapper_done_cb done, void *arg);
 
 /* Stops serializing at once (the core may be freed after the loop has run
  * the done callback); the partial file is removed.  done still comes, with

@@ -464,6 +464,31 @@ static void test_load_string_and_set(void **state)
 	assert_true(c->extended_types);
 }
 
+/* zkfs.snapshotSliceNodes: 0 (by time) by default, a count >= 0, shown in
+ * `conf` only when set (a testing switch, see docs/server.md). */
+static void test_snapshot_slice_nodes(void **state)
+{
+	struct fx *fx = *state;
+	struct config *c = &fx->cfg;
+	char text[256];
+	snprintf(text, sizeof(text), "dataDir=%s\n", fx->dir);
+	assert_int_equal(load(fx, text), 0);
+	assert_int_equal(c->snapshot_slice_nodes, 0);
+	char *s = config_format(c);
+	assert_non_null(s);
+	assert_null(strstr(s, "snapshotSliceNodes"));
+	free(s);
+	assert_int_equal(config_set(c, "zkfs.snapshotSliceNodes", "-1", "x", 2), -EINVAL);
+	assert_int_equal(c->snapshot_slice_nodes, 0);
+	assert_int_equal(config_set(c, "zkfs.snapshotSliceNodes", "3", "x", 3), 0);
+	assert_int_equal(c->snapshot_slice_nodes, 3);
+	assert_int_equal(c->n_warnings, 0);
+	s = config_format(c);
+	assert_non_null(s);
+	assert_non_null(strstr(s, "\nzkfs.snapshotSliceNodes=3\n"));
+	free(s);
+}
+
 /* zkfs.disableAddWatch: off by default, a boolean, shown in `conf` only
  * when on (a compatibility-testing switch, see docs/server.md). */
 static void test_disable_add_watch(void **state)
@@ -505,6 +530,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_snap_retain_minimum, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_load_string_and_set, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_disable_add_watch, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_snapshot_slice_nodes, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }
