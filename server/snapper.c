@@ -145,16 +145,14 @@ static void on_step(uv_idle_t *h)
 		kick(s);
 		return;
 	}
-	uint64_t t0 = uv_hrtime(), now = t0;
-	int rc = 0;
-	if (s->slice_nodes) {
-		rc = core_snapshot_step(s->cs, (size_t)s->slice_nodes);
+	/* stepping runs only while the queue is under QUEUE_HIGH: one step
+	 * always fits; by time, more follow until the slice is used up */
+	uint64_t t0 = uv_hrtime(), now;
+	int rc;
+	do {
+		rc = core_snapshot_step(s->cs, s->slice_nodes ? (size_t)s->slice_nodes : STEP_NODES);
 		now = uv_hrtime();
-	}
-	while (!s->slice_nodes && rc == 0 && now - t0 < STEP_NS && s->queued < QUEUE_HIGH) {
-		rc = core_snapshot_step(s->cs, STEP_NODES);
-		now = uv_hrtime();
-	}
+	} while (!s->slice_nodes && rc == 0 && now - t0 < STEP_NS && s->queued < QUEUE_HIGH);
 	s->step_ns += now - t0;
 	if ((now - t0) / 1000 > s->st.step_us_max)
 		s->st.step_us_max = (now - t0) / 1000;
