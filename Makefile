@@ -5,6 +5,13 @@
 #   proto/   shared codec            -> $(B)/libproto.a
 #   server/  zkfs-server             -> $(B)/zkfs-server   (server/main.c is the entry point;
 #                                       everything else also goes into $(B)/libserver.a for tests)
+#     core/     pure state machine (tree, sessions, watches, ACLs, txns)
+#     zab/      pure replication protocol and the ZooKeeper quorum codec
+#     storage/  log, group commit, snapshots
+#     edge/     libuv: connections, request pipeline, 4lw, config, logging
+#   The pure layers see only their own headers and proto/: core/ compiles
+#   with -Iserver/core, zab/ with -Iserver/core -Iserver/zab; everything
+#   else sees every layer.
 #   client/  libzkc + zkfs-cli       -> $(B)/libzkc.a, $(B)/zkfs-cli (client/cli*.c)
 #   fs/      zkfs FUSE daemon        -> $(B)/zkfs
 #   tests/unit/test_*.c              -> $(B)/tests/test_*  (cmocka)
@@ -38,7 +45,8 @@ ifeq ($(SAN),1)
 endif
 
 PROTO_SRC  := $(wildcard proto/*.c)
-SERVER_SRC := $(filter-out server/main.c,$(wildcard server/*.c))
+SERVER_DIRS := server/core server/zab server/storage server/edge
+SERVER_SRC := $(foreach d,$(SERVER_DIRS),$(wildcard $(d)/*.c))
 CLIENT_SRC := $(filter-out client/cli%.c,$(wildcard client/*.c))
 CLI_SRC    := $(wildcard client/cli*.c)
 FS_SRC     := $(wildcard fs/*.c)
@@ -77,7 +85,13 @@ help:
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS) $(INC) -c $< -o $@
+
+# Include paths by layer (see the layout above): pure code cannot reach
+# storage/ or edge/ headers even by accident.
+INC := $(addprefix -I,$(SERVER_DIRS))
+$(B)/obj/server/core/%.o: INC := -Iserver/core
+$(B)/obj/server/zab/%.o: INC := -Iserver/core -Iserver/zab
 
 $(B)/libproto.a: $(call obj,$(PROTO_SRC))
 	@rm -f $@; ar rcs $@ $^
@@ -142,7 +156,7 @@ stop:
 	scripts/run stop
 
 fmt:
-	clang-format -i $(PROTO_SRC) $(wildcard proto/*.h server/*.[ch] client/*.[ch] fs/*.[ch] tests/unit/*.[ch])
+	clang-format -i $(PROTO_SRC) $(wildcard proto/*.h server/*.[ch] server/*/*.[ch] client/*.[ch] fs/*.[ch] tests/unit/*.[ch])
 
 clean:
 	rm -rf build build-asan

@@ -33,7 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../server/core.h"
+#include "core.h"
 #include "jute.h"
 #include "records.h"
 #include "zk.h"

@@ -21,7 +21,7 @@
 
 #include <cmocka.h>
 
-#include "../../server/core.h"
+#include "core.h"
 
 struct fx_event {
 	struct core_watcher *w;

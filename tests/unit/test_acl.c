@@ -5,7 +5,7 @@
  */
 #include "core_fixture.h"
 
-#include "../../server/acl.h"
+#include "acl.h"
 
 #define ALICE "alice:aYXlLOpEooaV1cRAvUL1fp9Qt7E="
 #define BOB "bob:ikIaKsbtGweaHnb/jKn7OHqbunM="

@@ -24,8 +24,8 @@
 #include <cmocka.h>
 #include <uv.h>
 
-#include "../../server/commit.h"
-#include "../../server/log.h"
+#include "commit.h"
+#include "log.h"
 
 static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
 {

@@ -17,7 +17,7 @@
 
 #include <cmocka.h>
 
-#include "../../server/config.h"
+#include "config.h"
 
 static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
 {

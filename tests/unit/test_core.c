@@ -10,7 +10,7 @@
 
 #include <errno.h>
 
-#include "../../server/tree.h"
+#include "tree.h"
 
 static void test_reserved_nodes(void **state)
 {

@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "../../server/fourlw.h"
+#include "fourlw.h"
 
 static char *answer(fourlw_set set, const char *cmd)
 {

@@ -20,7 +20,7 @@
 
 #include <cmocka.h>
 
-#include "../../server/log.h"
+#include "log.h"
 
 /* ---------------------------------------------------------------- helpers */
 

@@ -27,8 +27,8 @@
 
 #include <cmocka.h>
 
-#include "../../server/config.h"
-#include "../../server/server.h"
+#include "config.h"
+#include "server.h"
 #include "records.h"
 
 struct fixture {

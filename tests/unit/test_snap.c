@@ -21,8 +21,8 @@
 
 #include <cmocka.h>
 
-#include "../../server/log.h"
-#include "../../server/snap.h"
+#include "log.h"
+#include "snap.h"
 
 #include "storage_fixture.h"
 

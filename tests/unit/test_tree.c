@@ -9,7 +9,7 @@
 
 #include "core_fixture.h"
 
-#include "../../server/tree.h"
+#include "tree.h"
 
 static struct tnode *add(struct tree *t, const char *path)
 {
