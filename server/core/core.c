@@ -710,6 +710,16 @@ int core_prep_create_session(struct core *c, int32_t timeout_ms, int64_t now_ms,
 	do {
 		sid = c->next_sid++;
 	} while (sid == 0 || sid == INT64_MIN || session_find(&c->sessions, sid));
+	*sid_out = sid;
+	return core_prep_create_session_id(c, sid, timeout_ms, now_ms, timeout_out, out);
+}
+
+int core_prep_create_session_id(struct core *c, int64_t sid, int32_t timeout_ms, int64_t now_ms,
+				int32_t *timeout_out, struct core_txn **out)
+{
+	*out = NULL;
+	if (sid == 0 || session_find(&c->sessions, sid))
+		return -EEXIST;
 	int32_t to = core_session_clamp(c, timeout_ms);
 	struct session *s = session_get(&c->sessions, sid);
 	s->timeout = to;
@@ -719,7 +729,6 @@ int core_prep_create_session(struct core *c, int32_t timeout_ms, int64_t now_ms,
 	x->owner = sid;
 	x->version = to;
 	finish(c, t);
-	*sid_out = sid;
 	*timeout_out = to;
 	*out = t;
 	return 0;
@@ -815,6 +824,7 @@ int core_prep(struct core *c, int64_t session_id, const struct core_auth *auth,
 	if (req->type == ZOP_DELETECONTAINER && session_id == 0)
 		return core_prep_delete_container(c, req->op.path, now_ms, out);
 	struct core_txn *t = begin(c, session_id, req->type, now_ms);
+	t->cxid = req->xid;
 	int rc = session_check(c, session_id);
 	if (rc) {
 		fail_single(c, t, rc);

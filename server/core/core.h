@@ -192,6 +192,15 @@ int core_prep(struct core *c, int64_t session_id, const struct core_auth *auth,
 int core_prep_create_session(struct core *c, int32_t timeout_ms, int64_t now_ms, int64_t *sid_out,
 			     int32_t *timeout_out, struct core_txn **out);
 
+/*
+ * The same with the session id chosen by the caller: in an ensemble each
+ * server numbers the sessions of its own clients (its id in the top byte)
+ * and the leader prepares them.  Returns 0, or -EEXIST when sid is already
+ * known (the txn is then not made).
+ */
+int core_prep_create_session_id(struct core *c, int64_t sid, int32_t timeout_ms, int64_t now_ms,
+				int32_t *timeout_out, struct core_txn **out);
+
 /* Prepares closeSession for an expired (or otherwise ended) session; same as
  * core_prep of opcode -11 by the session itself.  Returns 0. */
 int core_prep_close_session(struct core *c, int64_t session_id, int64_t now_ms,
@@ -237,6 +246,10 @@ int64_t core_txn_zxid(const struct core_txn *t);
 int32_t core_txn_type(const struct core_txn *t);
 /* Session that issued it (createSession: the new session). */
 int64_t core_txn_session(const struct core_txn *t);
+/* The xid of the client request it came from (0 for txns the server made:
+ * createSession, expiry, reaping); replicas match commits to the requests
+ * they forwarded by (session, cxid). */
+int32_t core_txn_cxid(const struct core_txn *t);
 /* 0, or the ZooKeeper error code an error txn will answer with. */
 int32_t core_txn_err(const struct core_txn *t);
 
@@ -248,7 +261,7 @@ int32_t core_txn_err(const struct core_txn *t);
  */
 void core_txn_encode(const struct core_txn *t, struct jute_out *o);
 int core_txn_decode(const void *buf, size_t len, struct core_txn **out);
-#define CORE_TXN_FORMAT 1
+#define CORE_TXN_FORMAT 2
 
 /* Zxids.  last applied = the "Zxid" of srvr and the zxid of read replies and
  * pings.  core_set_next_zxid lets replication start a new epoch (epoch<<32)

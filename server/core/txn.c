@@ -59,6 +59,11 @@ int32_t core_txn_type(const struct core_txn *t)
 	return t->type;
 }
 
+int32_t core_txn_cxid(const struct core_txn *t)
+{
+	return t->cxid;
+}
+
 int64_t core_txn_session(const struct core_txn *t)
 {
 	return t->session;
@@ -75,6 +80,7 @@ void core_txn_encode(const struct core_txn *t, struct jute_out *o)
 	jute_put_long(o, t->zxid);
 	jute_put_long(o, t->time);
 	jute_put_long(o, t->session);
+	jute_put_int(o, t->cxid);
 	jute_put_int(o, t->type);
 	jute_put_int(o, t->err);
 	jute_put_int(o, t->nops);
@@ -118,13 +124,16 @@ int core_txn_decode(const void *buf, size_t len, struct core_txn **out)
 	struct jute_in in;
 	*out = NULL;
 	jute_in_init(&in, buf, len);
-	if (jute_get_int(&in) != CORE_TXN_FORMAT)
+	int32_t format = jute_get_int(&in);
+	if (format != CORE_TXN_FORMAT && format != 1)
 		return -EBADMSG;
 	int64_t zxid = jute_get_long(&in);
 	int64_t time = jute_get_long(&in);
 	int64_t session = jute_get_long(&in);
+	int32_t cxid = format >= 2 ? jute_get_int(&in) : 0;
 	int32_t type = jute_get_int(&in);
 	struct core_txn *t = txn_new(zxid, time, session, type);
+	t->cxid = cxid;
 	t->err = jute_get_int(&in);
 	int32_t nops = jute_get_count(&in, 16);
 	for (int32_t i = 0; i < nops && !in.err; i++) {

@@ -15,13 +15,15 @@
  *   closeSession                              TX_DELETE per ephemeral, then TX_SESSION_CLOSE
  *   failed single write                       no deltas, core_txn.err != 0, type -1
  *
- * Encoding (jute, big-endian), format CORE_TXN_FORMAT:
- *   int format, long zxid, long time, long session, int type, int err,
+ * Encoding (jute, big-endian), format CORE_TXN_FORMAT (2):
+ *   int format, long zxid, long time, long session, int cxid, int type, int err,
  *   int nops, then per op: int kind, int rtype, int err, ustring path and
  *   by kind: CREATE buffer data, acl vector, int node_kind, long owner,
  *   int parent_cversion; SETDATA buffer data, int version; SETACL acl
  *   vector, int aversion; SESSION_OPEN long sid, int timeout;
  *   SESSION_CLOSE long sid.
+ * Format 1 (logs written before ensembles) is the same without cxid and
+ * still decodes (cxid 0).
  */
 #ifndef ZKFS_SERVER_TXN_H
 #define ZKFS_SERVER_TXN_H
@@ -60,6 +62,7 @@ struct core_txn {
 	int64_t zxid;
 	int64_t time;
 	int64_t session;
+	int32_t cxid; /* the client's xid (TxnHeader.cxid); 0 for server-made txns */
 	int32_t type; /* request opcode, -1 for a failed single write */
 	int32_t err;  /* 0, or the code a failed single write answers with */
 	int32_t nops;
