@@ -99,6 +99,10 @@ void config_init(struct config *cfg)
 	cfg->my_id = -1;
 	cfg->election_alg = 3;
 	cfg->standalone_enabled = true;
+	cfg->election_finalize_ms = 20;
+	cfg->election_min_notify_ms = 50;
+	cfg->election_max_notify_ms = 2000;
+	cfg->commit_log_count = 5000;
 }
 
 static void free_list(char **v, size_t n)
@@ -115,6 +119,7 @@ void config_free(struct config *cfg)
 	free(cfg->data_log_dir);
 	free(cfg->client_port_address);
 	free(cfg->super_digest);
+	free(cfg->dynamic_config_file);
 	free_list(cfg->four_lw, cfg->n_four_lw);
 	free_list(cfg->warnings, cfg->n_warnings);
 	for (size_t i = 0; i < cfg->n_peers; i++) {
@@ -226,9 +231,17 @@ static const struct key keys[] = {
     {"zkfs.snapshotSliceNodes", K_INT, F(snapshot_slice_nodes), 0, INT_MAX},
     {"initLimit", K_INT, F(init_limit), 1, INT_MAX},
     {"syncLimit", K_INT, F(sync_limit), 1, INT_MAX},
-    {"electionAlg", K_INT, F(election_alg), 1, 3},
+    {"electionAlg", K_SPECIAL, 0, 0, 0},
     {"standaloneEnabled", K_BOOL, F(standalone_enabled), 0, 0},
     {"reconfigEnabled", K_BOOL, F(reconfig_enabled), 0, 0},
+    {"quorumListenOnAllIPs", K_BOOL, F(quorum_listen_on_all_ips), 0, 0},
+    {"peerType", K_SPECIAL, 0, 0, 0},
+    {"dynamicConfigFile", K_STR, F(dynamic_config_file), 0, 0},
+    {"version", K_SPECIAL, 0, 0, 0},
+    {"zkfs.electionFinalizeMs", K_INT, F(election_finalize_ms), 0, INT_MAX},
+    {"zkfs.electionMinNotifyMs", K_INT, F(election_min_notify_ms), 1, INT_MAX},
+    {"zkfs.electionMaxNotifyMs", K_INT, F(election_max_notify_ms), 1, INT_MAX},
+    {"zkfs.commitLogCount", K_INT, F(commit_log_count), 1, INT_MAX},
 };
 
 /* Java-only keys.  warn = zkfs does not implement what they ask for. */
@@ -248,14 +261,12 @@ static const struct ignored ignored[] = {
     {"zookeeper.admin.", false},
     {"zookeeper.jmx.", false},
     {"jmx.", false},
-    {"quorumListenOnAllIPs", false},
     {"syncEnabled", false},
     {"leaderServes", false},
     {"cnxTimeout", false},
     {"connectToLearnerMasterLimit", false},
-    {"peerType", false},
-    {"group.", false},
-    {"weight.", false},
+    {"group.", true},  /* hierarchical quorums: zkfs counts a plain majority */
+    {"weight.", true},
     {"maxResponseCacheSize", false},
     {"maxGetChildrenResponseCacheSize", false},
     {"zookeeper.snapshot.trust.empty", false},
@@ -275,7 +286,6 @@ static const struct ignored ignored[] = {
     {"quorum.auth.", true},
     {"kerberos.", true},
     {"sasl.", true},
-    {"dynamicConfigFile", true},
     {"multiAddress.", true},
     {"clientSecurePort", true},
     {"enforce.auth.", true},
@@ -336,7 +346,8 @@ static bool take_port(char **s, int *port)
 	return true;
 }
 
-static int parse_peer(struct config *cfg, const char *key, const char *value, const char *at)
+static int parse_peer(struct config *cfg, const char *key, const char *value, const char *at,
+		      int line)
 {
 	int64_t id;
 	if (!parse_i64(key + 7, &id) || id < 0)
@@ -378,6 +389,13 @@ static int parse_peer(struct config *cfg, const char *key, const char *value, co
 	}
 	if (ok && *s != '\0')
 		ok = false;
+	if (ok && p.quorum_port == p.election_port) {
+		free(copy);
+		/* ZooKeeper: "Client and election port must be different!" (sic) */
+		return errorf(cfg, -EINVAL,
+			      "%s%s: the quorum port and the election port must be different", at,
+			      key);
+	}
 	if (!ok) {
 		free(copy);
 		return errorf(
@@ -393,10 +411,18 @@ static int parse_peer(struct config *cfg, const char *key, const char *value, co
 		free(p.client_host);
 		return -ENOMEM;
 	}
-	/* a later line for the same id replaces the earlier one */
+	/* The same id twice in files is a mistake (Java's Properties would
+	 * silently keep the last one, hiding it): an error.  The command
+	 * line (line 0) overrides a file's line on purpose. */
 	for (size_t i = 0; i < cfg->n_peers; i++) {
 		if (cfg->peers[i].id == id) {
-			warnf(cfg, "%s%s given twice; the last one counts", at, key);
+			if (line > 0) {
+				free(p.host);
+				free(p.client_host);
+				return errorf(cfg, -EINVAL,
+					      "%s%s given twice (server ids must be unique)", at,
+					      key);
+			}
 			free(cfg->peers[i].host);
 			free(cfg->peers[i].client_host);
 			cfg->peers[i] = p;
@@ -459,7 +485,7 @@ int config_set(struct config *cfg, const char *key, const char *value, const cha
 	where(at, sizeof(at), name, line);
 
 	if (!strncmp(key, "server.", 7))
-		return parse_peer(cfg, key, value, at);
+		return parse_peer(cfg, key, value, at, line);
 
 	const struct key *k = NULL;
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
@@ -497,6 +523,8 @@ int config_set(struct config *cfg, const char *key, const char *value, const cha
 			*(int *)field = (int)v;
 		else
 			*(int64_t *)field = v;
+		if (k->off == F(client_port))
+			cfg->client_port_given = true;
 		return 0;
 	}
 	case K_BOOL:
@@ -525,6 +553,41 @@ int config_set(struct config *cfg, const char *key, const char *value, const cha
 	}
 	if (!strcmp(key, "4lw.commands.whitelist"))
 		return set_whitelist(cfg, value);
+	if (!strcmp(key, "electionAlg")) {
+		/* ZooKeeper 3.6+ removed the other algorithms */
+		int64_t v;
+		if (!parse_i64(value, &v))
+			return errorf(cfg, -EINVAL, "%s%s: '%s' is not a number", at, key, value);
+		if (v != 3)
+			return errorf(cfg, -EINVAL,
+				      "%s%s: %s is not supported: only 3 (fast leader election) "
+				      "exists",
+				      at, key, value);
+		cfg->election_alg = 3;
+		return 0;
+	}
+	if (!strcmp(key, "peerType")) {
+		if (!strcasecmp(value, "observer"))
+			cfg->peer_observer = true;
+		else if (!strcasecmp(value, "participant"))
+			cfg->peer_observer = false;
+		else
+			return errorf(cfg, -EINVAL, "%s%s: '%s' is not observer or participant",
+				      at, key, value);
+		cfg->peer_type_given = true;
+		return 0;
+	}
+	if (!strcmp(key, "version")) {
+		/* the membership's version, hex as ZooKeeper writes it */
+		char *end;
+		errno = 0;
+		unsigned long long v = strtoull(value, &end, 16);
+		if (!*value || *end || errno || !isxdigit((unsigned char)*value))
+			return errorf(cfg, -EINVAL, "%s%s: '%s' is not a hexadecimal number", at,
+				      key, value);
+		cfg->config_version = v;
+		return 0;
+	}
 	/* superDigest */
 	const char *colon = strchr(value, ':');
 	if (!colon || colon == value || !colon[1])
@@ -588,7 +651,34 @@ static void unescape(char *s)
 	*o = '\0';
 }
 
-int config_load_string(struct config *cfg, const char *text, const char *name)
+/* One line of a dynamic configuration file: ZooKeeper accepts only
+ * server.N there (version comes from the file's name). */
+static int set_dynamic(struct config *cfg, const char *key, const char *value, const char *name,
+		       int line)
+{
+	char at[300];
+	where(at, sizeof(at), name, line);
+	if (!strncmp(key, "server.", 7))
+		return parse_peer(cfg, key, value, at, line);
+	if (!strcmp(key, "version"))
+		return errorf(cfg, -EINVAL,
+			      "%sa dynamic configuration file must not hold 'version' (it is "
+			      "taken from the file name, e.g. zoo.cfg.dynamic.100000000)",
+			      at);
+	if (!strncmp(key, "group", 5) || !strncmp(key, "weight", 6))
+		return errorf(cfg, -EINVAL,
+			      "%s'%s': hierarchical quorums (group/weight) are not supported by "
+			      "zkfs",
+			      at, key);
+	return errorf(cfg, -EINVAL,
+		      "%sunrecognised parameter '%s' (a dynamic configuration file holds only "
+		      "server.N lines)",
+		      at, key);
+}
+
+/* Parses properties text, each key=value going to config_set, or to
+ * set_dynamic for a dynamic configuration file. */
+static int load_text(struct config *cfg, const char *text, const char *name, bool dynamic)
 {
 	char *buf = strdup(text);
 	if (!buf)
@@ -640,18 +730,24 @@ int config_load_string(struct config *cfg, const char *text, const char *name)
 		v = trim(v);
 		unescape(k);
 		unescape(v);
-		rc = config_set(cfg, k, v, name, first);
+		rc = dynamic ? set_dynamic(cfg, k, v, name, first) : config_set(cfg, k, v, name, first);
 	}
 	free(buf);
 	return rc;
 }
 
-int config_load_file(struct config *cfg, const char *path)
+int config_load_string(struct config *cfg, const char *text, const char *name)
 {
+	return load_text(cfg, text, name, false);
+}
+
+/* Reads a whole text file; *out is malloc'd.  what names it in messages. */
+static int read_text(struct config *cfg, const char *path, const char *what, char **out)
+{
+	*out = NULL;
 	FILE *f = fopen(path, "r");
 	if (!f)
-		return errorf(cfg, -errno, "cannot open configuration file %s: %s", path,
-			      strerror(errno));
+		return errorf(cfg, -errno, "cannot open %s %s: %s", what, path, strerror(errno));
 	size_t cap = 4096, len = 0;
 	char *text = malloc(cap);
 	int rc = 0;
@@ -667,19 +763,30 @@ int config_load_file(struct config *cfg, const char *path)
 		text = nt;
 	}
 	if (ferror(f))
-		rc = errorf(cfg, -EIO, "cannot read configuration file %s", path);
+		rc = errorf(cfg, -EIO, "cannot read %s %s", what, path);
 	fclose(f);
 	if (!text)
 		return -ENOMEM;
 	text[len] = '\0';
 	if (!rc && memchr(text, '\0', len))
 		rc = errorf(cfg, -EINVAL, "%s: not a text file", path);
-	if (!rc) {
-		if (set_str(&cfg->config_path, path))
-			rc = -ENOMEM;
-		else
-			rc = config_load_string(cfg, text, path);
-	}
+	if (rc)
+		free(text);
+	else
+		*out = text;
+	return rc;
+}
+
+int config_load_file(struct config *cfg, const char *path)
+{
+	char *text;
+	int rc = read_text(cfg, path, "configuration file", &text);
+	if (rc)
+		return rc;
+	if (set_str(&cfg->config_path, path))
+		rc = -ENOMEM;
+	else
+		rc = config_load_string(cfg, text, path);
 	free(text);
 	return rc;
 }
@@ -708,6 +815,223 @@ static int read_myid(struct config *cfg)
 	return 0;
 }
 
+/* dynamicConfigFile (ZooKeeper 3.5+, QuorumPeerConfig.parse): the
+ * membership lives in that file, the static one must not have any; the
+ * version is the hex suffix of the file's name ("zoo.cfg.dynamic.100000000"),
+ * 0 without one, and "version=" inside the file is refused. */
+static int load_dynamic(struct config *cfg)
+{
+	const char *path = cfg->dynamic_config_file;
+	if (cfg->n_peers)
+		return errorf(cfg, -EINVAL,
+			      "server.%" PRId64 " must be in the dynamic configuration file %s "
+			      "(dynamicConfigFile is set), not in the static configuration",
+			      cfg->peers[0].id, path);
+	char *text;
+	int rc = read_text(cfg, path, "dynamic configuration file", &text);
+	if (rc)
+		return rc;
+	rc = load_text(cfg, text, path, true);
+	free(text);
+	if (rc)
+		return rc;
+	cfg->config_version = 0;
+	const char *dot = strrchr(path, '.');
+	if (dot && dot[1]) {
+		char *end;
+		errno = 0;
+		unsigned long long v = strtoull(dot + 1, &end, 16);
+		if (!*end && !errno && isxdigit((unsigned char)dot[1]))
+			cfg->config_version = v;
+	}
+	return 0;
+}
+
+bool config_is_ensemble(const struct config *cfg)
+{
+	size_t voters = 0;
+	for (size_t i = 0; i < cfg->n_peers; i++)
+		voters += !cfg->peers[i].observer;
+	return cfg->n_peers > 0 && (!cfg->standalone_enabled || voters > 1);
+}
+
+const struct config_peer *config_self(const struct config *cfg)
+{
+	if (cfg->my_id < 0)
+		return NULL;
+	for (size_t i = 0; i < cfg->n_peers; i++)
+		if (cfg->peers[i].id == cfg->my_id)
+			return &cfg->peers[i];
+	return NULL;
+}
+
+static bool is_wildcard(const char *host)
+{
+	return !host || !*host || !strcmp(host, "0.0.0.0") || !strcmp(host, "::") ||
+	       !strcmp(host, "0:0:0:0:0:0:0:0");
+}
+
+/* host:port for messages, IPv6 in brackets */
+static void fmt_addr(char *buf, size_t n, const char *host, int port)
+{
+	if (!host)
+		host = "0.0.0.0";
+	bool v6 = strchr(host, ':') != NULL;
+	snprintf(buf, n, "%s%s%s:%d", v6 ? "[" : "", host, v6 ? "]" : "", port);
+}
+
+struct endpoint {
+	const char *host;
+	int port;
+	int64_t id;
+	const char *what;
+};
+
+/* No two endpoints of the membership (quorum, election, explicit client
+ * addresses) may be the same host:port: two servers could not both bind
+ * it.  Hosts are compared as written (no name resolution).  ZooKeeper
+ * checks this only on reconfig (QuorumServer.checkAddressDuplicate); at
+ * start it would fail later, at bind time, on one machine only. */
+static int check_duplicate_addresses(struct config *cfg)
+{
+	size_t n = 0;
+	struct endpoint *e = calloc(cfg->n_peers * 3 + 1, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	for (size_t i = 0; i < cfg->n_peers; i++) {
+		const struct config_peer *p = &cfg->peers[i];
+		e[n++] = (struct endpoint){p->host, p->quorum_port, p->id, "quorum"};
+		e[n++] = (struct endpoint){p->host, p->election_port, p->id, "election"};
+		if (p->client_port && !is_wildcard(p->client_host))
+			e[n++] = (struct endpoint){p->client_host, p->client_port, p->id, "client"};
+	}
+	int rc = 0;
+	for (size_t i = 0; i < n && !rc; i++) {
+		for (size_t j = 0; j < i; j++) {
+			if (e[i].port != e[j].port || strcasecmp(e[i].host, e[j].host) != 0)
+				continue;
+			char a[300];
+			fmt_addr(a, sizeof(a), e[i].host, e[i].port);
+			rc = errorf(cfg, -EINVAL,
+				    "address %s is used twice: as the %s address of server.%" PRId64
+				    " and as the %s address of server.%" PRId64,
+				    a, e[j].what, e[j].id, e[i].what, e[i].id);
+			break;
+		}
+	}
+	free(e);
+	return rc;
+}
+
+/* The own server.N line's client address becomes the client address
+ * (QuorumPeerConfig.setupClientPort): a static clientPort[Address] that
+ * says otherwise is an error, except that a wildcard static address only
+ * has to agree on the port. */
+static int setup_client_address(struct config *cfg, const struct config_peer *me)
+{
+	if (!me || !me->client_port)
+		return 0;
+	if (cfg->client_port_given && cfg->client_port != 0) {
+		const char *sh = cfg->client_port_address;
+		bool differ = is_wildcard(sh) ? cfg->client_port != me->client_port
+					      : (cfg->client_port != me->client_port ||
+						 is_wildcard(me->client_host) ||
+						 strcasecmp(sh, me->client_host) != 0);
+		if (differ) {
+			char a[300], b[300];
+			fmt_addr(a, sizeof(a), sh, cfg->client_port);
+			fmt_addr(b, sizeof(b), me->client_host, me->client_port);
+			return errorf(cfg, -EINVAL,
+				      "the client address of this server (id %" PRId64
+				      ") is %s by clientPort/clientPortAddress but %s by its server.%" PRId64
+				      " line: remove one or make them agree",
+				      cfg->my_id, a, b, cfg->my_id);
+		}
+	}
+	cfg->client_port = me->client_port;
+	if (is_wildcard(me->client_host)) {
+		free(cfg->client_port_address);
+		cfg->client_port_address = NULL;
+	} else if (set_str(&cfg->client_port_address, me->client_host)) {
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Membership rules of QuorumPeerConfig.parseDynamicConfig, setupPeerType
+ * and checkValidity, plus zkfs's own (duplicate addresses). */
+static int check_membership(struct config *cfg)
+{
+	size_t voters = 0, observers = 0;
+	for (size_t i = 0; i < cfg->n_peers; i++) {
+		if (cfg->peers[i].observer)
+			observers++;
+		else
+			voters++;
+	}
+	if (voters == 0) {
+		if (!cfg->standalone_enabled)
+			return errorf(cfg, -EINVAL,
+				      "standaloneEnabled=false needs at least one participant "
+				      "server.N line");
+		if (observers)
+			return errorf(cfg, -EINVAL,
+				      "observers without participants: at least one server.N line "
+				      "must be a participant");
+	} else if (voters == 1 && cfg->standalone_enabled) {
+		if (observers)
+			return errorf(cfg, -EINVAL,
+				      "observers without a quorum: one participant with observers "
+				      "needs standaloneEnabled=false (or more participants)");
+		if (cfg->n_peers)
+			warnf(cfg, "only one server.N line: running standalone (set "
+				   "standaloneEnabled=false for a one-member ensemble)");
+	} else if (voters <= 2) {
+		warnf(cfg, "%zu participants: no server failure will be tolerated; an ensemble "
+			   "needs at least 3",
+		      voters);
+	} else if (voters % 2 == 0) {
+		warnf(cfg, "%zu participants: an even number tolerates no more failures than "
+			   "%zu; consider an odd number",
+		      voters, voters - 1);
+	}
+	int rc = check_duplicate_addresses(cfg);
+	if (rc)
+		return rc;
+
+	const struct config_peer *me = config_self(cfg);
+	if (cfg->my_id >= 0 && cfg->n_peers && !me)
+		return errorf(cfg, -EINVAL, "myid %" PRId64 " has no server.%" PRId64 " line",
+			      cfg->my_id, cfg->my_id);
+	rc = setup_client_address(cfg, me);
+	if (rc)
+		return rc;
+	bool role_observer = me && me->observer;
+	if (cfg->peer_type_given && cfg->peer_observer != role_observer)
+		warnf(cfg,
+		      "peerType=%s does not match the role of server.%" PRId64
+		      " (%s); using the server.N line",
+		      cfg->peer_observer ? "observer" : "participant", cfg->my_id,
+		      role_observer ? "observer" : "participant");
+	cfg->peer_observer = role_observer;
+
+	if (config_is_ensemble(cfg)) {
+		if (!cfg->init_limit || !cfg->sync_limit)
+			return errorf(cfg, -EINVAL,
+				      "an ensemble (%zu server.N lines) needs initLimit and syncLimit",
+				      cfg->n_peers);
+		if (cfg->my_id < 0)
+			return errorf(cfg, -EINVAL,
+				      "an ensemble needs %s/myid holding this server's id",
+				      cfg->data_dir);
+		warnf(cfg,
+		      "ensemble configuration (%zu servers) read; zkfs-server runs standalone "
+		      "for now",
+		      cfg->n_peers);
+	}
+	return 0;
+}
+
 int config_finish(struct config *cfg)
 {
 	if (!cfg->data_dir)
@@ -725,38 +1049,19 @@ int config_finish(struct config *cfg)
 			      "minSessionTimeout (%d ms) must not be larger than maxSessionTimeout "
 			      "(%d ms)",
 			      cfg->min_session_timeout, cfg->max_session_timeout);
+	if (cfg->election_min_notify_ms > cfg->election_max_notify_ms)
+		return errorf(cfg, -EINVAL,
+			      "zkfs.electionMinNotifyMs (%d) must not be larger than "
+			      "zkfs.electionMaxNotifyMs (%d)",
+			      cfg->election_min_notify_ms, cfg->election_max_notify_ms);
 	if (!cfg->four_lw && set_whitelist(cfg, "srvr"))
 		return -ENOMEM;
-	int rc = read_myid(cfg);
-	if (rc)
+	int rc = 0;
+	if (cfg->dynamic_config_file && (rc = load_dynamic(cfg)))
 		return rc;
-	if (cfg->n_peers > 1) {
-		if (!cfg->init_limit || !cfg->sync_limit)
-			return errorf(
-			    cfg, -EINVAL,
-			    "an ensemble (%zu server.N lines) needs initLimit and syncLimit",
-			    cfg->n_peers);
-		if (cfg->my_id < 0)
-			return errorf(cfg, -EINVAL,
-				      "an ensemble needs %s/myid holding this server's id",
-				      cfg->data_dir);
-	}
-	if (cfg->n_peers) {
-		const struct config_peer *me = NULL;
-		for (size_t i = 0; i < cfg->n_peers; i++)
-			if (cfg->peers[i].id == cfg->my_id)
-				me = &cfg->peers[i];
-		if (cfg->my_id >= 0 && !me)
-			return errorf(cfg, -EINVAL,
-				      "myid %" PRId64 " has no server.%" PRId64 " line", cfg->my_id,
-				      cfg->my_id);
-		if (cfg->n_peers > 1)
-			warnf(cfg,
-			      "ensemble configuration (%zu servers) read; zkfs-server runs "
-			      "standalone for now",
-			      cfg->n_peers);
-	}
-	return 0;
+	if ((rc = read_myid(cfg)))
+		return rc;
+	return check_membership(cfg);
 }
 
 /* ------------------------------------------------------------------ */
@@ -943,8 +1248,51 @@ static void sb_printf(struct sbuf *b, const char *fmt, ...)
 	}
 }
 
+/* One member as ZooKeeper prints it (QuorumServer.toString):
+ * host:qport:eport:role[;chost:cport], IPv6 hosts in brackets, a port-only
+ * client address as 0.0.0.0. */
+static void sb_member(struct sbuf *b, const struct config_peer *p)
+{
+	bool v6 = strchr(p->host, ':') != NULL;
+	sb_printf(b, "server.%" PRId64 "=%s%s%s:%d:%d:%s", p->id, v6 ? "[" : "", p->host,
+		  v6 ? "]" : "", p->quorum_port, p->election_port,
+		  p->observer ? "observer" : "participant");
+	if (p->client_port) {
+		const char *h = p->client_host ? p->client_host : "0.0.0.0";
+		bool cv6 = strchr(h, ':') != NULL;
+		sb_printf(b, ";%s%s%s:%d", cv6 ? "[" : "", h, cv6 ? "]" : "", p->client_port);
+	}
+}
+
+/* QuorumMaj.toString: members joined by '\n', then "version=<hex>". */
+static void sb_membership(struct sbuf *b, const struct config *cfg)
+{
+	for (size_t i = 0; i < cfg->n_peers; i++) {
+		sb_member(b, &cfg->peers[i]);
+		sb_printf(b, "\n");
+	}
+	sb_printf(b, "version=%" PRIx64, cfg->config_version);
+}
+
+char *config_membership_text(const struct config *cfg)
+{
+	struct sbuf b = {.cap = 256};
+	b.p = malloc(b.cap);
+	if (!b.p)
+		return NULL;
+	b.p[0] = '\0';
+	sb_membership(&b, cfg);
+	if (b.oom) {
+		free(b.p);
+		return NULL;
+	}
+	return b.p;
+}
+
 char *config_format(const struct config *cfg)
 {
+	bool ensemble = config_is_ensemble(cfg);
+	const struct config_peer *me = config_self(cfg);
 	struct sbuf b = {.cap = 1024};
 	b.p = malloc(b.cap);
 	if (!b.p)
@@ -961,6 +1309,17 @@ char *config_format(const struct config *cfg)
 	sb_printf(&b, "maxSessionTimeout=%d\n", cfg->max_session_timeout);
 	sb_printf(&b, "clientPortListenBacklog=%d\n", cfg->client_port_listen_backlog);
 	sb_printf(&b, "serverId=%" PRId64 "\n", cfg->my_id > 0 ? cfg->my_id : 0);
+	if (ensemble) {
+		/* QuorumZooKeeperServer.dumpConf, up to its membership block,
+		 * which comes last (below) so that every other line stays
+		 * key=value; peerType is LearnerType's ordinal */
+		sb_printf(&b, "initLimit=%d\n", cfg->init_limit);
+		sb_printf(&b, "syncLimit=%d\n", cfg->sync_limit);
+		sb_printf(&b, "electionAlg=%d\n", cfg->election_alg);
+		sb_printf(&b, "electionPort=%d\n", me ? me->election_port : 0);
+		sb_printf(&b, "quorumPort=%d\n", me ? me->quorum_port : 0);
+		sb_printf(&b, "peerType=%d\n", cfg->peer_observer ? 1 : 0);
+	}
 	/* then the rest of zkfs's effective configuration */
 	sb_printf(&b, "clientPortAddress=%s\n",
 		  cfg->client_port_address ? cfg->client_port_address : "0.0.0.0");
@@ -990,6 +1349,26 @@ char *config_format(const struct config *cfg)
 		sb_printf(&b, "zkfs.disableAddWatch=true\n");
 	if (cfg->snapshot_slice_nodes) /* a test switch: shown only when set */
 		sb_printf(&b, "zkfs.snapshotSliceNodes=%d\n", cfg->snapshot_slice_nodes);
+	if (ensemble) {
+		sb_printf(&b, "standaloneEnabled=%s\n",
+			  cfg->standalone_enabled ? "true" : "false");
+		sb_printf(&b, "reconfigEnabled=%s\n", cfg->reconfig_enabled ? "true" : "false");
+		sb_printf(&b, "quorumListenOnAllIPs=%s\n",
+			  cfg->quorum_listen_on_all_ips ? "true" : "false");
+		if (cfg->dynamic_config_file)
+			sb_printf(&b, "dynamicConfigFile=%s\n", cfg->dynamic_config_file);
+		sb_printf(&b, "zkfs.electionFinalizeMs=%d\n", cfg->election_finalize_ms);
+		sb_printf(&b, "zkfs.electionMinNotifyMs=%d\n", cfg->election_min_notify_ms);
+		sb_printf(&b, "zkfs.electionMaxNotifyMs=%d\n", cfg->election_max_notify_ms);
+		sb_printf(&b, "zkfs.commitLogCount=%d\n", cfg->commit_log_count);
+		/* Apache ends `conf` with "membership: " and QuorumMaj.toString
+		 * without a final newline; zkfs adds one (lines end in '\n') */
+		sb_printf(&b, "membership: \n");
+		sb_membership(&b, cfg);
+		sb_printf(&b, "\n");
+		goto out;
+	}
+	/* standalone: as before the ensemble work */
 	sb_printf(&b, "initLimit=%d\n", cfg->init_limit);
 	sb_printf(&b, "syncLimit=%d\n", cfg->sync_limit);
 	sb_printf(&b, "electionAlg=%d\n", cfg->election_alg);
@@ -1010,6 +1389,7 @@ char *config_format(const struct config *cfg)
 			sb_printf(&b, "\n");
 		}
 	}
+out:
 	if (b.oom) {
 		free(b.p);
 		return NULL;

@@ -85,15 +85,40 @@ struct config {
 					  * snapshot serializes per loop iteration (tests
 					  * stretch snapshots over many txns with it) */
 
-	/* ensemble (kept for later; a standalone server ignores them) */
-	int64_t my_id;		   /* from dataDir/myid, -1 if absent */
-	int init_limit;		   /* initLimit, ticks (0 = unset) */
-	int sync_limit;		   /* syncLimit, ticks (0 = unset) */
-	int election_alg;	   /* electionAlg (3) */
-	bool standalone_enabled;   /* standaloneEnabled (true) */
-	bool reconfig_enabled;	   /* reconfigEnabled (false) */
-	struct config_peer *peers; /* server.N lines, sorted by id */
+	/* ensemble (config_is_ensemble says whether they apply) */
+	int64_t my_id;		      /* from dataDir/myid, -1 if absent */
+	int init_limit;		      /* initLimit, ticks (0 = unset) */
+	int sync_limit;		      /* syncLimit, ticks (0 = unset) */
+	int election_alg;	      /* electionAlg (3, the only value accepted) */
+	bool standalone_enabled;      /* standaloneEnabled (true) */
+	bool reconfig_enabled;	      /* reconfigEnabled (false) */
+	bool quorum_listen_on_all_ips; /* quorumListenOnAllIPs (false): bind the quorum and
+					* election ports on 0.0.0.0 instead of the host of
+					* the own server.N line */
+	bool peer_observer;	      /* peerType: as given until config_finish, then the
+				       * role of the own server.N line (which wins, with a
+				       * warning if they differ, as in ZooKeeper) */
+	bool peer_type_given;	      /* peerType appeared */
+	char *dynamic_config_file;    /* dynamicConfigFile or NULL; read by config_finish */
+	uint64_t config_version;      /* membership version (hex "version=" of the static
+				       * file, or the hex suffix of the dynamic file's
+				       * name; 0 by default) */
+	struct config_peer *peers;    /* server.N lines, sorted by id */
 	size_t n_peers;
+	bool client_port_given;	      /* clientPort was set (file or --port): needed to
+				       * compare it with the own server.N client address */
+
+	/* ensemble timing, zkfs-only keys (Apache ZooKeeper has no equivalent
+	 * in zoo.cfg; its Java system properties are named in docs/server.md) */
+	int election_finalize_ms;   /* zkfs.electionFinalizeMs (20): a LOOKING server that
+				     * sees a quorum agree waits this long for a better
+				     * vote before it decides */
+	int election_min_notify_ms; /* zkfs.electionMinNotifyMs (50): first resend
+				     * interval of notifications while LOOKING */
+	int election_max_notify_ms; /* zkfs.electionMaxNotifyMs (2000): the interval
+				     * doubles up to this */
+	int commit_log_count;	    /* zkfs.commitLogCount (5000): committed txns kept in
+				     * memory for DIFF syncs of learners */
 
 	/* warnings met while loading ("zoo.cfg:12: unknown key 'foo' ignored"),
 	 * in order.  The caller prints them (config_print_warnings). */
@@ -127,8 +152,15 @@ int config_set(struct config *cfg, const char *key, const char *value, const cha
 
 /* Cross-field validation and effective values: dataDir present,
  * dataLogDir defaulted, session timeouts defaulted and min <= max, ports
- * in range, peers consistent, myid read from dataDir/myid if present.
- * Returns 0 or -EINVAL (cfg->error set). */
+ * in range, myid read from dataDir/myid if present, and the membership:
+ * dynamicConfigFile read (its server.N lines define the membership; the
+ * static file must then have none, as in ZooKeeper 3.5+), participant and
+ * observer counts checked, no id or host:port used twice, the own line
+ * present, initLimit/syncLimit/myid present for an ensemble, peerType
+ * reconciled with the own line, and the own line's client address (after
+ * ';') made the client address (clientPort/clientPortAddress must then
+ * agree with it or be absent).
+ * Returns 0 or -EINVAL / -errno (cfg->error set). */
 int config_finish(struct config *cfg);
 
 /* The whole command line (argv[0] is the program).  Fills and finishes cfg.
@@ -144,9 +176,31 @@ void config_usage(FILE *out, const char *prog);
 void config_print_warnings(const struct config *cfg, FILE *out);
 
 /* The effective configuration as "key=value\n" lines, zoo.cfg key names,
- * for the `conf` four-letter word and for the startup log.  Returns a
+ * for the `conf` four-letter word and for the startup log.  An ensemble
+ * member adds ZooKeeper's quorum lines (initLimit, syncLimit, electionAlg,
+ * electionPort, quorumPort, peerType 0|1) after serverId and ends with
+ * "membership: " followed by config_membership_text and a newline.  Returns a
  * malloc'd NUL-terminated string (free it) or NULL on -ENOMEM. */
 char *config_format(const struct config *cfg);
+
+/* Whether this configuration makes an ensemble member, by ZooKeeper's
+ * rule (QuorumPeerConfig.isDistributed): there are server.N lines and
+ * either standaloneEnabled=false or two or more of them are participants.
+ * One participant (plus nothing else) with standaloneEnabled=true runs
+ * standalone.  Meaningful after config_finish. */
+bool config_is_ensemble(const struct config *cfg);
+
+/* The server.N line of this server (N = myid), or NULL when there is no
+ * myid or no such line (only possible for a standalone configuration).
+ * The pointer is into cfg->peers, valid until config_free. */
+const struct config_peer *config_self(const struct config *cfg);
+
+/* The membership as ZooKeeper writes it in election notifications,
+ * NEWLEADER and /zookeeper/config (QuorumMaj.toString): one
+ * "server.N=host:qport:eport:participant|observer[;chost:cport]" line per
+ * member in id order, then "version=<hex>", no final newline.  malloc'd
+ * (free it), NULL on -ENOMEM. */
+char *config_membership_text(const struct config *cfg);
 
 /* Whether four-letter word cmd (e.g. "ruok") is allowed by
  * 4lw.commands.whitelist ("*" allows every command). */

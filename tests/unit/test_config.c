@@ -260,7 +260,8 @@ static void test_bad_values(void **state)
 	expect_error(fx, "dataDir=/tmp/x\nforceSync=maybe\n",
 		     "forceSync: 'maybe' is not true/false");
 	expect_error(fx, "dataDir=/tmp/x\nsuperDigest=nocolon\n", "superDigest: expected user:");
-	expect_error(fx, "dataDir=/tmp/x\nelectionAlg=7\n", "electionAlg: 7 is out of range");
+	expect_error(fx, "dataDir=/tmp/x\nelectionAlg=7\n",
+		     "electionAlg: 7 is not supported: only 3");
 	expect_error(fx, "dataDir=/tmp/x\nserver.1=host\n",
 		     "server.1: 'host' is not host:port:port");
 	expect_error(fx, "dataDir=/tmp/x\nserver.1=h:1:99999\n", "server.1");
@@ -310,9 +311,15 @@ static void test_server_lines_and_myid(void **state)
 	assert_int_equal(c->peers[2].client_port, 2183);
 	assert_null(c->peers[2].client_host);
 	assert_true(has_warning(c, "runs standalone"));
+	assert_true(config_is_ensemble(c));
+	assert_ptr_equal(config_self(c), &c->peers[1]);
+	/* the own line's client address is the client address */
+	assert_int_equal(c->client_port, 2182);
+	assert_string_equal(c->client_port_address, "127.0.0.1");
 	char *s = config_format(c);
+	/* membership as ZooKeeper prints it: a port-only client address is 0.0.0.0 */
 	assert_non_null(strstr(s, "server.2=[::1]:2889:3889:participant;127.0.0.1:2182\n"));
-	assert_non_null(strstr(s, "server.3=zk3.example:2888:3888:observer;2183\n"));
+	assert_non_null(strstr(s, "server.3=zk3.example:2888:3888:observer;0.0.0.0:2183\n"));
 	assert_non_null(strstr(s, "serverId=2\n"));
 	free(s);
 
@@ -452,11 +459,16 @@ static void test_load_string_and_set(void **state)
 	assert_int_equal(c->client_port, 8);
 	assert_int_equal(config_set(c, "clientPort", "z", "x", 3), -EINVAL);
 	assert_string_equal(c->error, "x:3: clientPort: 'z' is not a number");
-	/* a later server.N line replaces an earlier one, with a warning */
-	assert_int_equal(config_load_string(c, "server.1=a:1:2\nserver.1=b:1:2\n", "dyn"), 0);
+	/* the same server id twice in a file is an error ... */
+	assert_int_equal(config_load_string(c, "server.1=a:1:2\nserver.1=b:1:2\n", "dyn"),
+			 -EINVAL);
+	assert_string_equal(c->error, "dyn:2: server.1 given twice (server ids must be unique)");
+	assert_int_equal(c->n_peers, 1);
+	assert_string_equal(c->peers[0].host, "a");
+	/* ... while the command line (line 0) overrides a file's line */
+	assert_int_equal(config_set(c, "server.1", "b:1:2", "command line", 0), 0);
 	assert_int_equal(c->n_peers, 1);
 	assert_string_equal(c->peers[0].host, "b");
-	assert_true(has_warning(c, "given twice"));
 	/* superDigest accepted under its own short name */
 	assert_int_equal(config_set(c, "superDigest", "super:abc", "x", 1), 0);
 	assert_string_equal(c->super_digest, "super:abc");
@@ -515,6 +527,358 @@ static void test_disable_add_watch(void **state)
 	free(s);
 }
 
+/* ------------------------------------------------------------------ */
+/* Ensemble keys (QuorumPeerConfig's rules, see docs/server.md)        */
+
+/* loads "dataDir=<dir>\n" + body with myid (if >= 0) written first */
+static int load_ens(struct fx *fx, int myid, const char *body)
+{
+	char p[128], text[4096];
+	snprintf(p, sizeof(p), "%s/myid", fx->dir);
+	if (myid >= 0) {
+		char id[16];
+		snprintf(id, sizeof(id), "%d", myid);
+		write_file(p, id);
+	} else {
+		unlink(p);
+	}
+	config_free(&fx->cfg);
+	snprintf(text, sizeof(text), "dataDir=%s\n%s", fx->dir, body);
+	return load(fx, text);
+}
+
+static void expect_ens_error(struct fx *fx, int myid, const char *body, const char *fragment)
+{
+	int rc = load_ens(fx, myid, body);
+	if (rc != -EINVAL || !strstr(fx->cfg.error, fragment)) {
+		print_error("rc %d, error '%s' lacks '%s'\n", rc, fx->cfg.error, fragment);
+		fail();
+	}
+}
+
+#define LIMITS "initLimit=10\nsyncLimit=5\n"
+#define THREE                                                                                  \
+	"server.1=127.0.0.1:2888:3888\nserver.2=127.0.0.1:2889:3889\n"                         \
+	"server.3=127.0.0.1:2890:3890\n"
+
+static void test_ensemble_keys(void **state)
+{
+	struct fx *fx = *state;
+	struct config *c = &fx->cfg;
+	/* defaults */
+	assert_int_equal(load_ens(fx, 1, LIMITS THREE), 0);
+	assert_int_equal(c->election_finalize_ms, 20);
+	assert_int_equal(c->election_min_notify_ms, 50);
+	assert_int_equal(c->election_max_notify_ms, 2000);
+	assert_int_equal(c->commit_log_count, 5000);
+	assert_false(c->quorum_listen_on_all_ips);
+	assert_false(c->peer_observer);
+	assert_int_equal(c->election_alg, 3);
+	assert_int_equal(c->config_version, 0);
+	assert_false(has_warning(c, "unknown key"));
+	/* every key set */
+	assert_int_equal(load_ens(fx, 1,
+				  LIMITS THREE "quorumListenOnAllIPs=true\npeerType=participant\n"
+					       "electionAlg=3\nzkfs.electionFinalizeMs=0\n"
+					       "zkfs.electionMinNotifyMs=10\n"
+					       "zkfs.electionMaxNotifyMs=300\n"
+					       "zkfs.commitLogCount=77\nversion=1a\n"),
+			 0);
+	assert_true(c->quorum_listen_on_all_ips);
+	assert_int_equal(c->election_finalize_ms, 0);
+	assert_int_equal(c->election_min_notify_ms, 10);
+	assert_int_equal(c->election_max_notify_ms, 300);
+	assert_int_equal(c->commit_log_count, 77);
+	assert_int_equal(c->config_version, 0x1a);
+	assert_false(has_warning(c, "not supported"));
+	assert_false(has_warning(c, "unknown key"));
+	/* bad values */
+	expect_ens_error(fx, 1, LIMITS THREE "electionAlg=1\n",
+			 "electionAlg: 1 is not supported: only 3");
+	expect_ens_error(fx, 1, LIMITS THREE "electionAlg=x\n", "electionAlg: 'x' is not a number");
+	expect_ens_error(fx, 1, LIMITS THREE "peerType=boss\n",
+			 "peerType: 'boss' is not observer or participant");
+	expect_ens_error(fx, 1, LIMITS THREE "quorumListenOnAllIPs=perhaps\n",
+			 "quorumListenOnAllIPs: 'perhaps' is not true/false");
+	expect_ens_error(fx, 1, LIMITS THREE "zkfs.commitLogCount=0\n",
+			 "zkfs.commitLogCount: 0 is out of range");
+	expect_ens_error(fx, 1, LIMITS THREE "zkfs.electionMinNotifyMs=0\n",
+			 "zkfs.electionMinNotifyMs: 0 is out of range");
+	expect_ens_error(fx, 1, LIMITS THREE "zkfs.electionFinalizeMs=-1\n",
+			 "zkfs.electionFinalizeMs: -1 is out of range");
+	expect_ens_error(fx, 1,
+			 LIMITS THREE "zkfs.electionMinNotifyMs=500\nzkfs.electionMaxNotifyMs=400\n",
+			 "zkfs.electionMinNotifyMs (500) must not be larger than "
+			 "zkfs.electionMaxNotifyMs (400)");
+	expect_ens_error(fx, 1, LIMITS THREE "version=xyz\n",
+			 "version: 'xyz' is not a hexadecimal number");
+}
+
+/* QuorumPeerConfig.isDistributed and parseDynamicConfig's counts. */
+static void test_ensemble_or_standalone(void **state)
+{
+	struct fx *fx = *state;
+	struct config *c = &fx->cfg;
+	/* no server lines: standalone */
+	assert_int_equal(load_ens(fx, -1, ""), 0);
+	assert_false(config_is_ensemble(c));
+	assert_null(config_self(c));
+	/* one participant, standaloneEnabled=true (default): standalone */
+	assert_int_equal(load_ens(fx, 1, "server.1=127.0.0.1:2888:3888\n"), 0);
+	assert_false(config_is_ensemble(c));
+	assert_true(has_warning(c, "only one server.N line: running standalone"));
+	assert_false(has_warning(c, "runs standalone for now"));
+	assert_ptr_equal(config_self(c), &c->peers[0]);
+	/* ... and standaloneEnabled=false: a one-member ensemble */
+	assert_int_equal(
+	    load_ens(fx, 1, LIMITS "standaloneEnabled=false\nserver.1=127.0.0.1:2888:3888\n"), 0);
+	assert_true(config_is_ensemble(c));
+	/* a one-member ensemble still needs the limits and myid */
+	expect_ens_error(fx, 1, "standaloneEnabled=false\nserver.1=127.0.0.1:2888:3888\n",
+			 "needs initLimit and syncLimit");
+	expect_ens_error(fx, -1, LIMITS "standaloneEnabled=false\nserver.1=127.0.0.1:2888:3888\n",
+			 "/myid holding this server's id");
+	/* two participants: ensemble */
+	assert_int_equal(
+	    load_ens(fx, 2, LIMITS "server.1=127.0.0.1:2888:3888\nserver.2=127.0.0.1:2889:3889\n"),
+	    0);
+	assert_true(config_is_ensemble(c));
+	assert_int_equal(config_self(c)->id, 2);
+	assert_true(has_warning(c, "no server failure will be tolerated"));
+	/* four: an even-number warning */
+	assert_int_equal(load_ens(fx, 2, LIMITS THREE "server.4=127.0.0.1:2891:3891\n"), 0);
+	assert_true(has_warning(c, "consider an odd number"));
+	/* one participant + an observer: needs standaloneEnabled=false */
+	expect_ens_error(fx, 1,
+			 LIMITS "server.1=127.0.0.1:2888:3888\n"
+				"server.2=127.0.0.1:2889:3889:observer\n",
+			 "observers without a quorum");
+	assert_int_equal(load_ens(fx, 2,
+				  LIMITS "standaloneEnabled=false\nserver.1=127.0.0.1:2888:3888\n"
+					 "server.2=127.0.0.1:2889:3889:observer\n"),
+			 0);
+	assert_true(config_is_ensemble(c));
+	assert_true(c->peer_observer); /* from the own line */
+	/* observers only */
+	expect_ens_error(fx, 1, LIMITS "server.1=127.0.0.1:2888:3888:observer\n",
+			 "observers without participants");
+	expect_ens_error(fx, 1,
+			 LIMITS "standaloneEnabled=false\nserver.1=127.0.0.1:2888:3888:observer\n",
+			 "needs at least one participant");
+	/* standaloneEnabled=false without any server line (as ZooKeeper) */
+	expect_ens_error(fx, -1, "standaloneEnabled=false\n", "needs at least one participant");
+}
+
+static void test_membership_errors(void **state)
+{
+	struct fx *fx = *state;
+	/* the own line must exist */
+	expect_ens_error(fx, 4, LIMITS THREE, "myid 4 has no server.4 line");
+	/* duplicate ids */
+	expect_ens_error(fx, 1, LIMITS THREE "server.2=127.0.0.1:2999:3999\n",
+			 "zoo.cfg:7: server.2 given twice (server ids must be unique)");
+	/* the same host:port twice, in every combination of roles */
+	expect_ens_error(fx, 1,
+			 LIMITS "server.1=127.0.0.1:2888:3888\nserver.2=127.0.0.1:2888:3889\n",
+			 "address 127.0.0.1:2888 is used twice: as the quorum address of "
+			 "server.1 and as the quorum address of server.2");
+	expect_ens_error(fx, 1,
+			 LIMITS "server.1=127.0.0.1:2888:3888\nserver.2=127.0.0.1:3888:3889\n",
+			 "as the election address of server.1 and as the quorum address of "
+			 "server.2");
+	expect_ens_error(fx, 1,
+			 LIMITS "server.1=127.0.0.1:2888:3888;127.0.0.1:2889\n"
+				"server.2=127.0.0.1:2889:3889\n",
+			 "address 127.0.0.1:2889 is used twice: as the client address of "
+			 "server.1 and as the quorum address of server.2");
+	expect_ens_error(fx, 1,
+			 LIMITS "server.1=[::1]:2888:3888\nserver.2=[::1]:2889:2888\n",
+			 "address [::1]:2888 is used twice");
+	/* the same port on different hosts is fine, and so are port-only
+	 * (wildcard) client addresses */
+	assert_int_equal(load_ens(fx, 1,
+				  LIMITS "server.1=zk1:2888:3888;2181\nserver.2=zk2:2888:3888;2181\n"
+					 "server.3=zk3:2888:3888;2181\n"),
+			 0);
+	/* quorum port = election port on one line */
+	expect_ens_error(fx, 1, LIMITS "server.1=zk1:2888:2888\n",
+			 "server.1: the quorum port and the election port must be different");
+}
+
+static void test_peer_type_mismatch(void **state)
+{
+	struct fx *fx = *state;
+	struct config *c = &fx->cfg;
+	/* ZooKeeper warns and follows the server.N line (setupPeerType) */
+	assert_int_equal(load_ens(fx, 3, LIMITS THREE "peerType=observer\n"), 0);
+	assert_false(c->peer_observer);
+	assert_true(has_warning(c, "peerType=observer does not match the role of server.3 "
+				   "(participant); using the server.N line"));
+	assert_int_equal(load_ens(fx, 4,
+				  LIMITS THREE "peerType=participant\n"
+					       "server.4=127.0.0.1:2891:3891:observer\n"),
+			 0);
+	assert_true(c->peer_observer);
+	assert_true(has_warning(c, "peerType=participant does not match"));
+	/* agreeing: no warning */
+	assert_int_equal(
+	    load_ens(fx, 4, LIMITS THREE "peerType=observer\nserver.4=127.0.0.1:2891:3891:observer\n"),
+	    0);
+	assert_true(c->peer_observer);
+	assert_false(has_warning(c, "does not match"));
+}
+
+/* QuorumPeerConfig.setupClientPort */
+static void test_client_address_from_server_line(void **state)
+{
+	struct fx *fx = *state;
+	struct config *c = &fx->cfg;
+#define TWO_C "server.1=127.0.0.1:2888:3888;127.0.0.1:3181\nserver.2=127.0.0.1:2889:3889;3182\n"
+	/* no static client address: the line's */
+	assert_int_equal(load_ens(fx, 1, LIMITS TWO_C), 0);
+	assert_int_equal(c->client_port, 3181);
+	assert_string_equal(c->client_port_address, "127.0.0.1");
+	/* a port-only line: all addresses */
+	assert_int_equal(load_ens(fx, 2, LIMITS "clientPortAddress=127.0.0.9\n" TWO_C), 0);
+	assert_int_equal(c->client_port, 3182);
+	assert_null(c->client_port_address);
+	/* static wildcard with the same port: agrees */
+	assert_int_equal(load_ens(fx, 1, LIMITS "clientPort=3181\n" TWO_C), 0);
+	assert_int_equal(c->client_port, 3181);
+	assert_string_equal(c->client_port_address, "127.0.0.1");
+	/* the same address spelled statically: agrees */
+	assert_int_equal(
+	    load_ens(fx, 1, LIMITS "clientPort=3181\nclientPortAddress=127.0.0.1\n" TWO_C), 0);
+	/* a different port */
+	expect_ens_error(fx, 1, LIMITS "clientPort=2181\n" TWO_C,
+			 "the client address of this server (id 1) is 0.0.0.0:2181 by "
+			 "clientPort/clientPortAddress but 127.0.0.1:3181 by its server.1 line");
+	/* a different host */
+	expect_ens_error(fx, 1, LIMITS "clientPort=3181\nclientPortAddress=127.0.0.2\n" TWO_C,
+			 "is 127.0.0.2:3181 by clientPort/clientPortAddress");
+	/* a specific static host against a port-only line */
+	expect_ens_error(fx, 2, LIMITS "clientPort=3182\nclientPortAddress=127.0.0.1\n" TWO_C,
+			 "but 0.0.0.0:3182 by its server.2 line");
+	/* no client part on the own line: clientPort stays */
+	assert_int_equal(load_ens(fx, 3, LIMITS "clientPort=4000\n" TWO_C
+					       "server.3=127.0.0.1:2890:3890\n"),
+			 0);
+	assert_int_equal(c->client_port, 4000);
+	/* applies to a standalone server with a matching line too, as in ZooKeeper */
+	assert_int_equal(load_ens(fx, 1, "server.1=127.0.0.1:2888:3888;5181\n"), 0);
+	assert_false(config_is_ensemble(c));
+	assert_int_equal(c->client_port, 5181);
+#undef TWO_C
+}
+
+static void test_dynamic_config_file(void **state)
+{
+	struct fx *fx = *state;
+	struct config *c = &fx->cfg;
+	char dyn[256], body[1024];
+	snprintf(dyn, sizeof(dyn), "%s/zoo.cfg.dynamic.100000000", fx->dir);
+	write_file(dyn, "# members\nserver.2=127.0.0.1:2889:3889:participant;3182\n"
+			"server.1=127.0.0.1:2888:3888;127.0.0.1:3181\n"
+			"server.3=127.0.0.1:2890:3890:observer\n");
+	snprintf(body, sizeof(body), LIMITS "dynamicConfigFile=%s\n", dyn);
+	assert_int_equal(load_ens(fx, 1, body), 0);
+	assert_int_equal(c->n_peers, 3);
+	assert_int_equal(c->peers[0].id, 1);
+	assert_true(c->peers[2].observer);
+	assert_int_equal(c->config_version, 0x100000000ull);
+	assert_string_equal(c->dynamic_config_file, dyn);
+	assert_true(config_is_ensemble(c));
+	assert_int_equal(c->client_port, 3181);
+	char *m = config_membership_text(c);
+	assert_string_equal(m, "server.1=127.0.0.1:2888:3888:participant;127.0.0.1:3181\n"
+			       "server.2=127.0.0.1:2889:3889:participant;0.0.0.0:3182\n"
+			       "server.3=127.0.0.1:2890:3890:observer\n"
+			       "version=100000000");
+	free(m);
+	/* the static file must then hold no server.N line (ZooKeeper refuses) */
+	snprintf(body, sizeof(body), LIMITS "server.1=127.0.0.1:2888:3888\ndynamicConfigFile=%s\n",
+		 dyn);
+	expect_ens_error(fx, 1, body,
+			 "server.1 must be in the dynamic configuration file");
+	/* a name without a hex suffix: version 0 */
+	snprintf(dyn, sizeof(dyn), "%s/members.dyn", fx->dir);
+	write_file(dyn, THREE);
+	snprintf(body, sizeof(body), LIMITS "version=55\ndynamicConfigFile=%s\n", dyn);
+	assert_int_equal(load_ens(fx, 1, body), 0);
+	assert_int_equal(c->config_version, 0);
+	/* version inside the dynamic file */
+	write_file(dyn, THREE "version=100000000\n");
+	snprintf(body, sizeof(body), LIMITS "dynamicConfigFile=%s\n", dyn);
+	expect_ens_error(fx, 1, body, "members.dyn:4: a dynamic configuration file must not hold "
+				      "'version'");
+	/* any other key */
+	write_file(dyn, THREE "clientPort=2181\n");
+	expect_ens_error(fx, 1, body, "members.dyn:4: unrecognised parameter 'clientPort'");
+	write_file(dyn, THREE "group.1=1:2:3\n");
+	expect_ens_error(fx, 1, body, "hierarchical quorums (group/weight) are not supported");
+	/* its errors name the dynamic file's line */
+	write_file(dyn, "server.1=127.0.0.1:2888:3888\nserver.2=nonsense\n");
+	expect_ens_error(fx, 1, body, "members.dyn:2: server.2: 'nonsense' is not host:port:port");
+	/* a missing file */
+	snprintf(body, sizeof(body), LIMITS "dynamicConfigFile=%s/none\n", fx->dir);
+	int rc = load_ens(fx, 1, body);
+	assert_int_equal(rc, -ENOENT);
+	assert_non_null(strstr(c->error, "cannot open dynamic configuration file"));
+}
+
+/* `conf` of an ensemble member: QuorumZooKeeperServer.dumpConf's lines */
+static void test_conf_output_ensemble(void **state)
+{
+	struct fx *fx = *state;
+	assert_int_equal(load_ens(fx, 2,
+				  LIMITS "standaloneEnabled=false\nserver.1=127.0.0.1:2888:3888\n"
+					 "server.2=[::1]:2889:3889:observer;[::1]:3182\n"),
+			 0);
+	char *s = config_format(&fx->cfg);
+	assert_non_null(s);
+	assert_true(strncmp(s, "clientPort=3182\nsecureClientPort=-1\ndataDir=", 44) == 0);
+	assert_non_null(strstr(s, "\nserverId=2\ninitLimit=10\nsyncLimit=5\nelectionAlg=3\n"
+				  "electionPort=3889\nquorumPort=2889\npeerType=1\n"));
+	assert_non_null(strstr(s, "\nclientPortAddress=::1\n"));
+	assert_non_null(strstr(s, "\nzkfs.electionFinalizeMs=20\n"));
+	assert_non_null(strstr(s, "\nzkfs.commitLogCount=5000\n"));
+	assert_non_null(strstr(s, "\nquorumListenOnAllIPs=false\n"));
+	/* the membership block ends the output */
+	const char *tail = "membership: \n"
+			   "server.1=127.0.0.1:2888:3888:participant\n"
+			   "server.2=[::1]:2889:3889:observer;[::1]:3182\n"
+			   "version=0\n";
+	size_t tl = strlen(tail), sl = strlen(s);
+	assert_true(sl > tl);
+	assert_string_equal(s + sl - tl, tail);
+	/* each line before it is key=value, and no key appears twice */
+	char *all = malloc(sl + 2);
+	all[0] = '\n';
+	memcpy(all + 1, s, sl + 1);
+	char *end = s + sl - tl;
+	for (char *l = s; l < end;) {
+		char *nl = strchr(l, '\n');
+		char *eq = memchr(l, '=', (size_t)(nl - l));
+		assert_non_null(eq);
+		char key[128];
+		snprintf(key, sizeof(key), "\n%.*s=", (int)(eq - l), l);
+		char *first = strstr(all, key);
+		assert_non_null(first);
+		assert_null(strstr(first + 1, key));
+		l = nl + 1;
+	}
+	free(all);
+	free(s);
+
+	/* a standalone `conf` keeps its old shape */
+	assert_int_equal(load_ens(fx, -1, ""), 0);
+	s = config_format(&fx->cfg);
+	assert_null(strstr(s, "membership"));
+	assert_null(strstr(s, "peerType"));
+	assert_non_null(strstr(s, "\ninitLimit=0\n"));
+	free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -531,6 +895,13 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_load_string_and_set, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_disable_add_watch, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_snapshot_slice_nodes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ensemble_keys, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ensemble_or_standalone, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_membership_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_peer_type_mismatch, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_client_address_from_server_line, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_dynamic_config_file, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_conf_output_ensemble, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }
