@@ -603,6 +603,151 @@ int zlog_iterate(const char *dir, uint64_t after_zxid, zlog_txn_cb cb, void *arg
 }
 
 /* ------------------------------------------------------------------ */
+/* Truncation (TRUNC, SNAP install)                                    */
+
+/* Cuts the file at path after the last record with zxid <= zxid.  Sets
+ * *empty when no record remains (the caller removes the file). */
+static int cut_file(const char *path, uint64_t zxid, bool *empty)
+{
+	*empty = false;
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		int e = -errno;
+		close(fd);
+		return e;
+	}
+	size_t size = (size_t)st.st_size;
+	const uint8_t *p = NULL;
+	if (size > 0) {
+		p = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (p == MAP_FAILED) {
+			int e = -errno;
+			close(fd);
+			return e;
+		}
+	}
+	int rc = 0;
+	size_t off = ZLOG_HDR_SIZE;
+	uint64_t prev = 0;
+	if (size < ZLOG_HDR_SIZE || memcmp(p, LOG_MAGIC, 8) != 0) {
+		if (size >= ZLOG_HDR_SIZE && !all_zero(p, ZLOG_HDR_SIZE)) {
+			storage_msg(STORAGE_ERROR,
+				    "transaction log %s: bad file header (not a zkfs log file?)",
+				    path);
+			rc = -EBADMSG;
+			goto out;
+		}
+		*empty = true; /* a file whose creation was interrupted */
+		goto out;
+	}
+	for (;;) {
+		uint64_t z, d;
+		uint32_t l;
+		if (!rec_valid_at(p, size, off, prev, &z, &l, &d) || z > zxid)
+			break;
+		prev = z;
+		off += ZLOG_REC_HDR_SIZE + l;
+	}
+	/* Not a record to keep at off: a later one (the cut), zeros, or a
+	 * bad spot.  A bad spot followed by records we would keep is damage
+	 * to data below the cut: refuse rather than silently drop them. */
+	if (off < size && !all_zero(p + off, size - off)) {
+		uint64_t z, d;
+		uint32_t l;
+		bool cut_here = rec_valid_at(p, size, off, prev, &z, &l, &d);
+		for (size_t i = off + 1; !cut_here && i + ZLOG_REC_HDR_SIZE <= size; i++) {
+			if (rec_valid_at(p, size, i, prev, &z, &l, &d) && z <= zxid) {
+				storage_msg(STORAGE_ERROR,
+					    "transaction log %s is corrupt at offset %zu (after zxid "
+					    "0x%" PRIx64 "), before the truncation point 0x%" PRIx64
+					    "; not truncating",
+					    path, off, prev, zxid);
+				rc = -EBADMSG;
+				goto out;
+			}
+		}
+	}
+	if (off == ZLOG_HDR_SIZE) {
+		*empty = true;
+		goto out;
+	}
+	if ((size_t)off != size) {
+		if (ftruncate(fd, (off_t)off) < 0) {
+			rc = -errno;
+			goto out;
+		}
+		rc = storage_fault_hit(STORAGE_FAULT_SYNC);
+		if (!rc && fsync(fd) < 0)
+			rc = -errno;
+	}
+out:
+	if (p)
+		munmap((void *)p, size);
+	close(fd);
+	return rc;
+}
+
+int zlog_truncate(const char *dir, const char *snap_dir, uint64_t zxid)
+{
+	uint64_t *z;
+	size_t n;
+	int rc;
+	if (snap_dir) {
+		rc = storage_list_hex(snap_dir, "snapshot.", &z, &n);
+		if (rc)
+			return rc;
+		uint64_t newest = n ? z[n - 1] : 0;
+		free(z);
+		if (n && newest > zxid) {
+			storage_msg(STORAGE_WARN,
+				    "cannot truncate the log in %s to 0x%" PRIx64
+				    ": snapshot 0x%" PRIx64 " in %s is newer (a full SNAP is needed)",
+				    dir, zxid, newest, snap_dir);
+			return -ERANGE;
+		}
+	}
+	rc = zlog_list(dir, &z, &n);
+	if (rc)
+		return rc;
+	char name[64], path[4096];
+	bool removed = false;
+	/* whole files after the cut, newest first: a crash leaves a prefix */
+	while (n > 0 && z[n - 1] > zxid) {
+		log_name(name, sizeof(name), z[n - 1]);
+		snprintf(path, sizeof(path), "%s/%s", dir, name);
+		if (unlink(path) < 0 && errno != ENOENT) {
+			rc = -errno;
+			goto out;
+		}
+		removed = true;
+		n--;
+	}
+	if (removed && (rc = storage_fsync_dir(dir)))
+		goto out;
+	if (n > 0) {
+		bool empty;
+		log_name(name, sizeof(name), z[n - 1]);
+		snprintf(path, sizeof(path), "%s/%s", dir, name);
+		rc = cut_file(path, zxid, &empty);
+		if (!rc && empty) {
+			if (unlink(path) < 0 && errno != ENOENT)
+				rc = -errno;
+			else
+				rc = storage_fsync_dir(dir);
+		}
+	}
+	if (!rc)
+		storage_msg(STORAGE_INFO, "transaction log %s truncated after zxid 0x%" PRIx64, dir,
+			    zxid);
+out:
+	free(z);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
 /* Writer                                                              */
 
 struct zlog {

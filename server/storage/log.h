@@ -151,9 +151,40 @@ int zlog_open(struct zlog **out, const char *dir, const struct zlog_opts *opts, 
 
 /* Read-only iteration over the log directory (no truncation, no locking):
  * cb for every txn with zxid > after_zxid.  A damaged tail of the last file
- * ends the iteration silently; other damage returns -EBADMSG.  For sending
- * a DIFF to a follower or for tools.  Returns 0, cb's value or -errno. */
+ * ends the iteration silently; other damage returns -EBADMSG.  Returns 0,
+ * cb's value or -errno.
+ *
+ * This is also the reader a leader uses for a DIFF older than its
+ * in-memory committed window (zab-quorum-protocol.md §3.2 step 5): files
+ * wholly before after_zxid are skipped without being read, cb sees the
+ * txns from after_zxid + 1 on in zxid order, and returning non-zero from
+ * cb stops early (e.g. at the window's start, or past a size budget).  It
+ * is safe while the commit worker appends (it stops at what is written),
+ * but it does not know what is committed: the caller bounds it by its
+ * last committed zxid.  Whether the log reaches back far enough is for the
+ * caller to check: the first zxid cb sees must be after_zxid + 1, or the
+ * first of a new epoch (counter 1) when after_zxid ended the previous one;
+ * anything else means purged files, and the learner needs a SNAP. */
 int zlog_iterate(const char *dir, uint64_t after_zxid, zlog_txn_cb cb, void *arg);
+
+/* Removes every txn with zxid > `zxid` from the CLOSED log directory dir
+ * (no struct zlog may be open on it): whole later files are deleted, the
+ * file holding the cut is truncated at the record boundary, and both are
+ * made durable (files deleted newest first, then the directory fsynced,
+ * then the cut file truncated and fsynced, so a crash at any point leaves
+ * a prefix of the old history from which the call can simply be
+ * repeated).  Used by a learner for the leader's TRUNC, and after a SNAP
+ * is installed (zxid = the snapshot's zxid) to drop the learner's own
+ * later txns, which the new history replaces.
+ * snap_dir (may be NULL: no check) is where the snapshots are (dataDir):
+ * if its newest snapshot is newer than zxid, recovery would load state
+ * that includes cut txns, so nothing is changed and -ERANGE is returned
+ * (the caller must get a full SNAP instead).  A zxid at or past the end
+ * of the log changes nothing; one before the first txn empties the log.
+ * Returns 0; -ERANGE; -EBADMSG if a record at or before the cut is
+ * damaged (message emitted; the log is left as it was except for files
+ * already deleted past the cut); or -errno. */
+int zlog_truncate(const char *dir, const char *snap_dir, uint64_t zxid);
 
 /* Buffers one txn for the next zlog_sync (nothing reaches the disk yet).
  * zxid must be greater than every zxid already appended (-EINVAL), len in

@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "log.h"
+#include "snap.h"
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -641,6 +642,260 @@ static void test_missing_file_warns(void **state)
 	zlog_close(log);
 }
 
+/* ---------------------------------------------------------------- truncate */
+
+/* log.1 (1..10), log.b (11..20), log.15 (21..30), closed */
+static void three_files(const char *dir)
+{
+	struct zlog *log = open_log(dir, 0, NULL, NULL, 0);
+	append_range(log, 1, 10);
+	assert_int_equal(zlog_roll(log), 0);
+	append_range(log, 11, 20);
+	assert_int_equal(zlog_roll(log), 0);
+	append_range(log, 21, 30);
+	zlog_close(log);
+}
+
+/* reopens dir and checks it holds exactly 1..last with the right content */
+static void expect_log_upto(const char *dir, uint64_t last)
+{
+	struct got g;
+	uint64_t l;
+	struct zlog *log = open_log(dir, 0, &g, &l, 0);
+	assert_int_equal(g.n, last);
+	for (uint64_t i = 0; i < g.n; i++)
+		assert_int_equal(g.zxids[i], i + 1);
+	assert_false(g.bad_content);
+	assert_int_equal(zlog_last_zxid(log), last);
+	zlog_close(log);
+}
+
+static void test_truncate_middle_of_file(void **state)
+{
+	struct fx *fx = *state;
+	char p1[256], pb[256], p15[256];
+	three_files(fx->dir);
+	path_of(p1, sizeof(p1), fx->dir, 1);
+	path_of(pb, sizeof(pb), fx->dir, 0xb);
+	path_of(p15, sizeof(p15), fx->dir, 0x15);
+	off_t size1 = file_size(p1);
+	assert_int_equal(zlog_truncate(fx->dir, fx->dir, 15), 0);
+	assert_int_equal(file_size(p1), size1);		   /* untouched */
+	assert_int_equal(file_size(pb), rec_off(11, 16)); /* cut at a record boundary */
+	assert_int_equal(file_size(p15), -1);		   /* deleted */
+	expect_log_upto(fx->dir, 15);
+	/* the log goes on from the cut, and a different 16.. is accepted */
+	struct zlog *log = open_log(fx->dir, 0, NULL, NULL, 0);
+	append_range(log, 16, 25);
+	zlog_close(log);
+	expect_log_upto(fx->dir, 25);
+	/* repeating a truncation is harmless */
+	assert_int_equal(zlog_truncate(fx->dir, NULL, 12), 0);
+	assert_int_equal(zlog_truncate(fx->dir, NULL, 12), 0);
+	expect_log_upto(fx->dir, 12);
+}
+
+static void test_truncate_at_file_boundary(void **state)
+{
+	struct fx *fx = *state;
+	char pb[256], p15[256];
+	three_files(fx->dir);
+	path_of(pb, sizeof(pb), fx->dir, 0xb);
+	path_of(p15, sizeof(p15), fx->dir, 0x15);
+	off_t sizeb = file_size(pb);
+	assert_int_equal(zlog_truncate(fx->dir, NULL, 20), 0);
+	assert_int_equal(file_size(pb), sizeb);
+	assert_int_equal(file_size(p15), -1);
+	expect_log_upto(fx->dir, 20);
+	/* the first txn of a file: that file keeps one record */
+	assert_int_equal(zlog_truncate(fx->dir, NULL, 11), 0);
+	assert_int_equal(file_size(pb), rec_off(11, 12));
+	expect_log_upto(fx->dir, 11);
+	/* just before a file's first txn: the file goes */
+	assert_int_equal(zlog_truncate(fx->dir, NULL, 10), 0);
+	assert_int_equal(file_size(pb), -1);
+	expect_log_upto(fx->dir, 10);
+	/* past the end: nothing changes */
+	assert_int_equal(zlog_truncate(fx->dir, NULL, 1000), 0);
+	expect_log_upto(fx->dir, 10);
+}
+
+static void test_truncate_before_first_txn(void **state)
+{
+	struct fx *fx = *state;
+	three_files(fx->dir);
+	assert_int_equal(zlog_truncate(fx->dir, fx->dir, 0), 0);
+	uint64_t *z;
+	size_t n;
+	assert_int_equal(zlog_list(fx->dir, &z, &n), 0);
+	free(z);
+	assert_int_equal(n, 0);
+	expect_log_upto(fx->dir, 0);
+	/* an empty or missing directory is fine too */
+	assert_int_equal(zlog_truncate(fx->dir, NULL, 5), 0);
+}
+
+static void test_truncate_below_snapshot_refused(void **state)
+{
+	struct fx *fx = *state;
+	three_files(fx->dir);
+	struct snap_writer *w;
+	assert_int_equal(snap_writer_open(&w, fx->dir, 0x14), 0);
+	assert_int_equal(snap_writer_append(w, "x", 1), 0);
+	assert_int_equal(snap_writer_commit(w), 0);
+	assert_int_equal(zlog_truncate(fx->dir, fx->dir, 0x13), -ERANGE);
+	assert_non_null(strstr(msgs, "snapshot 0x14"));
+	expect_log_upto(fx->dir, 30); /* nothing changed */
+	/* at the snapshot itself: allowed */
+	assert_int_equal(zlog_truncate(fx->dir, fx->dir, 0x14), 0);
+	expect_log_upto(fx->dir, 0x14);
+}
+
+static void test_truncate_refuses_damage_before_cut(void **state)
+{
+	struct fx *fx = *state;
+	char pb[256];
+	three_files(fx->dir);
+	path_of(pb, sizeof(pb), fx->dir, 0xb);
+	/* damage txn 13's bytes; 14 and 15 are intact and below the cut */
+	int fd = open(pb, O_WRONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, "\xff\xff", 2, rec_off(11, 13) + ZLOG_REC_HDR_SIZE), 2);
+	close(fd);
+	assert_int_equal(zlog_truncate(fx->dir, NULL, 15), -EBADMSG);
+	assert_non_null(strstr(msgs, "corrupt at offset"));
+	/* damage after the cut is simply cut away */
+	assert_int_equal(zlog_truncate(fx->dir, NULL, 12), 0);
+	expect_log_upto(fx->dir, 12);
+}
+
+/* zlog_iterate as the DIFF reader: a window from the middle, across
+ * files, stopped early by the callback. */
+struct window {
+	uint64_t first, last, stop;
+	uint64_t n;
+};
+
+static int window_cb(void *arg, uint64_t zxid, const void *data, size_t len)
+{
+	struct window *w = arg;
+	if (zxid > w->stop)
+		return 1;
+	if (!w->n)
+		w->first = zxid;
+	w->last = zxid;
+	w->n++;
+	return 0;
+}
+
+static void test_iterate_window_for_diff(void **state)
+{
+	struct fx *fx = *state;
+	three_files(fx->dir);
+	struct window w = {.stop = 25};
+	assert_int_equal(zlog_iterate(fx->dir, 7, window_cb, &w), 1);
+	assert_int_equal(w.first, 8);
+	assert_int_equal(w.last, 25);
+	assert_int_equal(w.n, 18);
+	/* after purging log.1, a reader from 7 sees a gap (first is 11) */
+	assert_int_equal(zlog_purge(fx->dir, 0xb), 1);
+	memset(&w, 0, sizeof(w));
+	w.stop = 100;
+	assert_int_equal(zlog_iterate(fx->dir, 7, window_cb, &w), 0);
+	assert_int_equal(w.first, 11);
+}
+
+/* A learner installing a SNAP: the leader's state at zxid 40 is written
+ * as a snapshot, then the learner's own txns after 40 (a divergent
+ * history) are truncated.  Recovery, done the way server.c recover() does
+ * it (newest valid snapshot, then the log after its zxid), must give
+ * exactly the snapshot's state.  The state here is a toy: 7 slots, txn z
+ * sets slot z % 7 to z. */
+struct toy {
+	uint64_t slot[7];
+	uint64_t replayed;
+};
+
+static int toy_snap_rec(void *arg, const void *rec, size_t len)
+{
+	struct toy *t = arg;
+	uint8_t k;
+	uint64_t v;
+	assert_int_equal(len, 9);
+	memcpy(&k, rec, 1);
+	memcpy(&v, (const uint8_t *)rec + 1, 8);
+	assert_true(k < 7);
+	t->slot[k] = v;
+	return 0;
+}
+
+static int toy_txn(void *arg, uint64_t zxid, const void *data, size_t len)
+{
+	struct toy *t = arg;
+	t->slot[zxid % 7] = zxid;
+	t->replayed++;
+	return 0;
+}
+
+static void toy_recover(const char *dir, struct toy *t)
+{
+	memset(t, 0, sizeof(*t));
+	uint64_t snap_zxid = 0;
+	int rc = snap_load(dir, toy_snap_rec, t, &snap_zxid);
+	assert_true(rc == 0 || rc == -ENOENT);
+	struct zlog *log = NULL;
+	assert_int_equal(zlog_open(&log, dir, NULL, snap_zxid, toy_txn, t, NULL), 0);
+	zlog_close(log);
+}
+
+static void test_recovery_after_snap_install(void **state)
+{
+	struct fx *fx = *state;
+	/* the learner's own history: 1..60 over three files */
+	struct zlog *log = open_log(fx->dir, 0, NULL, NULL, 0);
+	append_range(log, 1, 30);
+	assert_int_equal(zlog_roll(log), 0);
+	append_range(log, 31, 45);
+	assert_int_equal(zlog_roll(log), 0);
+	append_range(log, 46, 60);
+	zlog_close(log);
+	/* the leader's state at 40, different from the learner's replay */
+	struct toy leader = {{0}};
+	for (int k = 0; k < 7; k++)
+		leader.slot[k] = 1000 + (uint64_t)k;
+	struct snap_writer *w;
+	assert_int_equal(snap_writer_open(&w, fx->dir, 40), 0);
+	for (uint8_t k = 0; k < 7; k++) {
+		uint8_t rec[9];
+		rec[0] = k;
+		memcpy(rec + 1, &leader.slot[k], 8);
+		assert_int_equal(snap_writer_append(w, rec, sizeof(rec)), 0);
+	}
+	assert_int_equal(snap_writer_commit(w), 0);
+	/* without the truncation recovery would replay 41..60 over it */
+	struct toy t;
+	toy_recover(fx->dir, &t);
+	assert_int_equal(t.replayed, 20);
+	assert_memory_not_equal(t.slot, leader.slot, sizeof(t.slot));
+	/* with it: exactly the snapshot's state */
+	assert_int_equal(zlog_truncate(fx->dir, fx->dir, 40), 0);
+	toy_recover(fx->dir, &t);
+	assert_int_equal(t.replayed, 0);
+	assert_memory_equal(t.slot, leader.slot, sizeof(t.slot));
+	/* and the leader's txns after 40 then apply on top */
+	log = open_log(fx->dir, 40, NULL, NULL, 0);
+	append_range(log, 41, 43);
+	zlog_close(log);
+	toy_recover(fx->dir, &t);
+	assert_int_equal(t.replayed, 3);
+	leader.slot[41 % 7] = 41;
+	leader.slot[42 % 7] = 42;
+	leader.slot[43 % 7] = 43;
+	assert_memory_equal(t.slot, leader.slot, sizeof(t.slot));
+}
+
+/* ---------------------------------------------------------------- main */
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -665,6 +920,14 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_callback_stops_recovery, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_foreign_file_is_error, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_missing_file_warns, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_truncate_middle_of_file, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_truncate_at_file_boundary, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_truncate_before_first_txn, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_truncate_below_snapshot_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_truncate_refuses_damage_before_cut, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_iterate_window_for_diff, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_recovery_after_snap_install, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("log", tests, NULL, NULL);
 }
