@@ -582,7 +582,8 @@ static int prep_check(struct core *c, int64_t sid, const struct core_auth *auth,
 	int rc = view_versioned(c, sid, auth, op, ZK_PERM_READ, path, len, &nv);
 	if (rc)
 		return rc;
-	txn_push(t, TX_CHECK, ZOP_CHECK, path);
+	/* CheckVersionTxn carries current + 1 (nothing applies it) */
+	txn_push(t, TX_CHECK, ZOP_CHECK, path)->version = nv.version + 1;
 	return 0;
 }
 
@@ -958,6 +959,11 @@ static void apply_create(struct core *c, const struct core_txn *t, const struct 
 	size_t plen = zk_path_parent_len(op->path, len);
 	struct tnode *parent = tree_find(&c->tree, op->path, plen);
 	struct tnode *n = tree_find(&c->tree, op->path, len);
+	/* ZooKeeper's parentCVersion -1 (txns of old logs, CreateTxnV0): the
+	 * parent's current stored cversion + 1 */
+	int32_t pcv = op->parent_cversion;
+	if (pcv == -1 && parent)
+		pcv = parent->cversion + 1;
 	if (!parent || n || t->zxid < parent->czxid || parent->kind == TN_EPHEMERAL ||
 	    !tree_name_ok(op->path, len)) {
 		/* replay over a state that already has it (or lost the parent to
@@ -968,8 +974,8 @@ static void apply_create(struct core *c, const struct core_txn *t, const struct 
 		 * the create: its child count and pzxid still move forward
 		 * (never back). */
 		if (parent && n && t->zxid >= parent->czxid && parent->kind != TN_EPHEMERAL &&
-		    op->parent_cversion > parent->cversion) {
-			parent->cversion = op->parent_cversion;
+		    pcv > parent->cversion) {
+			parent->cversion = pcv;
 			if (t->zxid > tnode_pzxid(parent))
 				tree_set_pzxid(parent, t->zxid);
 		}
@@ -993,8 +999,8 @@ static void apply_create(struct core *c, const struct core_txn *t, const struct 
 		else
 			n->aux = UINT32_MAX;
 	}
-	if (op->parent_cversion > parent->cversion) {
-		parent->cversion = op->parent_cversion;
+	if (pcv > parent->cversion) {
+		parent->cversion = pcv;
 		tree_set_pzxid(parent, t->zxid); /* a parent: cannot fail */
 	}
 	if (r) {

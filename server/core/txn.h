@@ -54,7 +54,8 @@ struct txn_op {
 	struct zk_acl_vec acl;
 	int32_t node_kind; /* TX_CREATE: enum tnode_kind */
 	int64_t owner;	   /* TX_CREATE: session (ephemeral) or ttl; SESSION_*: sid */
-	int32_t version;   /* SETDATA: new version; SETACL: new aversion; SESSION_OPEN: timeout */
+	int32_t version;   /* SETDATA: new version; SETACL: new aversion; SESSION_OPEN: timeout;
+			    * CHECK: current + 1 (for CheckVersionTxn; not in the log) */
 	int32_t parent_cversion; /* TX_CREATE: parent's stored cversion after the create */
 };
 
