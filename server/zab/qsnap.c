@@ -115,8 +115,9 @@ int64_t qc_tree_digest(const struct core *c)
 /* ================================================================ serialize */
 
 struct sput {
-	struct jute_out *o;
-	struct jute_out acls, nodes;
+	struct jute_out *o;     /* nodes go straight here */
+	struct jute_out prefix; /* sessions and ACL map, put in front at the end */
+	struct jute_out acls;
 	int32_t nsess, nacl;
 	bool read_used;
 };
@@ -159,7 +160,7 @@ static int sput_emit(void *arg, const void *rec, size_t len)
 	case CR_SESSION:
 		if (len != 16)
 			return -EBADMSG;
-		jute_put_raw(s->o, r + 4, 12); /* long id, int timeout */
+		jute_put_raw(&s->prefix, r + 4, 12); /* long id, int timeout */
 		s->nsess++;
 		break;
 	case CR_ACL:
@@ -177,11 +178,11 @@ static int sput_emit(void *arg, const void *rec, size_t len)
 			return -EBADMSG;
 		if (n.acl == 1)
 			s->read_used = true;
-		put_node(&s->nodes, &n);
+		put_node(s->o, &n);
 		break;
 	}
 	}
-	return s->o->err ? s->o->err : s->acls.err ? s->acls.err : s->nodes.err;
+	return s->o->err ? s->o->err : s->acls.err ? s->acls.err : s->prefix.err;
 }
 
 int qc_snap_put(struct jute_out *o, const struct core *c, bool signature)
@@ -189,31 +190,42 @@ int qc_snap_put(struct jute_out *o, const struct core *c, bool signature)
 	struct sput s;
 	memset(&s, 0, sizeof(s));
 	s.o = o;
+	jute_out_init(&s.prefix);
 	jute_out_init(&s.acls);
-	jute_out_init(&s.nodes);
 	size_t start = o->len;
-	size_t at = o->len;
-	jute_put_int(o, 0); /* session count, patched */
+	/* one allocation for the whole stream: growing a 100 MB buffer by
+	 * doubling copies it over and over */
+	struct core_stats st;
+	core_get_stats(c, &st);
+	jute_out_reserve(o, st.data_size + st.nodes * 80 + 64);
+	jute_put_int(&s.prefix, 0); /* session count, patched */
 	int rc = core_snapshot_write(c, sput_emit, &s);
-	if (!rc && !o->err) {
-		jute_store32(o->buf + at, (uint32_t)s.nsess);
-		jute_put_int(o, s.nacl + (s.read_used ? 1 : 0));
-		jute_put_raw(o, s.acls.buf, s.acls.len);
+	if (!rc && !s.prefix.err) {
+		jute_store32(s.prefix.buf, (uint32_t)s.nsess);
+		jute_put_int(&s.prefix, s.nacl + (s.read_used ? 1 : 0));
+		jute_put_raw(&s.prefix, s.acls.buf, s.acls.len);
 		if (s.read_used) {
 			/* the core's fixed slot 1: READ_ACL_UNSAFE */
-			jute_put_long(o, 1);
-			jute_put_int(o, 1);
-			jute_put_int(o, ZK_PERM_READ);
-			jute_put_string(o, "world");
-			jute_put_string(o, "anyone");
+			jute_put_long(&s.prefix, 1);
+			jute_put_int(&s.prefix, 1);
+			jute_put_int(&s.prefix, ZK_PERM_READ);
+			jute_put_string(&s.prefix, "world");
+			jute_put_string(&s.prefix, "anyone");
 		}
-		jute_put_raw(o, s.nodes.buf, s.nodes.len);
+		rc = s.prefix.err;
+	}
+	/* the nodes are written: move them up behind sessions and ACLs (in
+	 * place: cheaper than a second buffer of their size) */
+	if (!rc && !jute_out_reserve(o, s.prefix.len)) {
+		memmove(o->buf + start + s.prefix.len, o->buf + start, o->len - start);
+		memcpy(o->buf + start, s.prefix.buf, s.prefix.len);
+		o->len += s.prefix.len;
 		jute_put_string(o, "/");
 		if (signature)
 			jute_put_string(o, "BenWasHere");
 	}
+	jute_out_free(&s.prefix);
 	jute_out_free(&s.acls);
-	jute_out_free(&s.nodes);
 	if (!rc)
 		rc = o->err;
 	if (rc && !o->err)

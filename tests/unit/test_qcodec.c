@@ -8,7 +8,11 @@
  * digest, the SNAP stream and the snapshot file.
  *
  * ZKFS_QCODEC_NODES=<n> sizes the SNAP timing run (default 100000; the
- * report's figures use 1000000).
+ * report's figures use 1000000).  Interop with Apache ZooKeeper 3.8 by
+ * hand: ZKFS_QCODEC_SNAPFILE=<path> writes the test core's snapshot file
+ * (put it in an Apache dataDir as version-2/snapshot.<hex zxid>: mntr's
+ * zk_digest_mismatches_count stays 0), ZKFS_QCODEC_READ=<path> parses a
+ * snapshot Apache wrote and checks its stored digest against ours.
  */
 #include <time.h>
 
@@ -398,6 +402,10 @@ static void test_packet_roundtrip(void **state)
 	rc2->xid = 44;
 	rc2->type = ZOP_CLOSESESSION;
 	ms[nm++] = (struct zmsg){.type = ZM_REQUEST, .zxid = -1, .session = 77, .req = rc2};
+	struct zk_request *rcs = calloc(1, sizeof(*rcs));
+	rcs->type = ZOP_CREATESESSION;
+	ms[nm++] = (struct zmsg){.type = ZM_REQUEST, .zxid = -1, .session = 0x0200000000000001LL,
+				 .req = rcs, .session_timeout = 12345};
 	ms[nm++] = (struct zmsg){.type = ZM_ACK, .zxid = 0x100000005LL};
 	struct zmsg_touch *tt = malloc(2 * sizeof(*tt));
 	tt[0] = (struct zmsg_touch){77, 4000};
@@ -432,16 +440,19 @@ static void test_packet_roundtrip(void **state)
 	assert_null(got[1].auth);
 	assert_string_equal(got[1].req->op.path, "/a");
 	assert_int_equal(got[2].req->type, ZOP_CLOSESESSION);
-	assert_int_equal(got[4].ntouches, 2);
-	assert_int_equal(got[4].touches[1].sid, 78);
-	assert_int_equal(got[4].touches[1].timeout, 6000);
-	assert_int_equal(got[5].session, 78);
-	assert_int_equal(got[5].session_timeout, 6000);
-	assert_int_equal(got[6].sid, 3);
-	assert_int_equal(got[6].protocol, ZAB_PROTOCOL_VERSION);
-	assert_int_equal(got[6].config_version, 5);
-	assert_int_equal(got[7].sid, 4);
-	assert_int_equal(got[8].epoch, -1);
+	assert_int_equal(got[3].req->type, ZOP_CREATESESSION);
+	assert_int_equal(got[3].session_timeout, 12345);
+	assert_int_equal(got[3].session, 0x0200000000000001LL);
+	assert_int_equal(got[5].ntouches, 2);
+	assert_int_equal(got[5].touches[1].sid, 78);
+	assert_int_equal(got[5].touches[1].timeout, 6000);
+	assert_int_equal(got[6].session, 78);
+	assert_int_equal(got[6].session_timeout, 6000);
+	assert_int_equal(got[7].sid, 3);
+	assert_int_equal(got[7].protocol, ZAB_PROTOCOL_VERSION);
+	assert_int_equal(got[7].config_version, 5);
+	assert_int_equal(got[8].sid, 4);
+	assert_int_equal(got[9].epoch, -1);
 	/* zmsg_clone of each equals the original, bytes-wise */
 	for (int i = 0; i < nm; i++) {
 		struct zmsg c;
@@ -836,7 +847,7 @@ static void test_txn_zk_forms(void **state)
 	/* parentCVersion -1: current + 1 (and pzxid) */
 	for (int i = 0; i < 3; i++) {
 		put_hdr(&o, 0, 1, 1 + i, ZOP_CREATE);
-		char path[8];
+		char path[16];
 		snprintf(path, sizeof(path), "/p%d", i);
 		jute_put_string(&o, path);
 		jute_put_buffer(&o, NULL, -1);
@@ -912,8 +923,8 @@ static void test_txn_zk_forms(void **state)
 	jute_put_buffer(&o, sub.buf, (int32_t)sub.len);
 	jute_put_int(&o, ZOP_ERROR);
 	jute_put_buffer(&o, "\xff\xff\xff\x9b", 4); /* -101 */
-	jute_put_int(&o, ZOP_ERROR);
-	jute_put_buffer(&o, "\xff\xff\xff\xfe", 4);
+	jute_put_int(&o, ZOP_DELETE); /* after the failure: answers -2 */
+	jute_put_buffer(&o, "\0\0\0\x03/p1", 7);
 	assert_int_equal(qc_txn_get(o.buf, o.len, 0, &t, NULL, NULL), 0);
 	assert_int_equal(t->nops, 3);
 	assert_int_equal(t->ops[0].kind, TX_ERROR);
@@ -1056,6 +1067,14 @@ static struct fx *busy_core(int steps)
 		req.op.path = path;
 		req.op.flags = ZK_PERSISTENT;
 		fx_write(p.f, 0, &p.f->auth, &req, NULL);
+	}
+	/* TTL nodes at the ends of the range (40 bits) */
+	for (int i = 0; i < 2; i++) {
+		struct zk_request req = {.type = ZOP_CREATETTL};
+		req.op = fx_op_create(i ? "/ttlmax" : "/ttlmin", "t", ZK_PERSISTENT_WITH_TTL);
+		req.op.type = ZOP_CREATETTL;
+		req.op.ttl = i ? ZK_MAX_TTL : 1;
+		assert_int_equal(fx_write(p.f, 0, NULL, &req, NULL), 0);
 	}
 	core_free(p.b);
 	return p.f;
@@ -1233,7 +1252,10 @@ static void test_snapfile(void **state)
 		assert_int_equal(qc_snapfile_get(buf, n, &cfg, 1, &b, &dg), 0);
 		fprintf(stderr, "read %s: digest stored %lld computed %lld\n", in, (long long)dg,
 			(long long)qc_tree_digest(b));
-		assert_int_equal(dg, qc_tree_digest(b));
+		/* 0: Apache did not know the digest of its last zxid (as after
+		 * loading a snapshot without txns to replay) */
+		if (dg)
+			assert_int_equal(dg, qc_tree_digest(b));
 		core_free(b);
 	}
 	jute_out_free(&o);
@@ -1245,6 +1267,12 @@ static double secs(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int lenpref_emit(void *arg, const void *rec, size_t len)
+{
+	jute_put_buffer(arg, rec, (int32_t)len);
+	return 0;
 }
 
 /* SNAP of many small znodes: serialize and load times. */
@@ -1284,10 +1312,26 @@ static void test_snap_timing(void **state)
 	int64_t d = qc_tree_digest(b);
 	double t3 = secs();
 	assert_int_equal(d, qc_tree_digest(f->c));
+	/* the floor of this route: the core's own snapshot records, written
+	 * to memory and loaded */
+	struct jute_out cr;
+	jute_out_init(&cr);
+	double t4 = secs();
+	assert_int_equal(core_snapshot_write(f->c, lenpref_emit, &cr), 0);
+	double t5 = secs();
+	struct core *c2 = core_new(&cfg);
+	for (size_t k = 0; k < cr.len;) {
+		uint32_t n = jute_load32(cr.buf + k);
+		assert_true(core_snapshot_load(c2, cr.buf + k + 4, n) >= 0);
+		k += 4 + n;
+	}
+	double t6 = secs();
 	fprintf(stderr,
 		"SNAP %d znodes: %.1f MB stream, serialize %.3f s, load (64 KiB chunks) %.3f s, "
-		"digest walk %.3f s\n",
-		nodes, o.len / 1e6, t1 - t0, t2 - t1, t3 - t2);
+		"digest walk %.3f s; core records alone: write %.3f s, load %.3f s\n",
+		nodes, o.len / 1e6, t1 - t0, t2 - t1, t3 - t2, t5 - t4, t6 - t5);
+	core_free(c2);
+	jute_out_free(&cr);
 	qc_snap_parser_free(sp);
 	core_free(b);
 	jute_out_free(&o);
