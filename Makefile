@@ -67,7 +67,7 @@ endif
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 BENCH_BINS := $(patsubst bench/%.c,$(B)/bench/%,$(BENCH_SRC)) $(patsubst tests/perf/%.c,$(B)/perf/%,$(PERF_SRC))
 
-.PHONY: all help test unit asan bench deps install uninstall clean run stop fmt
+.PHONY: all help test unit asan bench deps install uninstall clean run stop fmt sim
 # Keep object files that make would see as intermediates (unit tests link
 # their own .o): no rebuilds next time, and no "rm ..." line printed after
 # the test summary, which must stay the last line of `make test`.
@@ -79,6 +79,7 @@ help:
 	@echo "make deps       install build and test dependencies (Debian 12, as root)"
 	@echo "make test       build and run every test suite; ends with 'N passed, N failed'"
 	@echo "make asan       the same tests under ASan/UBSan (build-asan/)"
+	@echo "make sim        ensemble simulator seed sweep (SEEDS=N FROM=S)"
 	@echo "make bench      benchmarks against Apache ZooKeeper, with ratios"
 	@echo "make run        start a standalone server (data in ./data) and mount it on ./mnt"
 	@echo "make install    install binaries to $(PREFIX)/bin and mount.zkfs to $(SBINDIR)"
@@ -125,9 +126,21 @@ $(B)/obj/tests/perf/%.o: CFLAGS += -DTHREADED
 
 unit: $(UNIT_BINS)
 
+# The deterministic ensemble simulator: real core/ and zab/ code, simulated
+# clock, network and disk (tests/sim/zabsim.c).  `make sim SEEDS=N [FROM=S]`
+# runs a long sweep; `make test` runs a few hundred seeds.
+SIM_BIN := $(B)/sim/zabsim
+$(SIM_BIN): $(call obj,tests/sim/zabsim.c) $(B)/libserver.a $(B)/libproto.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+SEEDS ?= 10000
+FROM  ?= 1
+sim: $(SIM_BIN)
+	$(SIM_BIN) --seeds $(SEEDS) --from $(FROM)
+
 # The whole test run: unit, compat, fault, bats.  tests/run prints the
 # closing 'N passed, N failed' line and exits non-zero on any failure.
-test: all $(UNIT_BINS)
+test: all $(UNIT_BINS) $(SIM_BIN)
 	B=$(B) tests/run
 
 asan:

@@ -820,8 +820,11 @@ int core_prep(struct core *c, int64_t session_id, const struct core_auth *auth,
 		return -EINVAL;
 	if (req->type == ZOP_CREATESESSION)
 		return -EINVAL; /* core_prep_create_session */
-	if (req->type == ZOP_CLOSESESSION)
-		return core_prep_close_session(c, session_id, now_ms, out);
+	if (req->type == ZOP_CLOSESESSION) {
+		core_prep_close_session(c, session_id, now_ms, out);
+		(*out)->cxid = req->xid;
+		return 0;
+	}
 	if (req->type == ZOP_DELETECONTAINER && session_id == 0)
 		return core_prep_delete_container(c, req->op.path, now_ms, out);
 	struct core_txn *t = begin(c, session_id, req->type, now_ms);

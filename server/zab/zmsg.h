@@ -18,10 +18,12 @@
  * to both ends (zab_channel_down), and a learner opens a new one by
  * sending FOLLOWERINFO/OBSERVERINFO.
  *
- * Ownership: a struct zmsg owns everything its pointers reach.
- * zmsg_free releases it (the struct itself is the caller's); zmsg_clone
- * deep-copies, except that a SNAP's core is shared by reference (the
- * sender's core is only read, at send time).
+ * Ownership: a struct zmsg owns everything its pointers reach except a
+ * SNAP's core.  zmsg_free releases it (the struct itself is the
+ * caller's); zmsg_clone deep-copies, sharing the SNAP's core.  That core
+ * is, on the sending side, the leader's live core (only read, at send
+ * time); on the receiving side a new core that whoever holds the message
+ * must install or core_free (zab_recv does).
  */
 #ifndef ZKFS_ZAB_ZMSG_H
 #define ZKFS_ZAB_ZMSG_H
@@ -85,7 +87,7 @@ struct zmsg {
 	} vote;
 
 	/* ZM_FOLLOWERINFO / ZM_OBSERVERINFO: LearnerInfo */
-	int64_t sid;		/* learner's id; also REVALIDATE's session */
+	int64_t sid;		/* learner's id */
 	int32_t protocol;	/* ZAB_PROTOCOL_VERSION (LEADERINFO too) */
 	int64_t config_version;
 
@@ -96,7 +98,7 @@ struct zmsg {
 	struct core_txn *txn;
 
 	/* ZM_REQUEST: a client request forwarded to the leader */
-	int64_t session;	   /* also REVALIDATE */
+	int64_t session;	   /* also REVALIDATE's session (both ways) */
 	struct zk_request *req;	   /* owned; req->xid = cxid, req->type = opcode.
 				    * createSession: type -10, req->timeout in
 				    * session_timeout below; closeSession: no body */
