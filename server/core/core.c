@@ -1522,8 +1522,25 @@ void core_watcher_gone(struct core *c, struct core_watcher *w)
 
 /* ================================================================ sessions */
 
+/* java.util.Random(seed).nextBytes(16): ZooKeeper's generatePasswd. */
+static void zk_password(int64_t sid, uint8_t out[16])
+{
+	const uint64_t mask = (1ull << 48) - 1;
+	uint64_t seed = (((uint64_t)sid ^ 0xB3415C00ull) ^ 0x5DEECE66Dull) & mask;
+	for (int i = 0; i < 16;) {
+		seed = (seed * 0x5DEECE66Dull + 0xBull) & mask;
+		uint32_t rnd = (uint32_t)(seed >> 16);
+		for (int n = 0; n < 4 && i < 16; n++, rnd >>= 8)
+			out[i++] = (uint8_t)rnd;
+	}
+}
+
 void core_session_password(const struct core *c, int64_t sid, uint8_t out[16])
 {
+	if (c->cfg.zk_passwords) {
+		zk_password(sid, out);
+		return;
+	}
 	uint8_t buf[24], md[SHA_DIGEST_LENGTH];
 	memcpy(buf, c->cfg.session_secret, 16);
 	for (int i = 0; i < 8; i++)

@@ -101,6 +101,10 @@ struct core_config {
 	int64_t now_ms;			/* wall clock at start: seeds session ids */
 	uint8_t session_secret[16];	/* mixes into session passwords; all zero = fixed default.
 					   Must be the same across restarts (sessions survive). */
+	bool zk_passwords;		/* passwords as Apache ZooKeeper makes them (a pure
+					   function of the id, the same on every server):
+					   sessions move between ensemble members, Apache
+					   servers included; session_secret is then unused */
 	struct core_hooks hooks;
 };
 
@@ -311,7 +315,9 @@ void core_watcher_gone(struct core *c, struct core_watcher *w);
 /* Negotiated timeout for a requested one: clamp to [min, max]. */
 int32_t core_session_clamp(const struct core *c, int32_t timeout_ms);
 
-/* The 16-byte password of a session id (a pure function of id and secret). */
+/* The 16-byte password of a session id (a pure function of id and secret,
+ * or with zk_passwords of the id alone, as ZooKeeper's
+ * new Random(id ^ 0xB3415C00).nextBytes). */
 void core_session_password(const struct core *c, int64_t sid, uint8_t out[16]);
 
 /*

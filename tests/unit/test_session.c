@@ -53,6 +53,24 @@ static void test_ids_and_passwords(void **state)
 	fx_free(f);
 }
 
+/* Ensemble members make passwords as Apache ZooKeeper does, so a session
+ * moves between zkfs and Apache servers; values from java.util.Random. */
+static void test_zookeeper_passwords(void **state)
+{
+	struct core_config cfg = {.tick_ms = 2000, .zk_passwords = true};
+	struct fx *f = fx_new_cfg(&cfg);
+	static const uint8_t want1[16] = {0xa6, 0xc1, 0x07, 0x62, 0x3b, 0xc9, 0xe5, 0xfa,
+					  0xf4, 0x7b, 0x06, 0x9b, 0x7c, 0x47, 0xb2, 0x47};
+	static const uint8_t want2[16] = {0x20, 0xf6, 0x2c, 0xb5, 0x64, 0x8d, 0xc2, 0xd7,
+					  0x71, 0x47, 0x1c, 0x8a, 0x24, 0x86, 0xa9, 0xee};
+	uint8_t pw[16];
+	core_session_password(f->c, 0x0100000b531c0000LL, pw);
+	assert_memory_equal(pw, want1, 16);
+	core_session_password(f->c, 0x7fffffffffffffffLL, pw);
+	assert_memory_equal(pw, want2, 16);
+	fx_free(f);
+}
+
 static void test_expiry_buckets(void **state)
 {
 	struct fx *f = fx_new(); /* tick 2000 */
@@ -175,6 +193,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_ids_and_passwords),
+	    cmocka_unit_test(test_zookeeper_passwords),
 	    cmocka_unit_test(test_expiry_buckets),
 	    cmocka_unit_test(test_expiry_deletes_ephemerals),
 	    cmocka_unit_test(test_restart_tracking),
