@@ -64,7 +64,12 @@ struct peer_net_opts {
 	const char *config_text;   /* sent in notifications (copied), may be NULL */
 	size_t max_buffer;	   /* jute.maxbuffer for packet payloads */
 	struct core_config snap_cfg; /* config of cores built from a SNAP */
-	int connect_timeout_ms;	   /* dialling (default 5000) */
+	int connect_timeout_ms;	   /* dialling; accepted connections' hello or
+				    * LearnerInfo must arrive within it too (default 5000) */
+	size_t max_queued;	   /* a quorum connection whose output queue grows
+				    * past this (plus the size of any SNAP on it) is
+				    * closed with channel_down: the learner does not
+				    * keep up and will resync (0 = 256 MiB) */
 };
 
 /*
