@@ -81,20 +81,20 @@ struct pconn {
 	enum ckind kind;
 	enum cstate state;
 	bool outbound;
-	bool knock;		/* election dial of a smaller id: hello, then close */
+	bool knock; /* election dial of a smaller id: hello, then close */
 	bool gai_pending;
 	bool writing;
 	bool close_after_flush;
-	bool counted;		/* counted in stats (election/quorum conns up) */
-	bool logged_bad;	/* a dropped notification was logged */
-	int port;		/* dialled port */
-	char addr[80];		/* remote "ip:port" (or "host:port" dialled) */
-	struct jute_out out;	/* not yet handed to the kernel */
-	uint8_t *wbuf;		/* the write in flight: wbuf[woff..wlen) */
+	bool counted;	     /* counted in stats (election/quorum conns up) */
+	bool logged_bad;     /* a dropped notification was logged */
+	int port;	     /* dialled port */
+	char addr[80];	     /* remote "ip:port" (or "host:port" dialled) */
+	struct jute_out out; /* not yet handed to the kernel */
+	uint8_t *wbuf;	     /* the write in flight: wbuf[woff..wlen) */
 	size_t wlen, woff;
-	size_t allow;		/* queued bytes past which the peer is too slow */
-	struct qc_reader rd;	/* quorum */
-	uint8_t *ebuf;		/* election input not parsed yet */
+	size_t allow;	     /* queued bytes past which the peer is too slow */
+	struct qc_reader rd; /* quorum */
+	uint8_t *ebuf;	     /* election input not parsed yet */
 	size_t elen, ecap;
 	struct pconn *next, *prev;
 };
@@ -109,10 +109,10 @@ struct peer {
 	struct pconn *econn, *knock, *qconn;
 	uv_timer_t retry; /* members only */
 	int backoff_ms;
-	bool has_last;	 /* `last` holds our last notification for it */
-	bool unsent;	 /* ... not written on any connection yet */
+	bool has_last; /* `last` holds our last notification for it */
+	bool unsent;   /* ... not written on any connection yet */
 	bool down_pending;
-	bool warned;	 /* a failed dial was logged at WARN (until one works) */
+	bool warned; /* a failed dial was logged at WARN (until one works) */
 	struct zmsg last;
 };
 
@@ -553,9 +553,11 @@ static void conn_close(struct pconn *c, bool report, const char *why)
 		return;
 	}
 	/* something still to say and no way to say it: try again later */
-	if (!n->closing && p->unsent && !p->econn && !p->knock && !uv_is_active((uv_handle_t *)&p->retry)) {
+	if (!n->closing && p->unsent && !p->econn && !p->knock &&
+	    !uv_is_active((uv_handle_t *)&p->retry)) {
 		uv_timer_start(&p->retry, on_retry, (uint64_t)p->backoff_ms, 0);
-		p->backoff_ms = p->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : p->backoff_ms * 2;
+		p->backoff_ms =
+		    p->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : p->backoff_ms * 2;
 	}
 }
 
@@ -594,8 +596,9 @@ static void put_notification(struct pconn *c, const struct zmsg *m)
 	n->st.bytes_out += c->out.len - before;
 	mark_dirty(c);
 	if (conn_queued(c) > c->allow) {
-		slog_warn("peer", "election connection with server %" PRId64
-				  " (%s): %zu bytes unread, closing",
+		slog_warn("peer",
+			  "election connection with server %" PRId64
+			  " (%s): %zu bytes unread, closing",
 			  c->peer ? c->peer->id : -1, c->addr, conn_queued(c));
 		conn_close(c, false, "output limit");
 	}
@@ -629,7 +632,8 @@ static void conn_up(struct pconn *c)
 	if (c->kind == CK_QUORUM) {
 		c->counted = true;
 		n->st.quorum_conns++;
-		slog_info("peer", "quorum connection to server %" PRId64 " (%s) up", p->id, c->addr);
+		slog_info("peer", "quorum connection to server %" PRId64 " (%s) up", p->id,
+			  c->addr);
 		uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
 		mark_dirty(c);
 		return;
@@ -639,7 +643,8 @@ static void conn_up(struct pconn *c)
 	if (c->knock) {
 		/* Apache's startConnection: the smaller id drops its own dial
 		 * after the hello; the larger one dials back */
-		slog_debug("peer", "election: hello to server %" PRId64 " (%s), waiting for its dial",
+		slog_debug("peer",
+			   "election: hello to server %" PRId64 " (%s), waiting for its dial",
 			   p->id, c->addr);
 		c->close_after_flush = true;
 		return;
@@ -708,8 +713,9 @@ static bool hello_accept(struct pconn *c, const struct qc_hello *h)
 	if (sid == INT64_MAX) /* QuorumPeer.OBSERVER_ID: a temporary id, as Apache */
 		sid = n->observer_counter--;
 	if (sid == n->my_id) {
-		slog_warn("peer", "election connection from %s says it is server %" PRId64
-				  ", my own id (a configuration error?): closing",
+		slog_warn("peer",
+			  "election connection from %s says it is server %" PRId64
+			  ", my own id (a configuration error?): closing",
 			  c->addr, sid);
 		n->st.refused++;
 		conn_close(c, false, "own id");
@@ -718,16 +724,20 @@ static bool hello_accept(struct pconn *c, const struct qc_hello *h)
 	struct peer *p = peer_find(n, sid);
 	if (sid < n->my_id) {
 		if (!p || !p->member) {
-			slog_warn("peer", "election connection from %s (server %" PRId64
-					  ", address '%s'): not in the configuration and a smaller id: closing",
-				  c->addr, sid, h->addr);
+			slog_warn(
+			    "peer",
+			    "election connection from %s (server %" PRId64
+			    ", address '%s'): not in the configuration and a smaller id: closing",
+			    c->addr, sid, h->addr);
 			n->st.refused++;
 			conn_close(c, false, "non-member, smaller id");
 			return false;
 		}
 		/* the larger id dials: drop this one and ours if established (the
 		 * other side thinks it is gone), keep a dial under way */
-		slog_debug("peer", "election: hello from server %" PRId64 " (%s), a smaller id: dialling back",
+		slog_debug("peer",
+			   "election: hello from server %" PRId64
+			   " (%s), a smaller id: dialling back",
 			   sid, c->addr);
 		conn_close(c, false, "smaller id: dialling back");
 		if (p->econn && p->econn->state == CS_UP)
@@ -736,8 +746,9 @@ static bool hello_accept(struct pconn *c, const struct qc_hello *h)
 		return false;
 	}
 	if (!p) {
-		slog_info("peer", "election connection from server %" PRId64
-				  " (%s), not in the configuration: served, as ZooKeeper 3.8 does",
+		slog_info("peer",
+			  "election connection from server %" PRId64
+			  " (%s), not in the configuration: served, as ZooKeeper 3.8 does",
 			  sid, c->addr);
 		p = peer_add_guest(n, sid);
 		if (!p) {
@@ -774,7 +785,8 @@ static void election_input(struct pconn *c, const uint8_t *b, size_t len)
 		if (rc == 0)
 			return;
 		if (rc < 0) {
-			slog_warn("peer", "election connection from %s: malformed hello: closing", c->addr);
+			slog_warn("peer", "election connection from %s: malformed hello: closing",
+				  c->addr);
 			n->st.refused++;
 			conn_close(c, false, "bad hello");
 			return;
@@ -790,8 +802,9 @@ static void election_input(struct pconn *c, const uint8_t *b, size_t len)
 		if (rc == 0)
 			break;
 		if (rc < 0) {
-			slog_warn("peer", "election connection with server %" PRId64
-					  " (%s): frame length %d out of range: closing",
+			slog_warn("peer",
+				  "election connection with server %" PRId64
+				  " (%s): frame length %d out of range: closing",
 				  c->peer->id, c->addr, (int32_t)jute_load32(c->ebuf + pos));
 			conn_close(c, false, "bad frame");
 			return;
@@ -803,8 +816,9 @@ static void election_input(struct pconn *c, const uint8_t *b, size_t len)
 		if (qc_notification_get(body, blen, &m)) {
 			/* Apache's WorkerReceiver drops these and keeps the connection */
 			if (!c->logged_bad)
-				slog_warn("peer", "election: undecodable notification (%zu bytes) from server %" PRId64
-						  " (%s) dropped",
+				slog_warn("peer",
+					  "election: undecodable notification (%zu bytes) from "
+					  "server %" PRId64 " (%s) dropped",
 					  blen, from, c->addr);
 			c->logged_bad = true;
 			zmsg_free(&m);
@@ -844,7 +858,9 @@ static int quorum_put(struct pconn *c, const struct zmsg *m)
 	size_t before = c->out.len;
 	int rc = qc_packet_put(&c->out, m, !c->outbound, NULL);
 	if (rc) {
-		slog_error("peer", "quorum: cannot encode %s for server %" PRId64 ": %s; closing the channel",
+		slog_error("peer",
+			   "quorum: cannot encode %s for server %" PRId64
+			   ": %s; closing the channel",
 			   zmsg_type_name(m->type), c->peer->id, strerror(-rc));
 		conn_close(c, true, "encoding failed");
 		return rc;
@@ -856,8 +872,9 @@ static int quorum_put(struct pconn *c, const struct zmsg *m)
 	n->st.bytes_out += size;
 	mark_dirty(c);
 	if (conn_queued(c) > c->allow) {
-		slog_warn("peer", "quorum connection with server %" PRId64 " (%s): %zu bytes queued, "
-				  "more than %zu (it does not keep up): closing, it will resync",
+		slog_warn("peer",
+			  "quorum connection with server %" PRId64 " (%s): %zu bytes queued, "
+			  "more than %zu (it does not keep up): closing, it will resync",
 			  c->peer->id, c->addr, conn_queued(c), c->allow);
 		conn_close(c, true, "output limit");
 		return -ENOBUFS;
@@ -871,8 +888,9 @@ static bool quorum_bind(struct pconn *c, const struct zmsg *m)
 {
 	struct peer_net *n = c->net;
 	if (m->type != ZM_FOLLOWERINFO && m->type != ZM_OBSERVERINFO) {
-		slog_warn("peer", "quorum connection from %s: first packet is %s, not "
-				  "FOLLOWERINFO/OBSERVERINFO: closing",
+		slog_warn("peer",
+			  "quorum connection from %s: first packet is %s, not "
+			  "FOLLOWERINFO/OBSERVERINFO: closing",
 			  c->addr, zmsg_type_name(m->type));
 		n->st.refused++;
 		conn_close(c, false, "bad first packet");
@@ -880,8 +898,9 @@ static bool quorum_bind(struct pconn *c, const struct zmsg *m)
 	}
 	struct peer *p = peer_find(n, m->sid);
 	if (!p || !p->member || p == n->me) {
-		slog_warn("peer", "quorum connection from %s: %s of server %" PRId64
-				  ", not a member: closing",
+		slog_warn("peer",
+			  "quorum connection from %s: %s of server %" PRId64
+			  ", not a member: closing",
 			  c->addr, zmsg_type_name(m->type), m->sid);
 		n->st.refused++;
 		conn_close(c, false, "not a member");
@@ -894,7 +913,7 @@ static bool quorum_bind(struct pconn *c, const struct zmsg *m)
 	c->counted = true;
 	n->st.quorum_conns++;
 	p->down_pending = false; /* a newer channel: the old one's loss is moot */
-	if (old) /* replaced: no channel_down */
+	if (old)		 /* replaced: no channel_down */
 		conn_close(old, false, "replaced by a newer connection from the same server");
 	slog_info("peer", "quorum connection from server %" PRId64 " (%s) up", p->id, c->addr);
 	return true;
@@ -960,10 +979,12 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		const char *why = nread == UV_EOF ? "closed by the peer" : uv_strerror((int)nread);
 		if (c->kind == CK_QUORUM && c->peer) {
 			if (nread == UV_EOF)
-				slog_info("peer", "quorum connection with server %" PRId64 " (%s) %s",
+				slog_info("peer",
+					  "quorum connection with server %" PRId64 " (%s) %s",
 					  c->peer->id, c->addr, why);
 			else
-				slog_warn("peer", "quorum connection with server %" PRId64 " (%s): %s",
+				slog_warn("peer",
+					  "quorum connection with server %" PRId64 " (%s): %s",
 					  c->peer->id, c->addr, why);
 		}
 		conn_close(c, true, why);
@@ -1108,10 +1129,14 @@ int peer_net_open(struct peer_net **out, uv_loop_t *loop, const struct peer_net_
 	n->my_id = opts->my_id;
 	n->cb = *cb;
 	n->listen_all = opts->listen_all;
-	n->max_buffer = opts->max_buffer ? opts->max_buffer : QC_MAXBUF_DEFAULT;
+	/* jute.maxbuffer + extrasize (= jute.maxbuffer unless set, at least
+	 * 1024): BinaryInputArchive.checkLength */
+	n->max_buffer = opts->max_buffer
+			    ? opts->max_buffer + (opts->max_buffer < 1024 ? 1024 : opts->max_buffer)
+			    : QC_MAXBUF_DEFAULT;
 	n->max_queued = opts->max_queued ? opts->max_queued : QUEUE_MAX_DEFAULT;
 	n->connect_timeout_ms =
-		opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms : CONNECT_TIMEOUT_DEFAULT;
+	    opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms : CONNECT_TIMEOUT_DEFAULT;
 	n->snap_cfg = opts->snap_cfg;
 	if (opts->snap_cfg.super_digest)
 		n->snap_cfg.super_digest = n->snap_super = xstrdup(opts->snap_cfg.super_digest);
@@ -1150,8 +1175,8 @@ int peer_net_open(struct peer_net **out, uv_loop_t *loop, const struct peer_net_
 		rc = -EINVAL;
 		goto err_free;
 	}
-	snprintf(n->hello_addr, sizeof(n->hello_addr), strchr(n->me->host, ':') ? "[%s]:%d" : "%s:%d",
-		 n->me->host, n->me->eport);
+	snprintf(n->hello_addr, sizeof(n->hello_addr),
+		 strchr(n->me->host, ':') ? "[%s]:%d" : "%s:%d", n->me->host, n->me->eport);
 	rc = listen_port(n, n->me->eport, on_election_conn, &n->elisten, "election");
 	if (rc < 0)
 		goto err_close;
@@ -1235,7 +1260,9 @@ int peer_net_lead(struct peer_net *n, bool on)
 	if (n->closing)
 		return on ? -ECANCELED : 0;
 	if (on)
-		return n->qlisten ? 0 : listen_port(n, n->me->qport, on_quorum_conn, &n->qlisten, "quorum");
+		return n->qlisten
+			   ? 0
+			   : listen_port(n, n->me->qport, on_quorum_conn, &n->qlisten, "quorum");
 	if (n->qlisten) {
 		uv_close((uv_handle_t *)n->qlisten, on_listener_closed);
 		n->qlisten = NULL;

@@ -8,8 +8,17 @@
  * ZooKeeper only the connection dialled by the larger id survives (a
  * smaller id that needs to talk dials, sends its hello and is dialled
  * back).  Each side keeps the last notification for a peer while no
- * connection is up and sends it once one is.  Notifications are framed
- * (i32 length) after the hello; frames over 512 KiB close the connection.
+ * connection is up and sends it once one is (and again on every new
+ * connection, as Apache does: expect duplicates); while it is unsent the
+ * peer is redialled with a backoff of 50 ms doubling to 1 s.
+ * Notifications are framed (i32 length) after the hello; frames over
+ * 512 KiB close the connection, undecodable ones are dropped.  As in
+ * Apache 3.8 (QuorumCnxManager.handleConnection checks no membership), a
+ * hello from a larger id that is not in the configuration is served (its
+ * notifications reach cb.recv, answers to it go back on its connection);
+ * one from a smaller non-member id, or with our own id, is closed and
+ * logged (Apache would dial a smaller non-member back at the address in
+ * its hello; we dial members only).
  *
  * Quorum channel: a learner opens a new connection to the leader's quorum
  * port each time zab sends FOLLOWERINFO/OBSERVERINFO (closing its previous
@@ -60,22 +69,29 @@ struct peer_net_opts {
 	int64_t my_id;
 	const struct peer_member *members; /* copied; my own entry included */
 	size_t n_members;
-	bool listen_all;	   /* quorumListenOnAllIPs: bind 0.0.0.0 / :: */
-	const char *config_text;   /* sent in notifications (copied), may be NULL */
-	size_t max_buffer;	   /* jute.maxbuffer for packet payloads */
+	bool listen_all;	     /* quorumListenOnAllIPs: bind 0.0.0.0 / :: */
+	const char *config_text;     /* sent in notifications (copied), may be NULL */
+	size_t max_buffer;	     /* jute.maxbuffer: a packet's buffers may be up
+				      * to twice it (zookeeper.jute.maxbuffer.extrasize
+				      * defaults to jute.maxbuffer, as Apache checks);
+				      * 0 = 0xfffff */
 	struct core_config snap_cfg; /* config of cores built from a SNAP */
-	int connect_timeout_ms;	   /* dialling; accepted connections' hello or
-				    * LearnerInfo must arrive within it too (default 5000) */
-	size_t max_queued;	   /* a quorum connection whose output queue grows
-				    * past this (plus the size of any SNAP on it) is
-				    * closed with channel_down: the learner does not
-				    * keep up and will resync (0 = 256 MiB) */
+	int connect_timeout_ms;	     /* dialling; accepted connections' hello or
+				      * LearnerInfo must arrive within it too (default 5000) */
+	size_t max_queued;	     /* a quorum connection whose output queue grows
+				      * past this (plus the size of any SNAP on it) is
+				      * closed with channel_down: the learner does not
+				      * keep up and will resync (0 = 256 MiB) */
 };
 
 /*
  * Binds the election port (now) and prepares the quorum port (bound by
  * peer_net_lead).  Returns 0 and *out, or a negative errno (logged: which
- * address could not be bound and why).
+ * address could not be bound and why; -EINVAL for a configuration
+ * without my_id, duplicate ids or bad ports).  After a failure to bind,
+ * the half-made struct is freed by the loop's close callbacks: run the
+ * loop before uv_loop_close.  Hostnames of members are resolved when
+ * binding (blocking) and at each dial (uv_getaddrinfo).
  */
 int peer_net_open(struct peer_net **out, uv_loop_t *loop, const struct peer_net_opts *opts,
 		  const struct peer_net_cb *cb);

@@ -91,7 +91,8 @@ static void pick_ports(int *out, int n)
 	int fds[2 * MAXN];
 	for (int i = 0; i < n; i++) {
 		fds[i] = socket(AF_INET, SOCK_STREAM, 0);
-		struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+		struct sockaddr_in a = {.sin_family = AF_INET,
+					.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 		assert_int_equal(bind(fds[i], (struct sockaddr *)&a, sizeof(a)), 0);
 		socklen_t l = sizeof(a);
 		getsockname(fds[i], (struct sockaddr *)&a, &l);
@@ -491,7 +492,8 @@ static void test_refused(void **state)
 	/* FOLLOWERINFO of a non-member */
 	jute_out_reset(&o);
 	g_refused_before = stats(2).refused;
-	struct zmsg fi = {.type = ZM_FOLLOWERINFO, .zxid = 0, .sid = 77, .protocol = ZAB_PROTOCOL_VERSION};
+	struct zmsg fi = {
+	    .type = ZM_FOLLOWERINFO, .zxid = 0, .sid = 77, .protocol = ZAB_PROTOCOL_VERSION};
 	assert_int_equal(qc_packet_put(&o, &fi, false, NULL), 0);
 	fd = raw_connect(members[1].quorum_port);
 	raw_send(fd, o.buf, o.len);
@@ -572,8 +574,8 @@ static bool got_down(void)
 /* Learner `l` opens a channel to leader `ldr` and the leader sees it. */
 static void follow(int64_t l, int64_t ldr)
 {
-	struct zmsg fi = {.type = ZM_FOLLOWERINFO, .zxid = 1LL << 32, .sid = l,
-			  .protocol = ZAB_PROTOCOL_VERSION};
+	struct zmsg fi = {
+	    .type = ZM_FOLLOWERINFO, .zxid = 1LL << 32, .sid = l, .protocol = ZAB_PROTOCOL_VERSION};
 	int before = nodes[ldr].ngot;
 	peer_net_send(nodes[l].net, ldr, &fi);
 	g_to = ldr;
@@ -691,15 +693,19 @@ static void test_quorum_snap(void **state)
 		assert_int_equal(fx_create(f, 0, path, "0123456789abcdef", 0), 0);
 	}
 	fx_session(f, 6000);
-	struct zmsg li = {.type = ZM_LEADERINFO, .zxid = 2LL << 32, .protocol = ZAB_PROTOCOL_VERSION};
+	struct zmsg li = {
+	    .type = ZM_LEADERINFO, .zxid = 2LL << 32, .protocol = ZAB_PROTOCOL_VERSION};
 	peer_net_send(nodes[1].net, 2, &li);
+	uint64_t out0 = stats(1).bytes_out, t0 = uv_hrtime();
 	struct zmsg snap = {.type = ZM_SNAP, .zxid = core_last_zxid(f->c), .snap = f->c};
 	peer_net_send(nodes[1].net, 2, &snap);
 	struct zmsg nl = {.type = ZM_NEWLEADER, .zxid = 2LL << 32, .config = (char *)"version=0"};
 	peer_net_send(nodes[1].net, 2, &nl);
 	g_to = 2;
 	g_want = 3;
-	assert_true(run_until(got_n, 30000));
+	assert_true(run_until(got_n, 60000));
+	fprintf(stderr, "# SNAP of %d znodes: %.1f MB, serialized, sent and parsed in %.2f s\n", nn,
+		(double)(stats(1).bytes_out - out0) / 1e6, (double)(uv_hrtime() - t0) / 1e9);
 	assert_int_equal(nodes[2].got[0].m.type, ZM_LEADERINFO);
 	assert_int_equal(nodes[2].got[1].m.type, ZM_SNAP);
 	assert_int_equal(nodes[2].got[2].m.type, ZM_NEWLEADER);
@@ -896,19 +902,44 @@ static void test_hostnames(void **state)
 	follow(2, 1);
 }
 
+/* quorumListenOnAllIPs: both ports bound to every address. */
+static void test_listen_all(void **state)
+{
+	(void)state;
+	setup_members(2);
+	struct peer_net_opts o = base_opts(2, 2);
+	o.listen_all = true;
+	start_node_opts(2, &o);
+	start_node(1, 2);
+	struct zmsg m = vote(1, 3);
+	peer_net_send(nodes[1].net, 2, &m);
+	g_to = 2;
+	g_from = 1;
+	assert_true(run_until(got_vote, 3000));
+	assert_int_equal(peer_net_lead(nodes[2].net, true), 0);
+	follow(1, 2);
+	/* and the port is not taken by someone else meanwhile */
+	struct peer_net_opts o3 = base_opts(2, 2);
+	struct peer_net *dup;
+	struct peer_net_cb cb = {0};
+	assert_true(peer_net_open(&dup, &loop, &o3, &cb) < 0);
+	settle(20); /* its listener's close callback frees it */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_election_mesh, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_last_kept_smaller_sends, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_last_kept_larger_sends, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_election_restart, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_quorum_stream, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_quorum_snap, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_channel_down, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_backpressure, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_hostnames, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_election_mesh, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_last_kept_smaller_sends, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_last_kept_larger_sends, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_election_restart, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_quorum_stream, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_quorum_snap, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_channel_down, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_backpressure, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_hostnames, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_listen_all, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -78,7 +78,8 @@ static void pick_ports(int *out, int n)
 	int fds[8];
 	for (int i = 0; i < n; i++) {
 		fds[i] = socket(AF_INET, SOCK_STREAM, 0);
-		struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+		struct sockaddr_in a = {.sin_family = AF_INET,
+					.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 		assert_int_equal(bind(fds[i], (struct sockaddr *)&a, sizeof(a)), 0);
 		socklen_t l = sizeof(a);
 		getsockname(fds[i], (struct sockaddr *)&a, &l);
@@ -197,16 +198,19 @@ static void interop(int64_t apache, int64_t mine)
 	}
 
 	struct peer_member mem[2] = {
-		{.id = apache, .host = "127.0.0.1", .quorum_port = qa, .election_port = ea},
-		{.id = mine, .host = "127.0.0.1", .quorum_port = qm, .election_port = em},
+	    {.id = apache, .host = "127.0.0.1", .quorum_port = qa, .election_port = ea},
+	    {.id = mine, .host = "127.0.0.1", .quorum_port = qm, .election_port = em},
 	};
 	struct qc_server qs[2] = {
-		{.id = apache, .host = "127.0.0.1", .qport = qa, .eport = ea},
-		{.id = mine, .host = "127.0.0.1", .qport = qm, .eport = em},
+	    {.id = apache, .host = "127.0.0.1", .qport = qa, .eport = ea},
+	    {.id = mine, .host = "127.0.0.1", .qport = qm, .eport = em},
 	};
 	char *config = qc_config_text(qs, 2, 0);
-	struct peer_net_opts o = {.my_id = mine, .members = mem, .n_members = 2,
-				  .config_text = config, .connect_timeout_ms = 2000};
+	struct peer_net_opts o = {.my_id = mine,
+				  .members = mem,
+				  .n_members = 2,
+				  .config_text = config,
+				  .connect_timeout_ms = 2000};
 	o.snap_cfg.tick_ms = 500;
 	struct peer_net_cb cb = {.recv = on_recv, .channel_down = on_down};
 	assert_int_equal(uv_loop_init(&loop), 0);
@@ -288,8 +292,8 @@ int main(void)
 	signal(SIGALRM, on_signal);
 	atexit(kill_jvm);
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_apache_larger),
-		cmocka_unit_test(test_apache_smaller),
+	    cmocka_unit_test(test_apache_larger),
+	    cmocka_unit_test(test_apache_smaller),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
