@@ -67,7 +67,7 @@ endif
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 BENCH_BINS := $(patsubst bench/%.c,$(B)/bench/%,$(BENCH_SRC)) $(patsubst tests/perf/%.c,$(B)/perf/%,$(PERF_SRC))
 
-.PHONY: all help test unit asan bench deps install uninstall clean run stop fmt sim
+.PHONY: all help test unit asan bench deps install uninstall clean run stop fmt sim ensemble ensemble-stop
 # Keep object files that make would see as intermediates (unit tests link
 # their own .o): no rebuilds next time, and no "rm ..." line printed after
 # the test summary, which must stay the last line of `make test`.
@@ -82,6 +82,7 @@ help:
 	@echo "make sim        ensemble simulator seed sweep (SEEDS=N FROM=S)"
 	@echo "make bench      benchmarks against Apache ZooKeeper, with ratios"
 	@echo "make run        start a standalone server (data in ./data) and mount it on ./mnt"
+	@echo "make ensemble   start a 3-server ensemble on 127.0.0.1:2181-2183 (ensemble-stop)"
 	@echo "make install    install binaries to $(PREFIX)/bin and mount.zkfs to $(SBINDIR)"
 
 $(B)/obj/%.o: %.c
@@ -167,6 +168,13 @@ run: all
 
 stop:
 	scripts/run stop
+
+# A 3-server ensemble on this machine (clients on 127.0.0.1:2181-2183).
+ensemble: all
+	scripts/ensemble start 3
+
+ensemble-stop:
+	scripts/ensemble stop 3
 
 fmt:
 	clang-format -i $(PROTO_SRC) $(wildcard proto/*.h server/*.[ch] server/*/*.[ch] client/*.[ch] fs/*.[ch] tests/unit/*.[ch])

@@ -35,6 +35,7 @@ int main(int argc, char **argv)
 
 	uv_loop_t *loop = uv_default_loop();
 	struct server srv;
+	server_set_argv(argv);
 	rc = server_init(&srv, loop, &cfg);
 	if (rc < 0) {
 		config_free(&cfg);

@@ -1024,10 +1024,6 @@ static int check_membership(struct config *cfg)
 			return errorf(cfg, -EINVAL,
 				      "an ensemble needs %s/myid holding this server's id",
 				      cfg->data_dir);
-		warnf(cfg,
-		      "ensemble configuration (%zu servers) read; zkfs-server runs standalone "
-		      "for now",
-		      cfg->n_peers);
 	}
 	return 0;
 }

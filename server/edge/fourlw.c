@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "server.h"
+#include "zab.h"
 #include "slog.h"
 
 static const char *const words[] = {"ruok", "srvr", "stat", "mntr", "conf", "cons", "wchs",
@@ -176,6 +177,16 @@ static const char *op_short(int32_t op)
 
 /* ---------------------------------------------------------------- the words */
 
+/* "standalone", or an ensemble member's role as ZooKeeper names it. */
+static const char *server_mode(const struct server *srv)
+{
+	if (!srv->zab)
+		return "standalone";
+	struct zab_info zi;
+	zab_get_info(srv->zab, &zi);
+	return zab_role_name(zi.role);
+}
+
 static void put_srvr_stats(struct server *srv, struct jute_out *o)
 {
 	struct core_stats st;
@@ -187,7 +198,7 @@ static void put_srvr_stats(struct server *srv, struct jute_out *o)
 	outf(o, "Connections: %u\n", srv->nconns);
 	outf(o, "Outstanding: %u\n", srv->outstanding);
 	outf(o, "Zxid: 0x%" PRIx64 "\n", (uint64_t)st.last_zxid);
-	outf(o, "Mode: standalone\n");
+	outf(o, "Mode: %s\n", server_mode(srv));
 	outf(o, "Node count: %" PRIu64 "\n", st.nodes);
 }
 
@@ -234,7 +245,7 @@ static void put_mntr(struct server *srv, struct jute_out *o)
 	if (srv->commit)
 		commit_get_stats(srv->commit, &cs);
 	outf(o, "zk_version\t%s, built on %s %s UTC\n", ZKFS_VERSION, __DATE__, __TIME__);
-	outf(o, "zk_server_state\tstandalone\n");
+	outf(o, "zk_server_state\t%s\n", server_mode(srv));
 	outf(o, "zk_avg_latency\t%.4f\n", avg(srv->lat_sum, srv->lat_n));
 	outf(o, "zk_max_latency\t%" PRIu64 "\n", srv->lat_max);
 	outf(o, "zk_min_latency\t%" PRIu64 "\n", srv->lat_n ? srv->lat_min : 0);
@@ -251,7 +262,34 @@ static void put_mntr(struct server *srv, struct jute_out *o)
 	outf(o, "zk_global_sessions\t%" PRIu64 "\n", st.sessions);
 	outf(o, "zk_local_sessions\t0\n");
 	outf(o, "zk_uptime\t%" PRIu64 "\n", uv_now(srv->loop) - srv->start_ms);
-	outf(o, "zk_last_proposal_size\t-1\n");
+	if (srv->zab) {
+		struct zab_info zi;
+		zab_get_info(srv->zab, &zi);
+		outf(o, "zk_peer_state\t%s - %s\n",
+		     zi.role == ZAB_LEADING	? "leading"
+		     : zi.role == ZAB_FOLLOWING ? "following"
+		     : zi.role == ZAB_OBSERVING ? "observing"
+						: "looking",
+		     zi.serving ? "broadcast" : zi.role == ZAB_LOOKING ? "election" : "synchronization");
+		outf(o, "zk_quorum_size\t%u\n", zi.quorum_size);
+		if (zi.role == ZAB_LEADING) {
+			outf(o, "zk_learners\t%u\n", zi.followers + zi.synced_observers);
+			outf(o, "zk_followers\t%u\n", zi.followers);
+			outf(o, "zk_synced_followers\t%u\n", zi.synced_followers);
+			outf(o, "zk_synced_non_voting_followers\t0\n");
+			outf(o, "zk_synced_observers\t%u\n", zi.synced_observers);
+			outf(o, "zk_pending_syncs\t%u\n", zi.pending_syncs);
+			outf(o, "zk_outstanding_proposals\t%u\n", zi.outstanding);
+		}
+		outf(o, "zk_last_proposal_size\t%" PRIu64 "\n", srv->ens_last_proposal_size);
+		outf(o, "zk_election_time_ms_last\t%" PRId64 "\n", zi.election_ms);
+		outf(o, "zk_elections\t%" PRId64 "\n", zi.elections);
+		outf(o, "zk_current_epoch\t%" PRId64 "\n", zi.current_epoch);
+		outf(o, "zk_accepted_epoch\t%" PRId64 "\n", zi.accepted_epoch);
+		outf(o, "zk_leader_id\t%" PRId64 "\n", zi.leader);
+	} else {
+		outf(o, "zk_last_proposal_size\t-1\n");
+	}
 	outf(o, "zk_fsync_count\t%" PRIu64 "\n", cs.fsyncs);
 	outf(o, "zk_txn_count\t%" PRIu64 "\n", cs.txns);
 	outf(o, "zk_commit_batches\t%" PRIu64 "\n", cs.batches);
@@ -360,7 +398,10 @@ void fourlw_answer(struct server *srv, fourlw_set set, const char *cmd, struct j
 		outf(o, "rw");
 		return;
 	}
-	if (!srv) {
+	/* an ensemble member without a leader serves nothing, as ZooKeeper;
+	 * mntr and conf still answer (mntr's zk_peer_state says why) */
+	if (!srv || (srv->zab && !srv->ens_serving && memcmp(cmd, "mntr", 4) != 0 &&
+		     memcmp(cmd, "conf", 4) != 0 && memcmp(cmd, "envi", 4) != 0)) {
 		outf(o, "This ZooKeeper instance is not currently serving requests\n");
 		return;
 	}

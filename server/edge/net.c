@@ -226,6 +226,11 @@ static bool may_parse(const struct conn *c)
 		return false;
 	if (c->srv->throttled || c->srv->shutting_down)
 		return false;
+	/* an ensemble member between leaders holds its sessions' requests
+	 * (new connections still get their handshake refused and 4lw
+	 * answered) */
+	if (c->srv->zab && !c->srv->ens_serving && c->state == CONN_OPEN)
+		return false;
 	if (net_pending_out(c) > c->srv->out_stop_bytes)
 		return false;
 	return true;

@@ -31,27 +31,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "server_int.h"
 #include "slog.h"
 #include "snap.h"
 #include "snapper.h"
 
 #define REAP_INTERVAL_MS_DEFAULT 60000
-
-/* One request in a connection's FIFO or in the group commit. */
-struct req {
-	struct req *next;
-	struct conn *conn; /* NULL for server-made txns; holds a reference */
-	struct zk_request r;
-	struct core_txn *txn; /* writes: until applied */
-	bool is_write;
-	uint64_t start_ms;
-	/* a refusal decided at the edge: header-only reply with this error */
-	int32_t fixed_err;
-	bool fixed_close; /* ... and close after it */
-	/* handshake (createSession) */
-	bool is_handshake;
-	int32_t timeout;
-};
 
 static struct server *the_server; /* for the storage message sink only */
 
@@ -81,7 +66,7 @@ int64_t server_now_ms(void)
 
 /* ---------------------------------------------------------------- output helpers */
 
-static void count_latency(struct server *srv, struct conn *c, uint64_t start_ms)
+void srv_count_latency(struct server *srv, struct conn *c, uint64_t start_ms)
 {
 	uint64_t lat = uv_now(srv->loop) - start_ms;
 	if (srv->lat_n == 0 || lat < srv->lat_min)
@@ -100,7 +85,7 @@ static void count_latency(struct server *srv, struct conn *c, uint64_t start_ms)
 	}
 }
 
-static void send_response(struct conn *c, int32_t type, struct zk_response *resp)
+void srv_send_response(struct conn *c, int32_t type, struct zk_response *resp)
 {
 	struct server *srv = c->srv;
 	if (c->state == CONN_CLOSED)
@@ -121,7 +106,7 @@ static void send_header(struct conn *c, int32_t xid, int64_t zxid, int32_t err)
 	resp.xid = xid;
 	resp.zxid = zxid;
 	resp.err = err;
-	send_response(c, ZOP_PING, &resp);
+	srv_send_response(c, ZOP_PING, &resp);
 }
 
 static void notify(void *arg, struct core_watcher *w, int32_t type, const char *path, int64_t zxid)
@@ -140,7 +125,7 @@ static void notify(void *arg, struct core_watcher *w, int32_t type, const char *
 
 /* ---------------------------------------------------------------- throttle */
 
-static void outstanding_inc(struct server *srv)
+void srv_outstanding_inc(struct server *srv)
 {
 	srv->outstanding++;
 	if (!srv->throttled && srv->outstanding >= srv->outstanding_limit) {
@@ -149,7 +134,7 @@ static void outstanding_inc(struct server *srv)
 	}
 }
 
-static void outstanding_dec(struct server *srv)
+void srv_outstanding_dec(struct server *srv)
 {
 	srv->outstanding--;
 	if (srv->throttled && srv->outstanding <= srv->outstanding_limit / 2) {
@@ -161,7 +146,7 @@ static void outstanding_dec(struct server *srv)
 
 /* ---------------------------------------------------------------- requests */
 
-static void req_free(struct req *q)
+void srv_req_free(struct req *q)
 {
 	zk_request_free(&q->r);
 	if (q->txn)
@@ -171,7 +156,7 @@ static void req_free(struct req *q)
 	free(q);
 }
 
-static void queue_push(struct conn *c, struct req *q)
+void srv_queue_push(struct conn *c, struct req *q)
 {
 	q->next = NULL;
 	if (c->qtail)
@@ -182,7 +167,7 @@ static void queue_push(struct conn *c, struct req *q)
 	c->nqueued++;
 }
 
-static struct req *queue_pop(struct conn *c)
+struct req *srv_queue_pop(struct conn *c)
 {
 	struct req *q = c->qhead;
 	if (!q)
@@ -195,9 +180,28 @@ static struct req *queue_pop(struct conn *c)
 	return q;
 }
 
+/* Takes q out of c's FIFO wherever it is (normally the head). */
+void srv_queue_remove(struct conn *c, struct req *q)
+{
+	if (c->qhead == q) {
+		srv_queue_pop(c);
+		return;
+	}
+	for (struct req *p = c->qhead; p; p = p->next) {
+		if (p->next == q) {
+			p->next = q->next;
+			if (c->qtail == q)
+				c->qtail = p;
+			c->nqueued--;
+			q->next = NULL;
+			return;
+		}
+	}
+}
+
 /* Answers a read-side request now.  Returns 0, or -1 when the connection
  * must close after this reply. */
-static int do_read(struct conn *c, struct zk_request *r, uint64_t start_ms)
+int srv_do_read(struct conn *c, struct zk_request *r, uint64_t start_ms)
 {
 	struct server *srv = c->srv;
 	struct zk_response resp;
@@ -239,27 +243,27 @@ static int do_read(struct conn *c, struct zk_request *r, uint64_t start_ms)
 		break;
 	}
 	resp.xid = r->xid;
-	send_response(c, r->type, &resp);
+	srv_send_response(c, r->type, &resp);
 	zk_response_free(&resp);
-	count_latency(srv, c, start_ms);
+	srv_count_latency(srv, c, start_ms);
 	return rc;
 }
 
 /* Answers the reads at the head of c's FIFO, up to the first write. */
-static void drain_reads(struct conn *c)
+void srv_drain_reads(struct conn *c)
 {
 	struct server *srv = c->srv;
 	while (c->qhead && !c->qhead->is_write && c->state < CONN_CLOSING) {
-		struct req *q = queue_pop(c);
+		struct req *q = srv_queue_pop(c);
 		int rc;
 		if (q->fixed_err) {
 			send_header(c, q->r.xid, core_last_zxid(srv->core), q->fixed_err);
 			rc = q->fixed_close ? -1 : 0;
 		} else {
-			rc = do_read(c, &q->r, q->start_ms);
+			rc = srv_do_read(c, &q->r, q->start_ms);
 		}
-		outstanding_dec(srv);
-		req_free(q);
+		srv_outstanding_dec(srv);
+		srv_req_free(q);
 		if (rc < 0)
 			net_close_after_flush(c, "request refused");
 	}
@@ -286,8 +290,8 @@ static int refuse_in_order(struct conn *c, int32_t xid, int32_t err, bool close_
 	e->start_ms = start_ms;
 	e->conn = c;
 	net_conn_ref(c);
-	queue_push(c, e);
-	outstanding_inc(srv);
+	srv_queue_push(c, e);
+	srv_outstanding_inc(srv);
 	return 0;
 }
 
@@ -306,12 +310,11 @@ static bool multi_ops_fit(const struct zk_request *r)
 	return true;
 }
 
-static void maybe_snapshot(struct server *srv);
 static void on_committed(void *arg, int status);
 
 /* Storage failed: refuse writes from now on (the data on disk is whatever
  * was synced; nothing unsynced was acknowledged). */
-static void storage_failure(struct server *srv, int err)
+void srv_storage_failure(struct server *srv, int err)
 {
 	if (srv->storage_failed)
 		return;
@@ -334,62 +337,64 @@ static int submit_txn(struct server *srv, struct req *q)
 		rc = commit_submit(srv->commit, (uint64_t)core_txn_zxid(q->txn), srv->scratch.buf,
 				   srv->scratch.len, on_committed, q);
 	if (rc < 0) {
-		storage_failure(srv, rc);
+		srv_storage_failure(srv, rc);
 		return rc;
 	}
-	outstanding_inc(srv);
+	srv_outstanding_inc(srv);
 	return 0;
 }
-
-static void finish_handshake(struct conn *c, struct req *q, int64_t zxid);
 
 static void on_committed(void *arg, int status)
 {
 	struct req *q = arg;
 	struct server *srv = the_server;
 	struct conn *c = q->conn;
-	outstanding_dec(srv);
+	srv_outstanding_dec(srv);
 	if (status < 0) {
-		storage_failure(srv, status);
+		srv_storage_failure(srv, status);
 		if (c) {
 			if (c->qhead == q)
-				queue_pop(c);
+				srv_queue_pop(c);
 			net_close_now(c, "transaction log failed");
 		}
-		req_free(q);
+		srv_req_free(q);
 		return;
 	}
 	bool live = c && c->state < CONN_CLOSED;
-	if (!live) {
-		core_apply(srv->core, q->txn, NULL);
-	} else {
-		struct zk_response resp;
-		memset(&resp, 0, sizeof(resp));
-		core_apply(srv->core, q->txn, &resp);
+	struct zk_response resp;
+	memset(&resp, 0, sizeof(resp));
+	core_apply(srv->core, q->txn, live ? &resp : NULL);
+	srv_answer_write(srv, q, live ? &resp : NULL);
+	zk_response_free(&resp);
+}
+
+void srv_answer_write(struct server *srv, struct req *q, struct zk_response *resp)
+{
+	struct conn *c = q->conn;
+	bool live = c && c->state < CONN_CLOSED && resp;
+	if (live) {
 		if (q->is_handshake) {
-			finish_handshake(c, q, resp.zxid);
+			srv_finish_handshake(c, q, resp->zxid);
 		} else {
-			resp.xid = q->r.xid;
+			resp->xid = q->r.xid;
 			c->last_op = q->r.type;
 			c->last_cxid = q->r.xid;
-			send_response(c, q->r.type, &resp);
-			count_latency(srv, c, q->start_ms);
+			srv_send_response(c, q->r.type, resp);
+			srv_count_latency(srv, c, q->start_ms);
 		}
-		zk_response_free(&resp);
 	}
 	srv->txns_since_snap++;
 	if (c) {
 		/* commits arrive in submission order, so q is c's oldest write */
-		if (c->qhead == q)
-			queue_pop(c);
+		srv_queue_remove(c, q);
 		if (live && q->r.type == ZOP_CLOSESESSION) {
 			net_close_after_flush(c, "session closed");
 		} else if (live) {
-			drain_reads(c);
+			srv_drain_reads(c);
 		}
 	}
-	req_free(q);
-	maybe_snapshot(srv);
+	srv_req_free(q);
+	srv_maybe_snapshot(srv);
 }
 
 /* A write request of an open connection.  Takes ownership of *r. */
@@ -410,6 +415,23 @@ static int do_write(struct conn *c, struct zk_request *r, uint64_t start_ms)
 	memset(r, 0, sizeof(*r));
 	q->is_write = true;
 	q->start_ms = start_ms;
+	if (srv->zab) {
+		q->conn = c;
+		net_conn_ref(c);
+		srv_queue_push(c, q);
+		srv_outstanding_inc(srv);
+		int rc = ens_write(srv, q);
+		if (rc == 0)
+			return 0;
+		srv_queue_remove(c, q);
+		srv_outstanding_dec(srv);
+		int32_t xid = q->r.xid;
+		srv_req_free(q);
+		if (rc == -EINVAL)
+			return refuse_in_order(c, xid, ZE_UNIMPLEMENTED, true, start_ms);
+		net_close_now(c, "the server is not serving (no leader)");
+		return 0;
+	}
 	if (core_prep(srv->core, c->session_id, &c->auth, &q->r, server_now_ms(), &q->txn) < 0) {
 		/* not a writable op: Unimplemented, then close (in order) */
 		int32_t xid = q->r.xid;
@@ -420,11 +442,11 @@ static int do_write(struct conn *c, struct zk_request *r, uint64_t start_ms)
 	q->conn = c;
 	net_conn_ref(c);
 	if (submit_txn(srv, q) < 0) {
-		req_free(q);
+		srv_req_free(q);
 		net_close_now(c, "transaction log failed");
 		return 0;
 	}
-	queue_push(c, q);
+	srv_queue_push(c, q);
 	return 0;
 }
 
@@ -497,7 +519,10 @@ static int handle_request(struct conn *c, const uint8_t *body, size_t len)
 			  zk_op_name(type), xid);
 		return rc;
 	}
-	if (core_session_touch(srv->core, c->session_id, server_now_ms()) < 0) {
+	if (srv->zab) {
+		/* the leader owns session liveness */
+		ens_touch(srv, c->session_id, c->timeout);
+	} else if (core_session_touch(srv->core, c->session_id, server_now_ms()) < 0) {
 		zk_request_free(&r);
 		net_close_now(c, "session expired");
 		return 0;
@@ -512,6 +537,28 @@ static int handle_request(struct conn *c, const uint8_t *body, size_t len)
 				   (unsigned long long)c->session_id);
 		return do_write(c, &r, start_ms);
 	}
+	if (srv->zab && r.type == ZOP_SYNC) {
+		/* answered once this server has every commit the leader had */
+		struct req *q = calloc(1, sizeof(*q));
+		if (!q) {
+			zk_request_free(&r);
+			return -ENOMEM;
+		}
+		q->r = r;
+		q->is_write = true; /* later reads wait for it */
+		q->start_ms = start_ms;
+		q->conn = c;
+		net_conn_ref(c);
+		srv_queue_push(c, q);
+		srv_outstanding_inc(srv);
+		if (ens_sync(srv, q) < 0) {
+			srv_queue_remove(c, q);
+			srv_outstanding_dec(srv);
+			srv_req_free(q);
+			net_close_now(c, "the server is not serving (no leader)");
+		}
+		return 0;
+	}
 	if (c->qhead) {
 		struct req *q = calloc(1, sizeof(*q));
 		if (!q) {
@@ -522,11 +569,11 @@ static int handle_request(struct conn *c, const uint8_t *body, size_t len)
 		q->start_ms = start_ms;
 		q->conn = c;
 		net_conn_ref(c);
-		queue_push(c, q);
-		outstanding_inc(srv);
+		srv_queue_push(c, q);
+		srv_outstanding_inc(srv);
 		return 0;
 	}
-	rc = do_read(c, &r, start_ms);
+	rc = srv_do_read(c, &r, start_ms);
 	zk_request_free(&r);
 	if (rc < 0)
 		net_close_after_flush(c, "request refused");
@@ -535,7 +582,7 @@ static int handle_request(struct conn *c, const uint8_t *body, size_t len)
 
 /* ---------------------------------------------------------------- handshake */
 
-static void send_connect_response(struct conn *c, int32_t timeout, int64_t sid,
+void srv_send_connect_response(struct conn *c, int32_t timeout, int64_t sid,
 				  const uint8_t passwd[16])
 {
 	struct zk_connect_resp cr;
@@ -554,7 +601,7 @@ static void send_connect_response(struct conn *c, int32_t timeout, int64_t sid,
 }
 
 /* Another connection of the same session loses it (the client moved). */
-static void close_other_owners(struct conn *c)
+void srv_close_other_owners(struct conn *c)
 {
 	struct conn *o = c->srv->conns;
 	while (o) {
@@ -565,19 +612,21 @@ static void close_other_owners(struct conn *c)
 	}
 }
 
-static void finish_handshake(struct conn *c, struct req *q, int64_t zxid)
+void srv_finish_handshake(struct conn *c, struct req *q, int64_t zxid)
 {
 	struct server *srv = c->srv;
 	(void)zxid;
 	uint8_t pw[16];
 	core_session_password(srv->core, c->session_id, pw);
-	send_connect_response(c, q->timeout, c->session_id, pw);
+	srv_send_connect_response(c, q->timeout, c->session_id, pw);
 	c->state = CONN_OPEN;
 	slog_info("server", "%s: new session 0x%llx, timeout %d ms", c->peer,
 		   (unsigned long long)c->session_id, q->timeout);
 	srv->resume_pending = true; /* parse what was pipelined behind the connect */
 	net_kick(srv);
 }
+
+static int ens_connect(struct conn *c, const struct zk_connect_req *cr);
 
 static int handle_connect(struct conn *c, const uint8_t *body, size_t len)
 {
@@ -601,6 +650,8 @@ static int handle_connect(struct conn *c, const uint8_t *body, size_t len)
 		net_close_now(c, "client ahead of server");
 		return 0;
 	}
+	if (srv->zab)
+		return ens_connect(c, &cr);
 	if (cr.session_id != 0) {
 		int32_t timeout = 0;
 		int rc = core_session_validate(srv->core, cr.session_id, cr.passwd, &timeout);
@@ -610,16 +661,16 @@ static int handle_connect(struct conn *c, const uint8_t *body, size_t len)
 			slog_info("server", "%s: reconnect of session 0x%llx refused (%s)", c->peer,
 				  (unsigned long long)cr.session_id,
 				  rc == -EACCES ? "bad password" : "expired");
-			send_connect_response(c, 0, 0, NULL);
+			srv_send_connect_response(c, 0, 0, NULL);
 			net_close_after_flush(c, "session expired");
 			return 0;
 		}
 		c->session_id = cr.session_id;
 		c->timeout = timeout;
-		close_other_owners(c);
+		srv_close_other_owners(c);
 		uint8_t pw[16];
 		core_session_password(srv->core, c->session_id, pw);
-		send_connect_response(c, timeout, c->session_id, pw);
+		srv_send_connect_response(c, timeout, c->session_id, pw);
 		c->state = CONN_OPEN;
 		slog_info("server", "%s: session 0x%llx reconnected", c->peer,
 			   (unsigned long long)c->session_id);
@@ -646,11 +697,68 @@ static int handle_connect(struct conn *c, const uint8_t *body, size_t len)
 	c->timeout = timeout;
 	c->state = CONN_HANDSHAKE;
 	if (submit_txn(srv, q) < 0) {
-		req_free(q);
+		srv_req_free(q);
 		net_close_now(c, "transaction log failed");
 		return 0;
 	}
-	queue_push(c, q);
+	srv_queue_push(c, q);
+	return 0;
+}
+
+/* An ensemble member: sessions are created and revalidated through the
+ * leader. */
+static int ens_connect(struct conn *c, const struct zk_connect_req *cr)
+{
+	struct server *srv = c->srv;
+	if (!ens_serving(srv)) {
+		net_close_now(c, "the server is not serving (no leader)");
+		return 0;
+	}
+	struct req *q = calloc(1, sizeof(*q));
+	if (!q)
+		return -ENOMEM;
+	q->start_ms = uv_now(srv->loop);
+	q->conn = c;
+	q->is_write = true;
+	net_conn_ref(c);
+	c->state = CONN_HANDSHAKE;
+	int rc;
+	if (cr->session_id != 0) {
+		uint8_t pw[16];
+		core_session_password(srv->core, cr->session_id, pw);
+		if (memcmp(pw, cr->passwd, 16) != 0) {
+			slog_info("server", "%s: reconnect of session 0x%llx refused (bad password)",
+				  c->peer, (unsigned long long)cr->session_id);
+			srv_req_free(q);
+			srv_send_connect_response(c, 0, 0, NULL);
+			net_close_after_flush(c, "session expired");
+			return 0;
+		}
+		c->session_id = cr->session_id;
+		c->timeout = core_session_clamp(srv->core, cr->timeout);
+		q->is_revalidate = true;
+		srv_queue_push(c, q);
+		rc = ens_revalidate(srv, q, cr->session_id, c->timeout);
+	} else {
+		int64_t sid = 0;
+		q->is_handshake = true;
+		q->timeout = core_session_clamp(srv->core, cr->timeout);
+		q->r.type = ZOP_CREATESESSION;
+		srv_queue_push(c, q);
+		srv_outstanding_inc(srv);
+		rc = ens_create_session(srv, q, q->timeout, &sid);
+		if (rc == 0) {
+			c->session_id = sid;
+			c->timeout = q->timeout;
+		} else {
+			srv_outstanding_dec(srv);
+		}
+	}
+	if (rc < 0) {
+		srv_queue_remove(c, q);
+		srv_req_free(q);
+		net_close_now(c, "the server is not serving (no leader)");
+	}
 	return 0;
 }
 
@@ -684,8 +792,8 @@ void server_conn_closed(struct conn *c)
 			keep_tail = q;
 			n++;
 		} else {
-			outstanding_dec(srv);
-			req_free(q);
+			srv_outstanding_dec(srv);
+			srv_req_free(q);
 		}
 		q = next;
 	}
@@ -726,7 +834,7 @@ static void on_session_expired(void *arg, int64_t sid)
 	q->r.type = ZOP_CLOSESESSION;
 	q->start_ms = uv_now(srv->loop);
 	if (submit_txn(srv, q) < 0)
-		req_free(q);
+		srv_req_free(q);
 }
 
 /* Connections that hold resources without making progress: a socket that
@@ -752,7 +860,8 @@ static void on_tick(uv_timer_t *t)
 {
 	struct server *srv = t->data;
 	struct expire_ctx x = {srv, server_now_ms(), 0};
-	core_session_expired(srv->core, x.now, on_session_expired, &x);
+	if (!srv->zab) /* in an ensemble the leader expires sessions (zab) */
+		core_session_expired(srv->core, x.now, on_session_expired, &x);
 	close_idle_connections(srv);
 }
 
@@ -763,6 +872,15 @@ static void on_reap_path(void *arg, const char *path)
 	if (srv->storage_failed || x->budget == 0)
 		return;
 	x->budget--;
+	if (srv->zab) {
+		struct zk_request r;
+		memset(&r, 0, sizeof(r));
+		r.type = r.op.type = ZOP_DELETECONTAINER;
+		r.op.path = (char *)path;
+		slog_debug("server", "reaping %s", path);
+		ens_server_write(srv, &r);
+		return;
+	}
 	struct req *q = calloc(1, sizeof(*q));
 	if (!q)
 		return;
@@ -772,7 +890,7 @@ static void on_reap_path(void *arg, const char *path)
 	q->r.type = ZOP_DELETECONTAINER;
 	q->start_ms = uv_now(srv->loop);
 	if (submit_txn(srv, q) < 0)
-		req_free(q);
+		srv_req_free(q);
 }
 
 static void on_reap(uv_timer_t *t)
@@ -785,6 +903,8 @@ static void on_reap(uv_timer_t *t)
 				   : 10000;
 	uint64_t budget = per_min * uv_timer_get_repeat(t) / 60000;
 	struct expire_ctx x = {srv, server_now_ms(), budget ? budget : 1};
+	if (srv->zab && !ens_is_leader(srv))
+		return; /* the leader reaps for the ensemble */
 	core_reap(srv->core, x.now, on_reap_path, &x);
 }
 
@@ -812,6 +932,10 @@ static void on_snapshot_done(void *arg, int rc, const struct snapper_stats *st)
 {
 	struct server *srv = arg;
 	srv->snapper = NULL;
+	if (srv->retired_core) {
+		core_free(srv->retired_core);
+		srv->retired_core = NULL;
+	}
 	srv->snap_ms_last = st->ms;
 	/* the next one waits SNAP_GAP_FACTOR times what this one cost */
 	srv->snap_not_before = uv_now(srv->loop) + SNAP_GAP_FACTOR * st->busy_ms;
@@ -830,10 +954,14 @@ static void on_snapshot_done(void *arg, int rc, const struct snapper_stats *st)
 			  strerror(-rc));
 }
 
-static void maybe_snapshot(struct server *srv)
+void srv_maybe_snapshot(struct server *srv)
 {
 	if (srv->txns_since_snap < srv->snap_every || srv->snapper || srv->shutting_down ||
 	    uv_now(srv->loop) < srv->snap_not_before)
+		return;
+	/* an ensemble member snapshots only committed state: while it serves
+	 * (a LOOKING member's tree may hold txns a new leader cuts) */
+	if (srv->zab && !ens_serving(srv))
 		return;
 	/* the log rolls first, so the files before the new one are the ones
 	 * an older snapshot needs */
@@ -879,6 +1007,7 @@ static void on_purge(uv_timer_t *t)
 static void on_check(uv_check_t *h)
 {
 	struct server *srv = h->data;
+	ens_on_check(srv);
 	if (srv->resume_pending && !srv->throttled) {
 		srv->resume_pending = false;
 		for (struct conn *c = srv->conns; c;) {
@@ -1071,6 +1200,14 @@ int server_init(struct server *srv, uv_loop_t *loop, struct config *cfg)
 		return rc;
 	cc.hooks.notify = notify;
 	cc.hooks.arg = srv;
+	bool ensemble = config_is_ensemble(cfg);
+	cc.zk_passwords = ensemble;
+	srv->core_cfg = cc; /* super_digest points into cfg, which outlives srv */
+	if (ensemble) {
+		rc = ens_pre_recover(srv);
+		if (rc < 0)
+			return rc;
+	}
 	srv->core = core_new(&cc);
 	if (!srv->core) {
 		slog_error("server", "cannot create the core (bad tickTime or session timeouts?)");
@@ -1088,6 +1225,11 @@ int server_init(struct server *srv, uv_loop_t *loop, struct config *cfg)
 		goto err_log;
 	}
 	pick_snap_threshold(srv);
+	if (ensemble) {
+		rc = ens_init(srv);
+		if (rc < 0)
+			return rc; /* the process exits; nothing to hand back cleanly */
+	}
 
 	uv_check_init(loop, &srv->check);
 	srv->check.data = srv;
@@ -1147,6 +1289,7 @@ static void on_commit_closed(void *arg)
 {
 	struct server *srv = arg;
 	srv->commit = NULL;
+	ens_free(srv); /* requests it still held are dropped: connections close */
 	zlog_close(srv->log);
 	srv->log = NULL;
 	/* everything committed has been answered: send it, then close */
@@ -1183,6 +1326,8 @@ void server_shutdown(struct server *srv, const char *why)
 	uv_timer_stop(&srv->purge_timer);
 	/* the snapshot under way is abandoned (the log holds everything) */
 	snapper_cancel(srv->snapper);
+	if (srv->zab)
+		ens_close(srv, NULL);
 	if (srv->commit)
 		commit_close(srv->commit, on_commit_closed, srv);
 	else

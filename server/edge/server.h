@@ -32,10 +32,14 @@
 
 #define ZKFS_VERSION "3.8.0-zkfs-0.1"
 
+struct zab;
+struct peer_net;
+
 struct server {
 	uv_loop_t *loop;
 	struct config *cfg;
 	struct core *core;
+	struct core_config core_cfg; /* what the core was made with (SNAPs build new ones) */
 	struct zlog *log;
 	struct commit *commit;
 
@@ -90,6 +94,22 @@ struct server {
 	bool shutting_down;
 	int exit_code;
 
+	/* ensemble member (ensemble.c); zab == NULL when standalone */
+	struct zab *zab;
+	struct peer_net *peers;
+	struct core *retired_core; /* replaced by a SNAP while a snapshot of it ran */
+	uv_timer_t zab_timer;
+	int64_t *ens_logq; /* zxids handed to the group commit, in order */
+	size_t ens_logq_head, ens_logq_len, ens_logq_cap;
+	int64_t ens_logged_upto;
+	bool ens_logged_pending;
+	int ens_log_failed;
+	bool ens_serving;
+	int ens_role; /* enum zab_role */
+	uint64_t ens_looking_since; /* loop ms */
+	uint64_t ens_last_proposal_size;
+	void (*ens_close_done)(struct server *srv);
+
 	/* statistics (4lw) */
 	uint64_t packets_received, packets_sent;
 	uint64_t lat_min, lat_max, lat_sum, lat_n; /* ms */
@@ -101,6 +121,10 @@ struct server {
  * commit and starts listening.  Returns 0 or a negative errno (already
  * logged). */
 int server_init(struct server *srv, uv_loop_t *loop, struct config *cfg);
+
+/* The program's argv, kept so an ensemble member can re-execute itself
+ * (to cut its log when a leader asks, see ensemble.c). */
+void server_set_argv(char **argv);
 
 /* Runs the loop until shutdown completes; returns the exit status. */
 int server_run(struct server *srv);
