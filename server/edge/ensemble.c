@@ -467,6 +467,8 @@ int ens_init(struct server *srv)
 	char dir[4096];
 	epoch_dir(cfg->data_dir, dir, sizeof(dir));
 	struct epoch_state es;
+	/* recovery may have taken a while: election timings start now */
+	uv_update_time(srv->loop);
 	int rc = epoch_load(dir, (uint64_t)core_last_zxid(srv->core), &es);
 	if (rc < 0) {
 		slog_error("quorum", "cannot load the epoch files in %s: %s", dir, strerror(-rc));
@@ -531,6 +533,15 @@ int ens_init(struct server *srv)
 		srv->zab = NULL;
 		goto out;
 	}
+	/* the txns recovery replayed seed the leader's DIFF window */
+	for (size_t i = 0; i < srv->recent_len; i++) {
+		struct core_txn *t = srv->recent[(srv->recent_start + i) % srv->recent_cap];
+		zab_recovered_txn(srv->zab, t);
+		core_txn_free(t);
+	}
+	free(srv->recent);
+	srv->recent = NULL;
+	srv->recent_len = srv->recent_cap = srv->recent_start = 0;
 	uv_timer_init(srv->loop, &srv->zab_timer);
 	srv->zab_timer.data = srv;
 	srv->ens_looking_since = uv_now(srv->loop);

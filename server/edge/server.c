@@ -1047,7 +1047,30 @@ static int recover_snap_record(void *arg, const void *rec, size_t len)
 struct replay_ctx {
 	struct core *core;
 	uint64_t n;
+	struct server *srv; /* an ensemble member keeps the last txns (recent[]) */
 };
+
+/* An ensemble member keeps the last replayed txns so that, if it leads,
+ * followers a little behind get a DIFF instead of a whole snapshot. */
+static void keep_recent(struct server *srv, struct core_txn *t)
+{
+	size_t cap = srv->cfg->commit_log_count > 0 ? (size_t)srv->cfg->commit_log_count : 5000;
+	if (!srv->recent) {
+		srv->recent = calloc(cap, sizeof(*srv->recent));
+		if (!srv->recent) {
+			core_txn_free(t);
+			return;
+		}
+		srv->recent_cap = cap;
+	}
+	if (srv->recent_len == srv->recent_cap) {
+		core_txn_free(srv->recent[srv->recent_start]);
+		srv->recent_start = (srv->recent_start + 1) % srv->recent_cap;
+		srv->recent_len--;
+	}
+	srv->recent[(srv->recent_start + srv->recent_len) % srv->recent_cap] = t;
+	srv->recent_len++;
+}
 
 static int recover_txn(void *arg, uint64_t zxid, const void *data, size_t len)
 {
@@ -1060,7 +1083,10 @@ static int recover_txn(void *arg, uint64_t zxid, const void *data, size_t len)
 		return rc;
 	}
 	core_apply(x->core, t, NULL);
-	core_txn_free(t);
+	if (x->srv)
+		keep_recent(x->srv, t);
+	else
+		core_txn_free(t);
 	x->n++;
 	return 0;
 }
@@ -1085,7 +1111,7 @@ static int recover(struct server *srv)
 	lo.max_file_bytes =
 		cfg->txn_log_size_limit_kb > 0 ? (uint64_t)cfg->txn_log_size_limit_kb * 1024 : 0;
 	lo.no_sync = !cfg->force_sync;
-	struct replay_ctx x = {srv->core, 0};
+	struct replay_ctx x = {srv->core, 0, config_is_ensemble(cfg) ? srv : NULL};
 	uint64_t last = 0;
 	rc = zlog_open(&srv->log, cfg->data_log_dir, &lo, snap_zxid, recover_txn, &x, &last);
 	if (rc < 0) {

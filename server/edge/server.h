@@ -98,6 +98,9 @@ struct server {
 	struct zab *zab;
 	struct peer_net *peers;
 	struct core *retired_core; /* replaced by a SNAP while a snapshot of it ran */
+	struct core_txn **recent;  /* the last txns recovery replayed (ring), until
+				      ens_init hands them to zab */
+	size_t recent_start, recent_len, recent_cap;
 	uv_timer_t zab_timer;
 	int64_t *ens_logq; /* zxids handed to the group commit, in order */
 	size_t ens_logq_head, ens_logq_len, ens_logq_cap;

@@ -60,6 +60,7 @@ void learner_start(struct zab *z)
 	z->phase_deadline = z->now + (int64_t)z->cfg.init_limit * z->cfg.tick_ms;
 	z->leader_heard = z->now;
 	z->snap_needed = false;
+	z->sync_kind = "DIFF";
 	z->connect_tries = 0;
 	set_role(z, z->voter ? ZAB_FOLLOWING : ZAB_OBSERVING, "elected another leader: syncing");
 	send_info(z);
@@ -225,8 +226,10 @@ void learner_recv(struct zab *z, struct zmsg *m)
 		return;
 	}
 	case ZM_DIFF:
-		if (z->fphase == FP_SYNC_WAIT)
+		if (z->fphase == FP_SYNC_WAIT) {
 			z->fphase = FP_SYNCING;
+			z->sync_kind = "DIFF";
+		}
 		return;
 	case ZM_TRUNC: {
 		if (z->fphase != FP_SYNC_WAIT)
@@ -240,6 +243,7 @@ void learner_recv(struct zab *z, struct zmsg *m)
 		z->last_logged = z->last_submitted = core_last_zxid(nc);
 		window_clear(z);
 		z->snap_needed = true;
+		z->sync_kind = "TRUNC";
 		z->fphase = FP_SYNCING;
 		return;
 	}
@@ -257,6 +261,7 @@ void learner_recv(struct zab *z, struct zmsg *m)
 		z->last_logged = z->last_submitted = core_last_zxid(nc);
 		window_clear(z);
 		z->snap_needed = true;
+		z->sync_kind = "SNAP";
 		z->fphase = FP_SYNCING;
 		return;
 	}
@@ -292,7 +297,10 @@ void learner_recv(struct zab *z, struct zmsg *m)
 			return;
 		z->fphase = FP_BROADCAST;
 		send_ack(z, MAKE_ZXID(z->epoch, 0));
-		set_role(z, z->role, "synced with the leader: serving");
+		set_role(z, z->role,
+			 !strcmp(z->sync_kind, "SNAP")	  ? "synced with the leader by SNAP: serving"
+			 : !strcmp(z->sync_kind, "TRUNC") ? "synced with the leader by TRUNC: serving"
+							  : "synced with the leader by DIFF: serving");
 		return;
 	case ZM_PING: {
 		if (z->fphase != FP_BROADCAST)

@@ -176,6 +176,7 @@ struct zab {
 	int connect_tries;
 	bool snap_needed;	/* SNAP/TRUNC happened in this sync */
 	int64_t newleader_upto;	/* txns collected before NEWLEADER end here */
+	const char *sync_kind;	/* DIFF, TRUNC or SNAP: how this sync went */
 	struct zfwd *fwd_head, *fwd_tail;
 	struct zsyncw *fsync_head, *fsync_tail; /* syncs sent to the leader */
 	struct zsyncw *fsync_done;		 /* answered, waiting for apply */
