@@ -1,0 +1,34 @@
+#!/usr/bin/python3
+"""five — a 5-voter ensemble under load (6 clients; each phase's history
+checked for linearizability and every member's data compared, see
+tests/lib/ensembletest.py):
+
+  leader kill      kill -9 of the leader twice; time to the first acknowledged
+                   write begun after the kill (p50 printed)
+  minority kills   two voters at once (chosen at random, the leader among them
+                   now and then) killed and restarted, three times
+
+Usage: five.py [FLAVOR]   FLAVOR (or $ZK_ENSEMBLE_KINDS): apache (default),
+       zkfs, mixed, all, or kinds joined by '+'.  TAP on stdout.
+"""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from ensembletest import Suite  # noqa: E402
+import failover  # noqa: E402  (the phases are the same, with another size)
+
+
+def main():
+    suite = Suite("five")
+    for flavor, ens in suite.ensembles(voters=5):
+        failover.leader_kills(suite, ens, rounds=2)
+        failover.minority_kills(suite, ens, rounds=3, size=2)
+    suite.done()
+
+
+if __name__ == "__main__":
+    main()
