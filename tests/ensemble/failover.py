@@ -59,6 +59,7 @@ def leader_kills(suite, ens, rounds=ROUNDS):
 
 def minority_kills(suite, ens, rounds=4, size=1):
     rng = random.Random(os.getpid())
+    times = []
 
     def fault(rec, checks):
         for i in range(rounds):
@@ -72,10 +73,13 @@ def minority_kills(suite, ens, rounds=4, size=1):
                 victims = rng.sample(others, size)
             else:
                 victims = rng.sample(ens.voters, size)
-            for v in victims:
-                v.kill()
+            kill_times = [v.kill() for v in victims]
             ok = rec.wait_acks(3, 30)
-            checks.add("round %d, %s killed: writes acknowledged" % (i + 1, ",".join(v.name for v in victims)),
+            d = rec.first_ack_after(max(kill_times))
+            if leader in victims and d is not None:
+                times.append(d)
+            checks.add("round %d, %s killed: writes acknowledged (first begun after the kill: %.3fs)"
+                       % (i + 1, ",".join(v.name for v in victims), d if d is not None else -1),
                        ok, "modes %r" % ens.modes())
             time.sleep(0.5)
             for v in victims:
@@ -83,6 +87,9 @@ def minority_kills(suite, ens, rounds=4, size=1):
             ens.wait_ready(60)
 
     suite.phase(ens, "minority of %d killed x%d" % (size, rounds), fault)
+    if times:
+        suite.figure("%s: kill -9 of %d voters with the leader among them to the first acknowledged write "
+                     "begun after it: %s" % (ens.label, size, ", ".join("%.3fs" % t for t in times)))
 
 
 def observer_restart(suite, ens):

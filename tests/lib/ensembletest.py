@@ -103,9 +103,14 @@ class Suite(object):
             finally:
                 ens.close()
 
-    def phase(self, ens, name, fault, clients=None, keys=3, settle=0.5, resume_timeout=30.0, think=0.0):
+    def phase(self, ens, name, fault, clients=None, keys=3, settle=0.5, resume_timeout=30.0, think=0.0,
+              apache_anomaly=None):
         """Run one fault scenario under load; see the module docstring.
-        Returns False if the ensemble could not be brought back afterwards."""
+        apache_anomaly: why an all-Apache ensemble is known to fail the
+        linearizability check here; its anomaly is then printed in full
+        and counted, but reported as a SKIP (Apache is the reference, not
+        the product).  Returns False if the ensemble could not be brought
+        back afterwards."""
         prefix = "%s %s" % (ens.label, name)
         checks = Checks(self.tap, prefix)
         rec = None
@@ -148,8 +153,15 @@ class Suite(object):
             self.anomalies += 1
         elif res.ok is None:
             self.undecided += 1
-        checks.add("history linearizable (%s, %.1fs)" % (res.summary(), time.monotonic() - t),
-                   res.ok is True and c["ops"] > 0, res.explain() if c["ops"] else "no ops recorded")
+        why = res.explain() if c["ops"] else "no ops recorded"
+        if res.ok is not True and rec.marks:
+            why += "\nevents: " + ", ".join("%.3f %s" % m for m in rec.marks)
+        title = "history linearizable (%s, %.1fs)" % (res.summary(), time.monotonic() - t)
+        if apache_anomaly and res.ok is False and all(m.kind == "apache" for m in ens.members):
+            self.tap.diag(why)
+            self.tap.skip("%s: %s" % (prefix, title), "known Apache 3.8.0 anomaly: " + apache_anomaly)
+        else:
+            checks.add(title, res.ok is True and c["ops"] > 0, why)
         if not self.planted and res.ok is True:
             self.planted = True
             self.plant_anomaly(checks, rec)

@@ -49,13 +49,15 @@ class Op(object):
     cas/delete; invoke, ret: times (any comparable numbers, ret None if
     unknown); outcome: OK/FAIL/UNKNOWN; result: see the module docstring."""
 
-    __slots__ = ("client", "key", "kind", "value", "version", "invoke", "ret", "outcome", "result", "id")
+    __slots__ = ("client", "key", "kind", "value", "version", "invoke", "ret", "outcome", "result", "id",
+                 "server")
 
     def __init__(self, client, key, kind, value=None, version=-1, invoke=0, ret=None,
                  outcome=OK, result=None):
         self.client, self.key, self.kind, self.value, self.version = client, key, kind, value, version
         self.invoke, self.ret, self.outcome, self.result = invoke, ret, outcome, result
         self.id = None
+        self.server = None  # where it was sent, if known (for messages only)
         if outcome == UNKNOWN:
             self.ret = None
 
@@ -75,7 +77,8 @@ class Op(object):
         elif self.outcome == FAIL:
             res = "fail %s" % (self.result,)
         ret = "?" if self.ret is None else "%.6f" % self.ret if isinstance(self.ret, float) else self.ret
-        return "c%s %s %s%s %s [%s..%s]" % (self.client, self.key, self.kind, arg, res, self.invoke, ret)
+        return "c%s %s %s%s %s [%s..%s]%s" % (self.client, self.key, self.kind, arg, res, self.invoke, ret,
+                                              " @" + self.server if self.server else "")
 
 
 def step(state, op):

@@ -70,6 +70,14 @@ class Client(threading.Thread):
     def listener(self, state):
         self.epoch += 1
 
+    def peer(self):
+        """The member this client is connected to now (best effort, for messages)."""
+        try:
+            h, p = self.zk._connection._socket.getpeername()[:2]
+            return self.rec.names.get((h.replace("::ffff:", ""), p), "%s:%d" % (h, p))
+        except Exception:
+            return None
+
     def run(self):
         try:
             self.zk = make_client(self.hosts, self.rec.session_timeout)
@@ -98,6 +106,7 @@ class Client(threading.Thread):
         if kind == CAS:
             op.version = self.seen.get(key, 0)
         epoch = self.epoch
+        op.server = self.peer()
         op.invoke = time.monotonic()
         try:
             if kind == READ:
@@ -157,10 +166,12 @@ class Recorder(object):
         self.unknown_why = {}
         self.lock = threading.Lock()
         self.stopping = threading.Event()
+        self.names = {}
         if isinstance(ens, (list, tuple)):
             hosts = [ens[i % len(ens)] for i in range(clients)]
         else:
             ms = ens.members
+            self.names = dict(((m.host, m.client_port), m.name) for m in ms)
             hosts = []
             for i in range(clients):
                 order = ms[i % len(ms):] + ms[:i % len(ms)]
