@@ -32,6 +32,7 @@ import traceback
 
 from zkharness import Tap, ServerError, zkfs_build
 from zkensemble import Ensemble, flavors_from_args, member_kinds
+import zkload
 from zkload import Recorder, converged
 
 PHASE_LOAD_CLIENTS = int(os.environ.get("ZK_ENSEMBLE_CLIENTS", "6"))
@@ -137,6 +138,10 @@ class Suite(object):
                        rec.unknown_why, rec.seed))
         if rec.errors:
             checks.add("load clients ran", False, "\n".join(rec.errors))
+        if zkload.thread_crashes:
+            checks.add("no client connection broke on a protocol error", False,
+                       "\n".join(zkload.thread_crashes))
+            del zkload.thread_crashes[:]
         try:
             ens.wait_ready(60)
         except ServerError as e:

@@ -42,6 +42,21 @@ from linearizability import Op, check, READ, WRITE, CAS, CREATE, OK, FAIL, UNKNO
 
 logging.getLogger("kazoo").setLevel(logging.CRITICAL)
 
+# An exception that kills one of kazoo's threads (e.g. "xids do not match":
+# a server answered a session's requests out of order) leaves that client
+# dead without any op failing definitely; record it so a phase can fail.
+thread_crashes = []
+_default_hook = threading.excepthook
+
+
+def _hook(args):
+    thread_crashes.append("%s in thread %s: %s" % (args.exc_type.__name__, args.thread.name if args.thread
+                                                   else "?", args.exc_value))
+    _default_hook(args)
+
+
+threading.excepthook = _hook
+
 # op mix: (kind, weight)
 MIX = ((READ, 35), (WRITE, 30), (CAS, 30), (CREATE, 5))
 
