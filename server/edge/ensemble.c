@@ -50,16 +50,20 @@ static void kick(struct server *srv);
 
 /* ------------------------------------------------------------------ zab ops */
 
+/* After shutdown closed the peer network, zab (being freed) may still
+ * say goodbye: there is nobody to tell. */
 static void op_send(void *arg, int64_t to, const struct zmsg *m)
 {
 	struct server *srv = arg;
-	peer_net_send(srv->peers, to, m);
+	if (srv->peers)
+		peer_net_send(srv->peers, to, m);
 }
 
 static void op_channel_close(void *arg, int64_t to)
 {
 	struct server *srv = arg;
-	peer_net_close_channel(srv->peers, to);
+	if (srv->peers)
+		peer_net_close_channel(srv->peers, to);
 }
 
 static void on_logged(void *arg, int status)

@@ -316,8 +316,12 @@ void leader_sync(struct zab *z, int64_t origin, void *cookie)
 		free(s);
 		return;
 	}
-	s->next = z->qtail->syncs;
-	z->qtail->syncs = s;
+	/* in arrival order: a client that pipelines two syncs gets them
+	 * answered in the order it sent them */
+	struct zsyncw **pp = &z->qtail->syncs;
+	while (*pp)
+		pp = &(*pp)->next;
+	*pp = s;
 }
 
 void leader_touch(struct zab *z, int64_t sid, int32_t timeout)

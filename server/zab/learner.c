@@ -66,14 +66,15 @@ void learner_start(struct zab *z)
 	send_info(z);
 }
 
-static void free_waiters(struct zab *z, struct zsyncw *s, bool reval)
+/* Waiters that will never be answered: their cookies are dropped.  A
+ * pending revalidation is dropped too, never answered "invalid": the
+ * session may well live (a member that lost its leader cannot tell), and
+ * a client told "expired" would abandon it. */
+static void free_waiters(struct zab *z, struct zsyncw *s)
 {
 	while (s) {
 		struct zsyncw *n = s->next;
-		if (reval)
-			z->ops.revalidated(z->ops.arg, s->cookie, false);
-		else
-			drop_cookie(z, s->cookie);
+		drop_cookie(z, s->cookie);
 		free(s);
 		s = n;
 	}
@@ -90,9 +91,9 @@ void learner_stop(struct zab *z)
 		free(f);
 	}
 	z->fwd_tail = NULL;
-	free_waiters(z, z->fsync_head, false);
-	free_waiters(z, z->fsync_done, false);
-	free_waiters(z, z->reval_head, true);
+	free_waiters(z, z->fsync_head);
+	free_waiters(z, z->fsync_done);
+	free_waiters(z, z->reval_head);
 	z->fsync_head = z->fsync_tail = z->fsync_done = NULL;
 	z->reval_head = z->reval_tail = NULL;
 	z->ntouches = 0;
@@ -109,8 +110,10 @@ void learner_channel_down(struct zab *z)
 	go_looking(z, "lost the connection to the leader");
 }
 
-/* Syncs answered by the leader, waiting until we applied its commits. */
-static void check_syncs(struct zab *z)
+/* Syncs answered by the leader, waiting until we applied its commits.
+ * Called after every apply, so a sync is answered before the txn after
+ * its target: a client's later write must not overtake its sync. */
+void learner_check_syncs(struct zab *z)
 {
 	int64_t applied = core_last_zxid(z->core);
 	while (z->fsync_done && z->fsync_done->target <= applied) {
@@ -157,7 +160,7 @@ void learner_logged(struct zab *z)
 	if (z->fphase >= FP_UPTODATE_WAIT) {
 		ack_logged(z);
 		apply_ready(z);
-		check_syncs(z);
+		learner_check_syncs(z);
 	}
 }
 
@@ -328,7 +331,7 @@ void learner_recv(struct zab *z, struct zmsg *m)
 		while (*pp)
 			pp = &(*pp)->next;
 		*pp = s;
-		check_syncs(z);
+		learner_check_syncs(z);
 		return;
 	}
 	case ZM_REVALIDATE: {

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "txn.h"
 #include "xmem.h"
 #include "zab_int.h"
 
@@ -64,25 +65,44 @@ void set_role(struct zab *z, enum zab_role role, const char *why)
 
 /* ------------------------------------------------------------------ window */
 
+/* What a txn costs in memory, roughly (its ops, paths and data). */
+static uint64_t txn_cost(const struct core_txn *t)
+{
+	uint64_t n = sizeof(*t);
+	for (int32_t i = 0; i < t->nops; i++) {
+		const struct txn_op *op = &t->ops[i];
+		n += sizeof(*op) + 16 + (op->path ? strlen(op->path) + 1 : 0) +
+		     (op->data_len > 0 ? (uint64_t)op->data_len : 0) +
+		     (uint64_t)op->acl.n * 48;
+	}
+	return n;
+}
+
+static void window_drop_oldest(struct zab *z)
+{
+	struct core_txn *old = z->win[z->win_start];
+	z->win_bytes -= txn_cost(old);
+	core_txn_free(old);
+	z->win_start = (z->win_start + 1) % z->win_cap;
+	z->win_len--;
+}
+
 void window_add(struct zab *z, struct core_txn *t)
 {
-	if (z->win_len == z->win_cap) {
-		core_txn_free(z->win[z->win_start]);
-		z->win_start = (z->win_start + 1) % z->win_cap;
-		z->win_len--;
-	}
+	uint64_t cost = txn_cost(t);
+	while (z->win_len && (z->win_len == z->win_cap || z->win_bytes + cost > z->cfg.commit_log_bytes))
+		window_drop_oldest(z);
 	z->win[(z->win_start + z->win_len) % z->win_cap] = t;
 	z->win_len++;
+	z->win_bytes += cost;
 }
 
 void window_clear(struct zab *z)
 {
-	while (z->win_len) {
-		core_txn_free(z->win[z->win_start]);
-		z->win_start = (z->win_start + 1) % z->win_cap;
-		z->win_len--;
-	}
+	while (z->win_len)
+		window_drop_oldest(z);
 	z->win_start = 0;
+	z->win_bytes = 0;
 }
 
 int64_t window_min(const struct zab *z)
@@ -162,6 +182,8 @@ static void apply_entry(struct zab *z, struct zentry *e)
 	window_add(z, e->txn);
 	answer_syncs(z, e->syncs);
 	free(e);
+	if (learner)
+		learner_check_syncs(z);
 }
 
 void apply_ready(struct zab *z)
@@ -277,6 +299,8 @@ struct zab *zab_new(const struct zab_config *cfg, const struct zab_ops *ops, str
 	if (!z->cfg.initial_counter)
 		z->cfg.initial_counter = 1;
 	z->win_cap = cfg->commit_log_count ? cfg->commit_log_count : 500;
+	if (!z->cfg.commit_log_bytes)
+		z->cfg.commit_log_bytes = 8u << 20;
 	z->win = xcalloc(z->win_cap, sizeof(*z->win));
 	z->lrn = xcalloc(z->n_members, sizeof(*z->lrn));
 	fle_init(z);
@@ -409,11 +433,30 @@ void zab_log_failed(struct zab *z, int64_t now_ms, int err)
 		go_looking(z, "the transaction log failed");
 }
 
+/* The process did not run for longer than a tick (swapped out, a long
+ * synchronous step, a loaded machine): what peers sent meanwhile waits in
+ * our sockets, so silence measured across the gap proves nothing.  The
+ * clocks of "last heard" restart. */
+static void forgive_stall(struct zab *z)
+{
+	int64_t gap = z->last_tick_at ? z->now - z->last_tick_at : 0;
+	z->last_tick_at = z->now;
+	if (gap <= z->cfg.tick_ms)
+		return;
+	z->leader_heard = z->now;
+	for (size_t i = 0; i < z->n_members; i++)
+		if (z->lrn[i].phase != LH_NONE)
+			z->lrn[i].last_heard = z->now;
+	for (struct zentry *e = z->qhead; e; e = e->next)
+		e->proposed_at = z->now;
+}
+
 void zab_tick(struct zab *z, int64_t now_ms)
 {
 	z->now = now_ms;
 	if (z->failed)
 		return;
+	forgive_stall(z);
 	if (z->role == ZAB_LOOKING)
 		fle_tick(z);
 	else if (z->role == ZAB_LEADING)

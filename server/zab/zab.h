@@ -83,6 +83,8 @@ struct zab_config {
 	int32_t notify_max_ms;
 	int32_t connect_retry_ms; /* learner: redial the leader this often */
 	uint32_t commit_log_count; /* committed txns kept for DIFF syncs */
+	uint64_t commit_log_bytes; /* ... and at most about this many bytes of them
+				      (0 = 8 MiB): a follower's memory stays its tree's */
 	uint32_t initial_counter;  /* testing: a new epoch's first counter (1) */
 	int64_t config_version;	   /* sent in notifications (0 without reconfig) */
 	const char *config_text;   /* NEWLEADER payload; copied; may be NULL */

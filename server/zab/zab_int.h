@@ -155,6 +155,8 @@ struct zab {
 	/* committed window (applied txns), for DIFF */
 	struct core_txn **win;
 	uint32_t win_cap, win_start, win_len;
+	uint64_t win_bytes;	/* estimated memory of the window's txns */
+	int64_t last_tick_at;	/* to notice the process did not run for a while */
 
 	/* election */
 	struct fle fle;
@@ -238,6 +240,7 @@ int learner_submit(struct zab *z, int64_t session, const struct core_auth *auth,
 void learner_sync(struct zab *z, void *cookie);
 void learner_touch(struct zab *z, int64_t sid, int32_t timeout);
 int learner_revalidate(struct zab *z, int64_t sid, int32_t timeout, void *cookie);
+void learner_check_syncs(struct zab *z);
 void learner_applied(struct zab *z, const struct core_txn *t, struct zk_response *resp,
 		     bool *answered);
 

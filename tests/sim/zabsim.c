@@ -69,6 +69,7 @@ struct dlog {
 	uint8_t *buf;
 	size_t len;
 	bool durable;
+	int64_t done_at; /* when its batch's fdatasync completes */
 };
 
 struct srv {
@@ -104,8 +105,9 @@ struct event {
 };
 
 struct cop {
-	int kind; /* 1 create, 2 set, 3 session, 4 sync, 5 ephemeral, 6 close */
+	int kind; /* 1 create, 2 set, 3 session, 4 sync, 5 ephemeral, 6 close, 7 revalidate */
 	int client;
+	uint64_t seq;
 	int srv;
 	char path[64];
 };
@@ -113,8 +115,13 @@ struct cop {
 struct client {
 	int srv;	 /* server it talks to, -1 none */
 	int64_t session; /* 0 none */
-	bool busy;
-	int64_t busy_since;
+	int out;	     /* requests outstanding (pipelined, up to max_out) */
+	int max_out;
+	uint64_t seq_next;   /* sequence number of the next request */
+	uint64_t seq_expect; /* the next answer must be for this one */
+	bool broken;	     /* a request was dropped: the rest come unordered */
+	int64_t progress_at; /* last submit on an idle client, or last answer */
+	int64_t last_zxid;   /* newest zxid it has seen (a server behind it refuses it) */
 };
 
 struct sim {
@@ -361,11 +368,14 @@ static void disk_append(void *arg, const struct core_txn *t)
 	d->len = o.len;
 	d->durable = false;
 	jute_out_free(&o);
+	/* group commit: a txn often joins the batch being synced (one
+	 * completion for all of them, as the real group commit reports) */
 	int64_t lat = s->slow_disk ? rrange(5, 60) : rrange(0, 2);
 	int64_t at = S->now + lat;
-	if (at < s->disk_busy_until)
+	if (at < s->disk_busy_until || (s->disk_busy_until > S->now && chance(0.5)))
 		at = s->disk_busy_until;
 	s->disk_busy_until = at;
+	d->done_at = at;
 	struct event e;
 	memset(&e, 0, sizeof(e));
 	e.kind = EV_LOGDONE;
@@ -600,6 +610,22 @@ static void record_digest(struct srv *s, int64_t zxid)
 	S->ndig++;
 }
 
+/* A client's requests are answered in the order it sent them (one
+ * connection: ZooKeeper's FIFO client order), unless one was dropped. */
+static void answered(struct client *c, struct cop *op)
+{
+	if (!c->broken && op->seq != c->seq_expect)
+		failf("client %d: answer to request %" PRIu64 " came before %" PRIu64,
+		      op->client, op->seq, c->seq_expect);
+	c->seq_expect = op->seq + 1;
+	c->out--;
+	c->progress_at = S->now;
+	if (!c->out) {
+		c->broken = false;
+		c->seq_expect = c->seq_next;
+	}
+}
+
 static void on_applied(void *arg, const struct core_txn *t, void *cookie,
 		       struct zk_response *resp)
 {
@@ -622,7 +648,9 @@ static void on_applied(void *arg, const struct core_txn *t, void *cookie,
 		return;
 	struct cop *op = cookie;
 	struct client *c = &S->c[op->client];
-	c->busy = false;
+	answered(c, op);
+	if (zxid > c->last_zxid)
+		c->last_zxid = zxid;
 	trace("server %" PRId64 " answers client %d op %d %s: err %d zxid 0x%" PRIx64, s->id,
 	      op->client, op->kind, op->path, resp ? resp->err : 999, zxid);
 	if (resp && resp->err == 0) {
@@ -653,24 +681,49 @@ static void on_applied(void *arg, const struct core_txn *t, void *cookie,
 static void on_synced(void *arg, void *cookie)
 {
 	struct cop *op = cookie;
-	S->c[op->client].busy = false;
+	answered(&S->c[op->client], op);
 	free(op);
 }
 
 static void on_revalidated(void *arg, void *cookie, bool valid)
 {
-	(void)arg;
-	(void)valid;
+	struct srv *s = arg;
 	struct cop *op = cookie;
-	S->c[op->client].busy = false;
+	struct client *c = &S->c[op->client];
+	answered(c, op);
+	if (!valid) {
+		/* only the leader may say a session is gone, and only when its
+		 * tree says so (a learner that lost its leader cannot know) */
+		struct zab_info mine;
+		zab_get_info(s->z, &mine);
+		for (int k = 0; k < S->n; k++) {
+			struct srv *l = &S->s[k];
+			struct zab_info zi;
+			if (!l->up || !l->serving)
+				continue;
+			zab_get_info(l->z, &zi);
+			/* a leader of an older epoch that has not noticed yet may
+			 * believe an expiry it could never commit, as ZooKeeper's */
+			if (zi.role == ZAB_LEADING && zi.current_epoch <= mine.current_epoch &&
+			    core_session_live(l->core, c->session))
+				failf("server %" PRId64 " refused session %" PRIx64
+				      " that leader %" PRId64 " holds live",
+				      s->id, c->session, l->id);
+		}
+		c->session = 0; /* as a real client: the session is gone */
+	}
 	free(op);
 }
 
 static void on_dropped(void *arg, void *cookie)
 {
 	struct cop *op = cookie;
-	S->c[op->client].busy = false;
-	S->c[op->client].srv = -1;
+	struct client *c = &S->c[op->client];
+	c->broken = true; /* the connection is gone */
+	c->srv = -1;
+	c->out++;	  /* answered() counts it down */
+	c->out--;
+	answered(c, op);
 	free(op);
 }
 
@@ -751,6 +804,7 @@ static void boot(struct srv *s)
 		.notify_max_ms = 400,
 		.connect_retry_ms = 20,
 		.commit_log_count = (uint32_t)rrange(5, 60),
+		.commit_log_bytes = (uint64_t)rrange(1000, 50000),
 		.initial_counter = chance(0.1) ? 0xfffffff0u : 1,
 		.now_ms = S->now + 1000000 * (s->gen + 1),
 	};
@@ -802,7 +856,7 @@ static void crash(struct srv *s)
 	}
 	for (int c = 0; c < NCLIENTS; c++)
 		if (S->c[c].srv == i)
-			S->c[c].srv = -1, S->c[c].busy = false;
+			S->c[c].srv = -1;
 }
 
 /* ------------------------------------------------------------------ clients */
@@ -810,11 +864,16 @@ static void crash(struct srv *s)
 static void client_op(int ci)
 {
 	struct client *c = &S->c[ci];
-	if (c->busy)
+	if (c->out >= c->max_out)
 		return;
+	if (c->out && (c->srv < 0 || !S->s[c->srv].serving))
+		return; /* wait for the answers (or drops) first */
 	if (c->srv < 0 || !S->s[c->srv].up || !S->s[c->srv].serving) {
 		c->srv = (int)rrange(0, S->n - 1);
-		if (!S->s[c->srv].up || !S->s[c->srv].serving) {
+		/* a server that has not seen what the client saw refuses it
+		 * (the edge checks lastZxidSeen at connect) */
+		if (!S->s[c->srv].up || !S->s[c->srv].serving ||
+		    core_last_zxid(S->s[c->srv].core) < c->last_zxid) {
 			c->srv = -1;
 			return;
 		}
@@ -822,9 +881,12 @@ static void client_op(int ci)
 			struct cop *op = calloc(1, sizeof(*op));
 			op->kind = 7;
 			op->client = ci;
-			c->busy = true;
+			op->seq = c->seq_next++;
+			c->out++;
+			c->progress_at = S->now;
 			if (zab_revalidate(S->s[c->srv].z, S->now, c->session, 4000, op) < 0) {
-				c->busy = false;
+				c->out--;
+				c->seq_next--;
 				free(op);
 			}
 			return;
@@ -848,10 +910,13 @@ static void client_op(int ci)
 	snprintf(data, sizeof(data), "%" PRIu64, rnd() % 1000);
 	req.op.data = (uint8_t *)data;
 	req.op.data_len = (int32_t)strlen(data);
-	c->busy = true;
-	c->busy_since = S->now;
+	if (!c->out)
+		c->progress_at = S->now;
+	op->seq = c->seq_next++;
+	c->out++;
 	req.op.type = 0;
-	if (!c->session && r < 15) {
+	bool idle = c->out == 1;
+	if (!c->session && r < 15 && idle) {
 		op->kind = 3;
 		int64_t sid;
 		rc = zab_create_session(s->z, S->now, 4000, op, &sid);
@@ -880,7 +945,7 @@ static void client_op(int ci)
 		req.op.path = op->path;
 		req.op.type = req.type;
 		rc = zab_submit(s->z, S->now, c->session, NULL, &req, op);
-	} else if (r < 90 && c->session) {
+	} else if (r < 90 && c->session && idle) {
 		op->kind = 6;
 		req.type = ZOP_CLOSESESSION;
 		req.op.type = req.type;
@@ -892,10 +957,9 @@ static void client_op(int ci)
 	/* op may be answered (and freed) already */
 	trace("client %d on server %" PRId64 ": rc %d", ci, s->id, rc);
 	if (rc < 0) {
-		c->busy = false;
+		c->out--;
+		c->seq_next--;
 		free(op);
-	} else if (c->busy) {
-		c->busy_since = S->now;
 	}
 }
 
@@ -1004,8 +1068,10 @@ static int run_seed(uint64_t seed, bool verbose, bool wire)
 	}
 	S->fault_end = rrange(3000, 8000);
 	S->end = S->fault_end + 8000;
-	for (int i = 0; i < NCLIENTS; i++)
+	for (int i = 0; i < NCLIENTS; i++) {
 		S->c[i].srv = -1;
+		S->c[i].max_out = (int)rrange(1, 4);
+	}
 	for (int i = 0; i < S->n; i++)
 		boot(&S->s[i]);
 	int64_t next_client = 0, next_fault = rrange(200, 800);
@@ -1043,9 +1109,15 @@ static int run_seed(uint64_t seed, bool verbose, bool wire)
 			if (!s->up || e.gen != s->gen) {
 				break;
 			}
-			for (size_t k = 0; k < s->nlog && s->log[k].zxid <= e.zxid; k++)
+			int64_t upto = -1;
+			for (size_t k = 0; k < s->nlog && s->log[k].done_at <= S->now; k++) {
+				if (!s->log[k].durable)
+					upto = s->log[k].zxid;
 				s->log[k].durable = true;
-			zab_logged(s->z, S->now, e.zxid);
+			}
+			if (upto < 0)
+				break; /* its batch was reported already */
+			zab_logged(s->z, S->now, upto);
 			s->core = zab_core(s->z);
 			break;
 		}
@@ -1074,9 +1146,9 @@ static int run_seed(uint64_t seed, bool verbose, bool wire)
 			failf("no progress after the faults healed (commits %" PRIu64 ")",
 			      S->commits);
 		for (int k = 0; k < NCLIENTS; k++)
-			if (S->c[k].busy && S->now - S->c[k].busy_since > 3000)
-				failf("client %d's request of t=%" PRId64 " was never answered", k,
-				      S->c[k].busy_since);
+			if (S->c[k].out && S->now - S->c[k].progress_at > 3000)
+				failf("client %d: %d requests unanswered since t=%" PRId64, k,
+				      S->c[k].out, S->c[k].progress_at);
 		int64_t last = -1;
 		int64_t d0 = 0;
 		for (int k = 0; k < S->n && !S->fail; k++) {
@@ -1114,8 +1186,8 @@ static int run_seed(uint64_t seed, bool verbose, bool wire)
 	int failed = S->fail != NULL;
 	if (failed && verbose)
 		for (int k = 0; k < NCLIENTS; k++)
-			fprintf(stderr, "client %d: server %d session %" PRIx64 " busy %d\n", k,
-				S->c[k].srv, S->c[k].session, S->c[k].busy);
+			fprintf(stderr, "client %d: server %d session %" PRIx64 " outstanding %d\n", k,
+				S->c[k].srv, S->c[k].session, S->c[k].out);
 	if (failed)
 		printf("# seed %" PRIu64 " FAILED at t=%" PRId64 ": %s\n# replay: zabsim --seed %" PRIu64
 		       " -v\n",
