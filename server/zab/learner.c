@@ -244,6 +244,9 @@ void learner_recv(struct zab *z, struct zmsg *m)
 		}
 		z->core = nc;
 		z->last_logged = z->last_submitted = core_last_zxid(nc);
+		/* txns after the cut were never committed (syncs wait for
+		 * last_committed) */
+		z->last_committed = core_last_zxid(nc);
 		window_clear(z);
 		z->snap_needed = true;
 		z->sync_kind = "TRUNC";
@@ -262,6 +265,7 @@ void learner_recv(struct zab *z, struct zmsg *m)
 		}
 		z->core = nc;
 		z->last_logged = z->last_submitted = core_last_zxid(nc);
+		z->last_committed = core_last_zxid(nc);
 		window_clear(z);
 		z->snap_needed = true;
 		z->sync_kind = "SNAP";
