@@ -383,6 +383,32 @@ static size_t find_later_valid(const uint8_t *p, size_t size, size_t off, uint64
 	return SIZE_MAX;
 }
 
+/* Opens path with `flags` and maps it read-only: *fd, *p (NULL for an
+ * empty file) and *size.  Returns 0 or -errno (nothing left open). */
+static int map_file(const char *path, int flags, int *fd, const uint8_t **p, size_t *size)
+{
+	*fd = open(path, flags | O_CLOEXEC);
+	if (*fd < 0)
+		return -errno;
+	struct stat st;
+	if (fstat(*fd, &st) < 0) {
+		int e = -errno;
+		close(*fd);
+		return e;
+	}
+	*size = (size_t)st.st_size;
+	*p = NULL;
+	if (*size > 0) {
+		*p = mmap(NULL, *size, PROT_READ, MAP_PRIVATE, *fd, 0);
+		if (*p == MAP_FAILED) {
+			int e = -errno;
+			close(*fd);
+			return e;
+		}
+	}
+	return 0;
+}
+
 /* Scans one file.  *keep receives the length of its valid part (0: the
  * file has no valid header and should go).  Returns 0, -EBADMSG, cb's
  * value or -errno. */
@@ -393,24 +419,13 @@ static int scan_file(struct scan *s, const char *name, uint64_t name_zxid, bool 
 	snprintf(path, sizeof(path), "%s/%s", s->dir, name);
 	*keep = 0;
 	*n_in_file = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	struct stat st;
-	if (fstat(fd, &st) < 0) {
-		int e = -errno;
-		close(fd);
-		return e;
-	}
-	size_t size = (size_t)st.st_size;
-	const uint8_t *p = NULL;
+	int fd;
+	const uint8_t *p;
+	size_t size;
+	int mrc = map_file(path, O_RDONLY, &fd, &p, &size);
+	if (mrc < 0)
+		return mrc;
 	if (size > 0) {
-		p = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
-		if (p == MAP_FAILED) {
-			int e = -errno;
-			close(fd);
-			return e;
-		}
 		madvise((void *)p, size, MADV_SEQUENTIAL);
 	}
 	close(fd);
@@ -610,24 +625,13 @@ int zlog_iterate(const char *dir, uint64_t after_zxid, zlog_txn_cb cb, void *arg
 static int cut_file(const char *path, uint64_t zxid, bool *empty)
 {
 	*empty = false;
-	int fd = open(path, O_RDWR | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	struct stat st;
-	if (fstat(fd, &st) < 0) {
-		int e = -errno;
-		close(fd);
-		return e;
-	}
-	size_t size = (size_t)st.st_size;
-	const uint8_t *p = NULL;
+	int fd;
+	const uint8_t *p;
+	size_t size;
+	int mrc = map_file(path, O_RDWR, &fd, &p, &size);
+	if (mrc < 0)
+		return mrc;
 	if (size > 0) {
-		p = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
-		if (p == MAP_FAILED) {
-			int e = -errno;
-			close(fd);
-			return e;
-		}
 	}
 	int rc = 0;
 	size_t off = ZLOG_HDR_SIZE;
