@@ -11,6 +11,7 @@ ZooKeeper 3.8 or zkfs-server, voters and observers.
             leader.kill(); ens.wait_ready()            # kill -9, a new leader
             leader.start()                             # same data
             m.restart(wipe=True)                       # empty dataDir (myid kept)
+            m.replace("zkfs")                          # stop, wipe, other kind, start
             m.mode(), m.srvr(), m.mntr()               # four-letter words
             ens.isolate(leader); ens.heal()            # partitions: isolated=True
 
@@ -55,6 +56,7 @@ reaches an isolated member.
 import atexit
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -355,6 +357,46 @@ class Member(object):
         if wipe:
             self.wipe()
         self.start(wait=wait)
+
+    def replace(self, kind, wait=0):
+        """Change this member's implementation in place, as an operator
+        migrating a server does: stop it (SIGTERM), empty its dataDir but
+        for myid (one implementation's data files are not the other's), make
+        it `kind` ('apache' or 'zkfs') with the same id, address, ports and
+        role, and start it: it has to sync from the ensemble (SNAP or DIFF).
+        wait > 0: wait that many seconds until it serves.  Returns the
+        length of its server.log before the start, so a caller can read
+        what the new server logged (log_text()[since:])."""
+        if kind not in ("apache", "zkfs"):
+            raise ValueError("bad member kind %r" % kind)
+        self.stop()
+        self.wipe()
+        self.kind = kind
+        since = self.log_size()
+        self.start(wait=wait)
+        return since
+
+    # how a member's own log says it synced with its leader
+    _SYNC_WORDS = {
+        "zkfs": re.compile(r"synced with the leader by (SNAP|DIFF|TRUNC)"),
+        "apache": re.compile(r"(Getting a snapshot from leader|Getting a diff from the leader|"
+                             r"Truncating log to get in sync with the leader)"),
+    }
+    _APACHE_SYNC = {"Getting a snapshot from leader": "SNAP", "Getting a diff from the leader": "DIFF",
+                    "Truncating log to get in sync with the leader": "TRUNC"}
+
+    def sync_kinds(self, since=0):
+        """How this member synced with a leader since log offset `since`,
+        as its own log says, in order: a list of 'SNAP' | 'DIFF' | 'TRUNC'
+        (zkfs: "synced with the leader by TRUNC: serving"; Apache: "Getting
+        a diff from the leader", "Getting a snapshot from leader",
+        "Truncating log to get in sync with the leader")."""
+        text = self.log_text()[since:]
+        return [self._APACHE_SYNC.get(g, g) for g in self._SYNC_WORDS[self.kind].findall(text)]
+
+    def log_size(self):
+        """server.log's length now (an offset for log_text()[since:])."""
+        return len(self.log_text())
 
     @property
     def pid(self):

@@ -363,3 +363,74 @@ def converged(ens, bases, timeout=30.0):
         if time.monotonic() > deadline:
             return False, detail
         time.sleep(0.5)
+
+
+# ---------------------------------------------------------------- whole trees
+
+STAT_FIELDS = ("czxid", "mzxid", "pzxid", "ctime", "mtime", "version", "cversion", "aversion",
+               "ephemeralOwner", "dataLength", "numChildren")
+
+
+def member_tree(m, root="/", skip=("/zookeeper",), session_timeout=4.0, timeout=30.0):
+    """Every znode member m serves under root after a sync, but the
+    subtrees in skip: {path: (data, (stat fields of STAT_FIELDS))}.  Read
+    level by level, pipelined, through a client connected to m alone."""
+    zk = make_client(m.hostport, session_timeout, connect_timeout=timeout)
+    try:
+        zk.sync(root)
+        out = {}
+        level = [root]
+        while level:
+            nodes = [(p, zk.get_async(p), zk.get_children_async(p)) for p in level]
+            level = []
+            for p, g, c in nodes:
+                try:
+                    d, st = g.get(timeout=timeout)
+                    kids = c.get(timeout=timeout)
+                except NoNodeError:  # deleted between the listing and the read
+                    continue
+                out[p] = (d.decode(errors="replace"), tuple(getattr(st, f) for f in STAT_FIELDS))
+                for k in kids:
+                    cp = (p.rstrip("/") + "/" + k)
+                    if cp not in skip:
+                        level.append(cp)
+        return out
+    finally:
+        zk.stop()
+        zk.close()
+
+
+def tree_diff(a, b, limit=8):
+    """A few lines saying how two member_tree() results differ ('' if they do not)."""
+    lines = []
+    for p in sorted(set(a) | set(b)):
+        if a.get(p) != b.get(p):
+            lines.append("  %s: %r != %r" % (p, a.get(p), b.get(p)))
+            if len(lines) >= limit:
+                lines.append("  ...")
+                break
+    return "\n".join(lines)
+
+
+def trees_identical(members, root="/", skip=("/zookeeper",), timeout=30.0):
+    """Every given member (running ones) serves the very same tree under
+    root, data and stat alike, after a sync (retried until timeout: a
+    member may still be applying).  Returns (ok, detail, tree of the first
+    member or None)."""
+    deadline = time.monotonic() + timeout
+    detail = ""
+    while True:
+        try:
+            trees = [(m, member_tree(m, root, skip)) for m in members if m.running]
+            first_m, first = trees[0]
+            bad = [(m, t) for m, t in trees[1:] if t != first]
+            if not bad:
+                return True, "%d members agree on %d znodes" % (len(trees), len(first)), first
+            detail = "\n".join("%s (%d znodes) vs %s (%d znodes):\n%s" % (first_m.name, len(first), m.name, len(t),
+                                                                         tree_diff(first, t))
+                               for m, t in bad)
+        except Exception as e:
+            detail = "reading members: %s: %s" % (type(e).__name__, e)
+        if time.monotonic() > deadline:
+            return False, detail, None
+        time.sleep(0.5)
