@@ -31,7 +31,7 @@ $(error make deps failed)
 endif
 endif
 
-PKGS     := libuv fuse3 libcrypto
+PKGS     := libuv fuse3 libcrypto libmicrohttpd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 WARN     := -Wall -Wextra -Wshadow -Wno-unused-parameter -Wno-missing-field-initializers -Wstrict-prototypes -Werror
 OPT      ?= -O2 -g
@@ -103,7 +103,7 @@ $(B)/libzkc.a: $(call obj,$(CLIENT_SRC))
 	@rm -f $@; ar rcs $@ $^
 
 $(B)/zkfs-server: $(call obj,server/main.c) $(B)/libserver.a $(B)/libproto.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ -lmicrohttpd $(LIBS)
 $(B)/zkfs-cli: $(call obj,$(CLI_SRC)) $(B)/libzkc.a $(B)/libproto.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 $(B)/zkfs: $(call obj,$(FS_SRC)) $(B)/libzkc.a $(B)/libproto.a

@@ -103,6 +103,9 @@ void config_init(struct config *cfg)
 	cfg->election_min_notify_ms = 50;
 	cfg->election_max_notify_ms = 2000;
 	cfg->commit_log_count = 5000;
+	cfg->admin_port = 8080;
+	cfg->admin_idle_timeout_ms = 30000;
+	cfg->metrics_port = 7000;
 }
 
 static void free_list(char **v, size_t n)
@@ -120,6 +123,11 @@ void config_free(struct config *cfg)
 	free(cfg->client_port_address);
 	free(cfg->super_digest);
 	free(cfg->dynamic_config_file);
+	free(cfg->admin_address);
+	free(cfg->admin_command_url);
+	free(cfg->metrics_class);
+	free(cfg->metrics_host);
+	free_list(cfg->sysprops, cfg->n_sysprops);
 	free_list(cfg->four_lw, cfg->n_four_lw);
 	free_list(cfg->warnings, cfg->n_warnings);
 	for (size_t i = 0; i < cfg->n_peers; i++) {
@@ -242,6 +250,21 @@ static const struct key keys[] = {
     {"zkfs.electionMinNotifyMs", K_INT, F(election_min_notify_ms), 1, INT_MAX},
     {"zkfs.electionMaxNotifyMs", K_INT, F(election_max_notify_ms), 1, INT_MAX},
     {"zkfs.commitLogCount", K_INT, F(commit_log_count), 1, INT_MAX},
+    /* the AdminServer reads these as system properties "zookeeper.admin.*";
+     * zoo.cfg gives them without the prefix */
+    {"admin.enableServer", K_BOOL, F(admin_enable), 0, 0},
+    {"zookeeper.admin.enableServer", K_BOOL, F(admin_enable), 0, 0},
+    {"admin.serverAddress", K_STR, F(admin_address), 0, 0},
+    {"zookeeper.admin.serverAddress", K_STR, F(admin_address), 0, 0},
+    {"admin.serverPort", K_INT, F(admin_port), 0, 65535},
+    {"zookeeper.admin.serverPort", K_INT, F(admin_port), 0, 65535},
+    {"admin.commandURL", K_SPECIAL, 0, 0, 0},
+    {"zookeeper.admin.commandURL", K_SPECIAL, 0, 0, 0},
+    {"admin.idleTimeout", K_INT, F(admin_idle_timeout_ms), 1, INT_MAX},
+    {"zookeeper.admin.idleTimeout", K_INT, F(admin_idle_timeout_ms), 1, INT_MAX},
+    {"metricsProvider.className", K_SPECIAL, 0, 0, 0},
+    {"metricsProvider.httpHost", K_STR, F(metrics_host), 0, 0},
+    {"metricsProvider.httpPort", K_INT, F(metrics_port), 0, 65535},
 };
 
 /* Java-only keys.  warn = zkfs does not implement what they ask for. */
@@ -251,6 +274,13 @@ struct ignored {
 };
 
 static const struct ignored ignored[] = {
+    /* the admin server's TLS variant is not implemented (yet) */
+    {"admin.portUnification", true},
+    {"admin.forceHttps", true},
+    {"admin.needClientAuth", true},
+    {"zookeeper.admin.portUnification", true},
+    {"zookeeper.admin.forceHttps", true},
+    {"zookeeper.admin.needClientAuth", true},
     {"admin.", false},
     {"metricsProvider.", false},
     {"jvm.", false},
@@ -587,6 +617,24 @@ int config_set(struct config *cfg, const char *key, const char *value, const cha
 				      key, value);
 		cfg->config_version = v;
 		return 0;
+	}
+	if (!strcmp(key, "admin.commandURL") || !strcmp(key, "zookeeper.admin.commandURL")) {
+		if (value[0] != '/' || strpbrk(value, "?# \t"))
+			return errorf(cfg, -EINVAL, "%s%s: '%s' is not a URL path such as /commands",
+				      at, key, value);
+		return set_str(&cfg->admin_command_url, value);
+	}
+	if (!strcmp(key, "metricsProvider.className")) {
+		/* ZooKeeper's two providers: the default one (mntr and the admin
+		 * API's monitor, always there in zkfs) and Prometheus' */
+		if (strcmp(value, "org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider") &&
+		    strcmp(value, "org.apache.zookeeper.metrics.impl.DefaultMetricsProvider") &&
+		    strcmp(value, "org.apache.zookeeper.metrics.impl.NullMetricsProvider"))
+			warnf(cfg,
+			      "%s%s: '%s' is not available in zkfs (only the Prometheus provider "
+			      "is); metrics stay in mntr and the admin API",
+			      at, key, value);
+		return set_str(&cfg->metrics_class, value);
 	}
 	/* superDigest */
 	const char *colon = strchr(value, ':');
@@ -1078,11 +1126,101 @@ void config_usage(FILE *out, const char *prog)
 		"  --log-dir DIR     transaction log (dataLogDir, default: the --data DIR)\n"
 		"  --address ADDR    listen address (clientPortAddress, default all)\n"
 		"  KEY=VALUE         any zoo.cfg key, e.g. tickTime=500 4lw.commands.whitelist=*\n"
+		"  -DKEY=VALUE       a Java system property as ZooKeeper takes it (also read\n"
+		"                    from SERVER_JVMFLAGS); zoo.cfg lines override these\n"
 		"  --help            this text\n"
 		"  --version         version\n"
 		"\n"
 		"Options override the file.  See docs/server.md for every key.\n",
 		prog, prog, prog);
+}
+
+/* ------------------------------------------------------------------ */
+/* Java system properties: -Dkey=value and SERVER_JVMFLAGS             */
+
+static bool known_key(const char *key)
+{
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (!strcmp(keys[i].name, key))
+			return true;
+	return false;
+}
+
+/* Keeps "key=value" in cfg->sysprops (a later one with the same key
+ * replaces it, as a JVM does). */
+static int remember_property(struct config *cfg, const char *kv, size_t klen)
+{
+	char *s = strdup(kv);
+	if (!s)
+		return -ENOMEM;
+	for (size_t i = 0; i < cfg->n_sysprops; i++) {
+		if (!strncmp(cfg->sysprops[i], kv, klen) &&
+		    (cfg->sysprops[i][klen] == '=' || !cfg->sysprops[i][klen])) {
+			free(cfg->sysprops[i]);
+			cfg->sysprops[i] = s;
+			return 0;
+		}
+	}
+	char **nv = realloc(cfg->sysprops, (cfg->n_sysprops + 1) * sizeof(*nv));
+	if (!nv) {
+		free(s);
+		return -ENOMEM;
+	}
+	cfg->sysprops = nv;
+	cfg->sysprops[cfg->n_sysprops++] = s;
+	return 0;
+}
+
+/* One property, "key=value" ("key" alone: empty value, as java -Dkey).
+ * A zoo.cfg key, or "zookeeper." + a zoo.cfg key, is applied as that key;
+ * anything else (JVM and logging properties) is only remembered. */
+static int set_property(struct config *cfg, const char *kv, const char *name)
+{
+	size_t kl = strcspn(kv, "=");
+	if (kl == 0)
+		return errorf(cfg, -EINVAL, "%s: -D%s: no property name", name, kv);
+	char *key = strndup(kv, kl);
+	if (!key)
+		return -ENOMEM;
+	int rc = remember_property(cfg, kv, kl);
+	const char *k = key;
+	if (!known_key(k) && !strncmp(k, "zookeeper.", 10) && known_key(k + 10))
+		k += 10;
+	if (!rc && known_key(k))
+		rc = config_set(cfg, k, kv[kl] ? kv + kl + 1 : "", name, 0);
+	free(key);
+	return rc;
+}
+
+/* The -D words of a JVM command line as zkServer.sh users write
+ * SERVER_JVMFLAGS: words split on blanks, '...' and "..." quote. */
+static int apply_jvm_flags(struct config *cfg, const char *flags, const char *name)
+{
+	char *word = malloc(strlen(flags) + 1);
+	if (!word)
+		return -ENOMEM;
+	const char *p = flags;
+	int rc = 0;
+	while (!rc) {
+		while (isspace((unsigned char)*p))
+			p++;
+		if (!*p)
+			break;
+		char *o = word, quote = 0;
+		for (; *p && (quote || !isspace((unsigned char)*p)); p++) {
+			if (quote && *p == quote)
+				quote = 0;
+			else if (!quote && (*p == '\'' || *p == '"'))
+				quote = *p;
+			else
+				*o++ = *p;
+		}
+		*o = '\0';
+		if (!strncmp(word, "-D", 2))
+			rc = set_property(cfg, word + 2, name);
+	}
+	free(word);
+	return rc;
 }
 
 /* "--opt=value" or "--opt value" */
@@ -1141,6 +1279,21 @@ static int from_args(struct config *cfg, int argc, char **argv, FILE *out)
 			file = a;
 		}
 	}
+	/* system properties first: the file's lines override them */
+	const char *jvm = getenv("SERVER_JVMFLAGS");
+	if (jvm && *jvm) {
+		int rc = apply_jvm_flags(cfg, jvm, "SERVER_JVMFLAGS");
+		if (rc)
+			return rc;
+	}
+	for (int i = 1; i < argc; i++) {
+		if (strncmp(argv[i], "-D", 2) != 0)
+			continue;
+		int rc = set_property(cfg, argv[i] + 2, "command line");
+		if (rc)
+			return rc;
+		any = true;
+	}
 	if (file && *file) {
 		int rc = config_load_file(cfg, file);
 		if (rc)
@@ -1171,6 +1324,8 @@ static int from_args(struct config *cfg, int argc, char **argv, FILE *out)
 			any = true;
 			continue;
 		}
+		if (!strncmp(a, "-D", 2))
+			continue; /* applied above */
 		if (a[0] == '-')
 			return errorf(cfg, -EINVAL, "unknown option %s (try --help)", a);
 		const char *eq = strchr(a, '=');

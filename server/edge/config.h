@@ -11,11 +11,18 @@
  * the line.  Bad values are errors with a message naming key and line.
  *
  * Command line forms (config_from_args):
- *     zkfs-server CONFIGFILE
+ *     zkfs-server [-Dkey=value ...] CONFIGFILE
  *     zkfs-server --port N --data DIR [--address A] [--log-dir DIR]
  *     zkfs-server --config FILE [--port N] [--data DIR] [--address A]
  *     zkfs-server --help
  * (options given with a file override the file's values.)
+ * Java system properties, as zkServer.sh users pass them, are accepted as
+ * -Dkey=value arguments and from the SERVER_JVMFLAGS environment variable
+ * (its -D words; -X and other JVM flags are ignored): a property naming a
+ * zoo.cfg key, with or without ZooKeeper's "zookeeper." prefix, sets that
+ * key.  They are applied before the file, whose lines override them, as
+ * in ZooKeeper (which turns zoo.cfg keys into system properties after the
+ * JVM started); SERVER_JVMFLAGS comes before the arguments.
  *
  * Ownership: struct config owns every string in it; config_free releases
  * them.  Nothing here is thread-sensitive.
@@ -119,6 +126,26 @@ struct config {
 				     * doubles up to this */
 	int commit_log_count;	    /* zkfs.commitLogCount (5000): committed txns kept in
 				     * memory for DIFF syncs of learners */
+
+	/* HTTP: ZooKeeper's AdminServer and Prometheus endpoint (admin.c) */
+	bool admin_enable;	   /* admin.enableServer (false: unlike ZooKeeper, whose
+				    * default is true, zkfs opens no HTTP port unasked) */
+	char *admin_address;	   /* admin.serverAddress (NULL = "0.0.0.0") */
+	int admin_port;		   /* admin.serverPort (8080; 0 = any free port) */
+	char *admin_command_url;   /* admin.commandURL (NULL = "/commands") */
+	int admin_idle_timeout_ms; /* admin.idleTimeout (30000) */
+	char *metrics_class;	   /* metricsProvider.className, NULL = none; only
+				    * ZooKeeper's PrometheusMetricsProvider starts an
+				    * endpoint */
+	char *metrics_host;	   /* metricsProvider.httpHost (NULL = "0.0.0.0") */
+	int metrics_port;	   /* metricsProvider.httpPort (7000; 0 = any free port) */
+
+	/* Java system properties as given (-Dkey=value arguments and
+	 * SERVER_JVMFLAGS), "key=value" strings in order, for the admin
+	 * API's system_properties; the ones naming a zoo.cfg key (with or
+	 * without the "zookeeper." prefix) were also applied as that key */
+	char **sysprops;
+	size_t n_sysprops;
 
 	/* warnings met while loading ("zoo.cfg:12: unknown key 'foo' ignored"),
 	 * in order.  The caller prints them (config_print_warnings). */

@@ -175,6 +175,11 @@ static const char *op_short(int32_t op)
 	}
 }
 
+const char *fourlw_op_short(int32_t op)
+{
+	return op_short(op);
+}
+
 /* ---------------------------------------------------------------- the words */
 
 /* "standalone", or an ensemble member's role as ZooKeeper names it. */

@@ -38,6 +38,10 @@ bool fourlw_allowed(fourlw_set set, const char *cmd);
  * state (ruok, isro, and the refusal); tests use that. */
 void fourlw_answer(struct server *srv, fourlw_set set, const char *cmd, struct jute_out *o);
 
+/* ZooKeeper's short name of an opcode as cons shows it ("GETD", "SETD",
+ * "NA" for none); the admin API's connections command uses it too. */
+const char *fourlw_op_short(int32_t op);
+
 /* Answers cmd on connection c (output queued; the caller closes). */
 void fourlw_run(struct server *srv, struct conn *c, const char *cmd);
 
