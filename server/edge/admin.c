@@ -1214,6 +1214,13 @@ int admin_start(struct server *srv, struct admin **out)
 	*out = NULL;
 	const struct config *cfg = srv->cfg;
 	bool want_metrics = cfg->metrics_class && !strcmp(cfg->metrics_class, PROMETHEUS_CLASS);
+	if (cfg->metrics_class && !want_metrics &&
+	    strcmp(cfg->metrics_class, "org.apache.zookeeper.metrics.impl.DefaultMetricsProvider") &&
+	    strcmp(cfg->metrics_class, "org.apache.zookeeper.metrics.impl.NullMetricsProvider"))
+		slog_warn("metrics",
+			  "metricsProvider.className %s is not available in zkfs (only ZooKeeper's "
+			  "PrometheusMetricsProvider is); metrics stay in mntr and the admin API",
+			  cfg->metrics_class);
 	if (!cfg->admin_enable && !want_metrics)
 		return 0;
 	struct admin *a = calloc(1, sizeof(*a));

@@ -262,7 +262,7 @@ static const struct key keys[] = {
     {"zookeeper.admin.commandURL", K_SPECIAL, 0, 0, 0},
     {"admin.idleTimeout", K_INT, F(admin_idle_timeout_ms), 1, INT_MAX},
     {"zookeeper.admin.idleTimeout", K_INT, F(admin_idle_timeout_ms), 1, INT_MAX},
-    {"metricsProvider.className", K_SPECIAL, 0, 0, 0},
+    {"metricsProvider.className", K_STR, F(metrics_class), 0, 0},
     {"metricsProvider.httpHost", K_STR, F(metrics_host), 0, 0},
     {"metricsProvider.httpPort", K_INT, F(metrics_port), 0, 65535},
 };
@@ -623,18 +623,6 @@ int config_set(struct config *cfg, const char *key, const char *value, const cha
 			return errorf(cfg, -EINVAL, "%s%s: '%s' is not a URL path such as /commands",
 				      at, key, value);
 		return set_str(&cfg->admin_command_url, value);
-	}
-	if (!strcmp(key, "metricsProvider.className")) {
-		/* ZooKeeper's two providers: the default one (mntr and the admin
-		 * API's monitor, always there in zkfs) and Prometheus' */
-		if (strcmp(value, "org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider") &&
-		    strcmp(value, "org.apache.zookeeper.metrics.impl.DefaultMetricsProvider") &&
-		    strcmp(value, "org.apache.zookeeper.metrics.impl.NullMetricsProvider"))
-			warnf(cfg,
-			      "%s%s: '%s' is not available in zkfs (only the Prometheus provider "
-			      "is); metrics stay in mntr and the admin API",
-			      at, key, value);
-		return set_str(&cfg->metrics_class, value);
 	}
 	/* superDigest */
 	const char *colon = strchr(value, ':');

@@ -1,0 +1,229 @@
+/*
+ * test_config_props.c — the admin server and metrics keys of zoo.cfg, and
+ * Java system properties as zkfs-server takes them (-Dkey=value arguments
+ * and SERVER_JVMFLAGS; server/edge/config.c).
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+
+struct fx {
+	char dir[64];
+	char cfg_path[128];
+	char data[128];
+	struct config cfg;
+};
+
+static int setup(void **state)
+{
+	struct fx *fx = calloc(1, sizeof(*fx));
+	strcpy(fx->dir, "/tmp/zkfs-test-props-XXXXXX");
+	if (!mkdtemp(fx->dir))
+		return -1;
+	snprintf(fx->cfg_path, sizeof(fx->cfg_path), "%s/zoo.cfg", fx->dir);
+	snprintf(fx->data, sizeof(fx->data), "%s/d", fx->dir);
+	config_init(&fx->cfg);
+	unsetenv("SERVER_JVMFLAGS");
+	*state = fx;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *fx = *state;
+	config_free(&fx->cfg);
+	unlink(fx->cfg_path);
+	rmdir(fx->dir);
+	unsetenv("SERVER_JVMFLAGS");
+	free(fx);
+	return 0;
+}
+
+static void write_cfg(struct fx *fx, const char *extra)
+{
+	FILE *f = fopen(fx->cfg_path, "w");
+	assert_non_null(f);
+	fprintf(f, "dataDir=%s\nclientPort=2181\n%s", fx->data, extra);
+	fclose(f);
+}
+
+static int args(struct config *cfg, ...)
+{
+	char *argv[32];
+	int argc = 0;
+	argv[argc++] = "zkfs-server";
+	va_list ap;
+	va_start(ap, cfg);
+	char *a;
+	while ((a = va_arg(ap, char *)) && argc < 31)
+		argv[argc++] = a;
+	va_end(ap);
+	argv[argc] = NULL;
+	FILE *out = tmpfile();
+	int rc = config_from_args(cfg, argc, argv, out);
+	fclose(out);
+	return rc;
+}
+
+static bool has_warning(const struct config *c, const char *needle)
+{
+	for (size_t i = 0; i < c->n_warnings; i++)
+		if (strstr(c->warnings[i], needle))
+			return true;
+	return false;
+}
+
+static const char *prop(const struct config *c, const char *key)
+{
+	size_t kl = strlen(key);
+	for (size_t i = 0; i < c->n_sysprops; i++)
+		if (!strncmp(c->sysprops[i], key, kl) &&
+		    (c->sysprops[i][kl] == '=' || !c->sysprops[i][kl]))
+			return c->sysprops[i][kl] ? c->sysprops[i] + kl + 1 : "";
+	return NULL;
+}
+
+static void test_admin_defaults(void **state)
+{
+	struct fx *fx = *state;
+	struct config *c = &fx->cfg;
+	write_cfg(fx, "");
+	assert_int_equal(args(c, fx->cfg_path, NULL), 0);
+	assert_false(c->admin_enable); /* zkfs opens no HTTP port unasked */
+	assert_int_equal(c->admin_port, 8080);
+	assert_int_equal(c->admin_idle_timeout_ms, 30000);
+	assert_null(c->admin_address);
+	assert_null(c->admin_command_url);
+	assert_null(c->metrics_class);
+	assert_int_equal(c->metrics_port, 7000);
+	assert_int_equal(c->n_sysprops, 0);
+}
+
+static void test_admin_keys(void **state)
+{
+	struct fx *fx = *state;
+	struct config *c = &fx->cfg;
+	write_cfg(fx, "admin.enableServer=true\nadmin.serverAddress=127.0.0.1\n"
+		      "admin.serverPort=9090\nadmin.commandURL=/cmds\nadmin.idleTimeout=5000\n"
+		      "metricsProvider.className=org.apache.zookeeper.metrics.prometheus."
+		      "PrometheusMetricsProvider\nmetricsProvider.httpHost=127.0.0.2\n"
+		      "metricsProvider.httpPort=0\nmetricsProvider.exportJvmInfo=false\n");
+	assert_int_equal(args(c, fx->cfg_path, NULL), 0);
+	assert_true(c->admin_enable);
+	assert_string_equal(c->admin_address, "127.0.0.1");
+	assert_int_equal(c->admin_port, 9090);
+	assert_string_equal(c->admin_command_url, "/cmds");
+	assert_int_equal(c->admin_idle_timeout_ms, 5000);
+	assert_non_null(strstr(c->metrics_class, "PrometheusMetricsProvider"));
+	assert_string_equal(c->metrics_host, "127.0.0.2");
+	assert_int_equal(c->metrics_port, 0);
+	assert_int_equal(c->n_warnings, 0); /* exportJvmInfo: silently accepted */
+}
+
+static void test_admin_bad_values(void **state)
+{
+	struct fx *fx = *state;
+	struct config *c = &fx->cfg;
+	write_cfg(fx, "admin.serverPort=70000\n");
+	assert_int_equal(args(c, fx->cfg_path, NULL), -EINVAL);
+	assert_non_null(strstr(c->error, "admin.serverPort"));
+	write_cfg(fx, "admin.commandURL=commands\n");
+	assert_int_equal(args(c, fx->cfg_path, NULL), -EINVAL);
+	assert_non_null(strstr(c->error, "not a URL path"));
+	write_cfg(fx, "admin.enableServer=maybe\n");
+	assert_int_equal(args(c, fx->cfg_path, NULL), -EINVAL);
+	/* what zkfs lacks is a warning, not an error */
+	write_cfg(fx, "admin.forceHttps=true\nmetricsProvider.className=com.example.Mine\n");
+	assert_int_equal(args(c, fx->cfg_path, NULL), 0);
+	assert_true(has_warning(c, "admin.forceHttps"));
+	assert_false(has_warning(c, "com.example.Mine")); /* admin.c logs it at start */
+	assert_string_equal(c->metrics_class, "com.example.Mine");
+}
+
+static void test_dash_d_arguments(void **state)
+{
+	struct fx *fx = *state;
+	struct config *c = &fx->cfg;
+	assert_int_equal(args(c, "--port", "0", "--data", fx->data,
+			      "-Dzookeeper.admin.enableServer=true", "-Dzookeeper.4lw.commands.whitelist=*",
+			      "-Djute.maxbuffer=5000", "-Dzookeeper.admin.serverPort=9191",
+			      "-Dsome.jvm.prop=x=y", "-Dflag", NULL),
+			 0);
+	assert_true(c->admin_enable);
+	assert_int_equal(c->admin_port, 9191);
+	assert_true(config_4lw_allowed(c, "mntr"));
+	assert_int_equal(c->jute_maxbuffer, 5000);
+	/* everything is remembered as given, applied or not */
+	assert_string_equal(prop(c, "some.jvm.prop"), "x=y");
+	assert_string_equal(prop(c, "zookeeper.admin.serverPort"), "9191");
+	assert_string_equal(prop(c, "flag"), "");
+	assert_int_equal(c->n_sysprops, 6);
+
+	/* -D alone is a configuration too; errors name the key */
+	assert_int_equal(args(c, "-DdataDir=/tmp/x", NULL), 0);
+	assert_string_equal(c->data_dir, "/tmp/x");
+	assert_int_equal(args(c, "--data", fx->data, "-Dzookeeper.admin.serverPort=x", NULL),
+			 -EINVAL);
+	assert_non_null(strstr(c->error, "admin.serverPort"));
+	assert_int_equal(args(c, "--data", fx->data, "-D=1", NULL), -EINVAL);
+}
+
+static void test_file_overrides_properties(void **state)
+{
+	struct fx *fx = *state;
+	struct config *c = &fx->cfg;
+	write_cfg(fx, "tickTime=300\n");
+	assert_int_equal(args(c, "-DtickTime=100", "-DmaxClientCnxns=7", fx->cfg_path, NULL), 0);
+	assert_int_equal(c->tick_time, 300); /* the file wins, as in ZooKeeper */
+	assert_int_equal(c->max_client_cnxns, 7);
+	/* options after a file still override it */
+	assert_int_equal(args(c, "-DtickTime=100", fx->cfg_path, "tickTime=400", NULL), 0);
+	assert_int_equal(c->tick_time, 400);
+}
+
+static void test_server_jvmflags(void **state)
+{
+	struct fx *fx = *state;
+	struct config *c = &fx->cfg;
+	setenv("SERVER_JVMFLAGS",
+	       "-Xmx1g  -XX:+UseG1GC -DtickTime=150 '-Dquoted.prop=a b' -Dother=\"c d\" "
+	       "-Dzookeeper.admin.enableServer=true",
+	       1);
+	assert_int_equal(args(c, "--port", "0", "--data", fx->data, NULL), 0);
+	assert_int_equal(c->tick_time, 150);
+	assert_true(c->admin_enable);
+	assert_string_equal(prop(c, "quoted.prop"), "a b");
+	assert_string_equal(prop(c, "other"), "c d");
+	assert_null(prop(c, "-Xmx1g"));
+	/* arguments come after the environment */
+	assert_int_equal(args(c, "--port", "0", "--data", fx->data, "-DtickTime=160", NULL), 0);
+	assert_int_equal(c->tick_time, 160);
+	assert_int_equal(c->n_sysprops, 4); /* tickTime replaced, not added */
+	/* a bad value in the environment says where it came from */
+	setenv("SERVER_JVMFLAGS", "-DtickTime=abc", 1);
+	assert_int_equal(args(c, "--port", "0", "--data", fx->data, NULL), -EINVAL);
+	assert_non_null(strstr(c->error, "SERVER_JVMFLAGS"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_admin_defaults, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_admin_keys, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_admin_bad_values, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_dash_d_arguments, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_file_overrides_properties, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_server_jvmflags, setup, teardown),
+	};
+	return cmocka_run_group_tests_name("config_props", tests, NULL, NULL);
+}
