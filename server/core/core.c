@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "acl.h"
+#include "digest.h"
 #include "session.h"
 #include "tree.h"
 #include "txn.h"
@@ -42,6 +43,11 @@ struct nview {
 	uint32_t nkids;
 	int64_t mtime;
 	const struct zk_acl_vec *acl;
+	/* the rest of the stat and the node's digest, kept only with
+	 * cfg.digest: crc_pd is the CRC of path and data (dg_path_data), zh
+	 * the node's hash (0 when it does not exist) */
+	int64_t czxid, mzxid, pzxid, ctime;
+	uint32_t crc_pd, zh;
 };
 
 struct chrec {
@@ -54,6 +60,7 @@ struct chrec {
 	int64_t zxid;
 	uint32_t hash;
 	struct nview v;
+	uint64_t ddelta;       /* what this record added to the prep digest */
 	struct zk_acl_vec acl; /* owned; v.acl points here */
 	size_t len;
 	char path[];
@@ -70,6 +77,12 @@ struct core {
 	int64_t next_zxid; /* next to assign in prep */
 	int64_t next_sid;
 	uint32_t outstanding;
+	/* ZooKeeper's tree digest (cfg.digest): of the applied tree, and of
+	 * the tree with every prepared txn on top; applied txns whose stamp
+	 * differed */
+	uint64_t digest, prep_digest;
+	uint64_t dg_mismatches;
+	int64_t dg_mismatch_zxid;
 	uint64_t nreapable; /* containers + TTL nodes: core_reap walks only if any */
 	/* outstanding change records */
 	struct chrec **chtab;
@@ -105,6 +118,90 @@ static struct tnode *reserved_add(struct core *c, const char *path, uint32_t acl
 	struct tnode *n = tree_add(&c->tree, parent, path, len, NULL, -1);
 	n->acl = acl;
 	return n;
+}
+
+/* ================================================================ digest */
+
+static void tnode_dgstat(const struct tnode *n, struct dg_stat *st)
+{
+	st->czxid = n->czxid;
+	st->mzxid = n->mzxid;
+	st->pzxid = tnode_pzxid(n);
+	st->ctime = n->ctime;
+	st->mtime = n->mtime;
+	st->version = n->version;
+	st->cversion = n->cversion;
+	st->aversion = n->aversion;
+	st->ephemeral_owner = dg_zk_owner(n->kind, n->kind == TN_TTL ? tnode_ttl(n) : tnode_owner(n));
+}
+
+/* n's hash; path/len name it (path NULL: found from the tree). */
+static uint32_t tnode_zh(const struct tnode *n, const char *path, size_t len)
+{
+	char buf[256];
+	char *dup = NULL;
+	if (!path) {
+		len = tree_path(n, buf, sizeof(buf));
+		path = len < sizeof(buf) ? buf : (dup = tree_path_dup(n));
+	}
+	uint32_t zh = 0;
+	if (!dg_excluded(path, len)) {
+		struct dg_stat st;
+		tnode_dgstat(n, &st);
+		zh = dg_finish(dg_path_data(path, len, n->data_len > 0 ? tnode_data(n) : NULL,
+					    n->data_len),
+			       &st);
+	}
+	free(dup);
+	return zh;
+}
+
+/* Takes n out of (dg_out) or puts it into (dg_in) the applied digest,
+ * around a change of n; no-ops without cfg.digest or for NULL. */
+static void dg_out(struct core *c, const struct tnode *n)
+{
+	if (c->cfg.digest && n)
+		c->digest -= tnode_zh(n, NULL, 0);
+}
+
+static void dg_in(struct core *c, const struct tnode *n)
+{
+	if (c->cfg.digest && n)
+		c->digest += tnode_zh(n, NULL, 0);
+}
+
+/* Takes the nodes an applied op may change (its node and, for a create,
+ * the parent) out of the digest (in = false) or back in after the change. */
+static void dg_op(struct core *c, const struct txn_op *op, bool in)
+{
+	if (!c->cfg.digest)
+		return;
+	size_t len = strlen(op->path);
+	struct tnode *n = tree_find(&c->tree, op->path, len);
+	uint64_t sum = n ? tnode_zh(n, op->path, len) : 0;
+	if (op->kind == TX_CREATE) {
+		size_t plen = zk_path_parent_len(op->path, len);
+		struct tnode *p = tree_find(&c->tree, op->path, plen);
+		if (p)
+			sum += tnode_zh(p, op->path, plen);
+	}
+	if (in)
+		c->digest += sum;
+	else
+		c->digest -= sum;
+}
+
+static int dg_sum_one(void *arg, const struct tnode *n)
+{
+	*(uint64_t *)arg += tnode_zh(n, NULL, 0);
+	return 0;
+}
+
+int64_t core_digest_full(const struct core *c)
+{
+	uint64_t sum = 0;
+	tree_walk(c->tree.root, dg_sum_one, &sum);
+	return (int64_t)sum;
 }
 
 struct core *core_new(const struct core_config *cfg)
@@ -143,6 +240,8 @@ struct core *core_new(const struct core_config *cfg)
 	c->next_sid = (int64_t)sid;
 	c->chmask = 63;
 	c->chtab = xcalloc(c->chmask + 1, sizeof(*c->chtab));
+	if (c->cfg.digest)
+		c->digest = c->prep_digest = (uint64_t)core_digest_full(c);
 	return c;
 }
 
@@ -218,6 +317,25 @@ static struct chrec *rec_find(const struct core *c, const char *path, size_t len
 	return NULL;
 }
 
+/* The hash of a node in state v (0 if it does not exist). */
+static uint32_t view_zh(const char *path, size_t len, const struct nview *v)
+{
+	if (!v->exists || dg_excluded(path, len))
+		return 0;
+	struct dg_stat st = {
+	    .czxid = v->czxid,
+	    .mzxid = v->mzxid,
+	    .pzxid = v->pzxid,
+	    .ctime = v->ctime,
+	    .mtime = v->mtime,
+	    .version = v->version,
+	    .cversion = v->cversion,
+	    .aversion = v->aversion,
+	    .ephemeral_owner = dg_zk_owner(v->kind, v->owner),
+	};
+	return dg_finish(v->crc_pd, &st);
+}
+
 /* The node at path as prep sees it. */
 static void view(const struct core *c, const char *path, size_t len, struct nview *v)
 {
@@ -240,6 +358,15 @@ static void view(const struct core *c, const char *path, size_t len, struct nvie
 	v->nkids = tnode_nkids(n);
 	v->mtime = n->mtime;
 	v->acl = acl_get(&c->acls, n->acl);
+	if (c->cfg.digest) {
+		v->czxid = n->czxid;
+		v->mzxid = n->mzxid;
+		v->pzxid = tnode_pzxid(n);
+		v->ctime = n->ctime;
+		v->crc_pd = dg_path_data(path, len, n->data_len > 0 ? tnode_data(n) : NULL,
+					 n->data_len);
+		v->zh = view_zh(path, len, v);
+	}
 }
 
 /* Puts r at the head of the chain *head. */
@@ -264,9 +391,19 @@ static void rec_grow(struct core *c)
 		rec_push(&c->chtab[r->hash & nmask], r);
 }
 
-/* Records the new state of path for the prep in progress (copying the ACL). */
+/* Records the new state of path for the prep in progress (copying the
+ * ACL), and moves the prep digest by the node's change of hash. */
 static void stage(struct core *c, const char *path, size_t len, const struct nview *v)
 {
+	uint64_t delta = 0;
+	uint32_t zh = 0;
+	if (c->cfg.digest) {
+		struct nview old;
+		view(c, path, len, &old);
+		zh = view_zh(path, len, v);
+		delta = (uint64_t)zh - (uint64_t)(old.exists ? old.zh : 0);
+		c->prep_digest += delta;
+	}
 	struct chrec *r = xmalloc(sizeof(*r) + len + 1);
 	memset(r, 0, sizeof(*r));
 	memcpy(r->path, path, len);
@@ -275,6 +412,8 @@ static void stage(struct core *c, const char *path, size_t len, const struct nvi
 	r->hash = tree_hash(path, len);
 	r->zxid = c->prep_zxid;
 	r->v = *v;
+	r->v.zh = zh;
+	r->ddelta = delta;
 	if (v->acl && zk_acl_vec_copy(&r->acl, v->acl))
 		xmem_oom(0);
 	r->v.acl = &r->acl;
@@ -312,6 +451,7 @@ static void stage_discard(struct core *c)
 {
 	while (c->ltail != c->prep_mark) {
 		struct chrec *r = c->ltail;
+		c->prep_digest -= r->ddelta;
 		rec_unlink(c, r);
 		chrec_free(r);
 	}
@@ -435,13 +575,17 @@ static int prep_create(struct core *c, int64_t sid, const struct core_auth *auth
 	/* parent: one more child, one more creation */
 	pv.cversion++;
 	pv.nkids++;
+	pv.pzxid = c->prep_zxid;
 	stage(c, path, plen, &pv);
 	memset(&nv, 0, sizeof(nv));
 	nv.exists = true;
 	nv.kind = kind;
 	nv.owner = owner;
-	nv.mtime = now;
+	nv.mtime = nv.ctime = now;
+	nv.czxid = nv.mzxid = nv.pzxid = c->prep_zxid;
 	nv.acl = &acl;
+	if (c->cfg.digest)
+		nv.crc_pd = dg_path_data(full, len, op->data, op->data_len);
 	stage(c, full, len, &nv);
 
 	struct txn_op *x = txn_push(t, TX_CREATE, rtype, full);
@@ -469,6 +613,7 @@ static void stage_delete(struct core *c, const char *path, size_t len, struct co
 	view(c, path, plen, &pv);
 	if (pv.nkids)
 		pv.nkids--;
+	pv.pzxid = c->prep_zxid;
 	stage(c, path, plen, &pv);
 	memset(&nv, 0, sizeof(nv));
 	stage(c, path, len, &nv);
@@ -532,6 +677,9 @@ static int prep_setdata(struct core *c, int64_t sid, const struct core_auth *aut
 		return rc;
 	nv.version++;
 	nv.mtime = now;
+	nv.mzxid = c->prep_zxid;
+	if (c->cfg.digest)
+		nv.crc_pd = dg_path_data(path, len, op->data, op->data_len);
 	stage(c, path, len, &nv);
 	struct txn_op *x = txn_push(t, TX_SETDATA, ZOP_SETDATA, path);
 	if (op->data_len > 0)
@@ -628,14 +776,21 @@ static struct core_txn *begin(struct core *c, int64_t sid, int32_t type, int64_t
 {
 	c->prep_zxid = c->next_zxid;
 	c->prep_mark = c->ltail;
+	if (!c->outstanding)
+		c->prep_digest = c->digest;
 	return txn_new(c->next_zxid++, now, sid, type);
 }
 
 static void finish(struct core *c, struct core_txn *t)
 {
-	(void)t; /* its records stay, under its zxid */
+	/* its records stay, under its zxid */
 	c->prep_mark = c->ltail;
 	c->outstanding++;
+	if (c->cfg.digest && !t->err) {
+		/* a failed single write changes nothing: like ZooKeeper, no stamp */
+		t->has_digest = true;
+		t->digest = (int64_t)c->prep_digest;
+	}
 }
 
 static void fail_single(struct core *c, struct core_txn *t, int err)
@@ -870,6 +1025,7 @@ void core_prep_reset(struct core *c)
 {
 	records_clear(c);
 	c->outstanding = 0;
+	c->prep_digest = c->digest;
 	c->next_zxid = c->last_zxid + 1;
 	/* sessions created by discarded preps never existed */
 	struct session *drop[64];
@@ -1029,9 +1185,12 @@ static void delete_node(struct core *c, struct tnode *n, int64_t zxid)
 		c->load_last = NULL;
 	if (c->load_parent == n)
 		c->load_parent = NULL;
+	dg_out(c, n);
+	dg_out(c, parent);
 	tree_remove(&c->tree, n);
 	if (zxid > tnode_pzxid(parent))
 		tree_set_pzxid(parent, zxid); /* a parent: cannot fail */
+	dg_in(c, parent);
 }
 
 static void apply_delete(struct core *c, const struct core_txn *t, const struct txn_op *op)
@@ -1046,8 +1205,11 @@ static void apply_delete(struct core *c, const struct core_txn *t, const struct 
 		struct tnode *p = n ? n->parent
 				    : tree_find(&c->tree, op->path, zk_path_parent_len(op->path, len));
 		if (p && len > 1 && p->kind != TN_EPHEMERAL && t->zxid >= p->czxid &&
-		    t->zxid > tnode_pzxid(p))
+		    t->zxid > tnode_pzxid(p)) {
+			dg_out(c, p);
 			tree_set_pzxid(p, t->zxid);
+			dg_in(c, p);
+		}
 		return;
 	}
 	delete_and_fire(c, n, op->path, len, t->zxid);
@@ -1121,16 +1283,22 @@ static void apply_op(struct core *c, const struct core_txn *t, const struct txn_
 		r->type = op->rtype;
 	switch (op->kind) {
 	case TX_CREATE:
+		dg_op(c, op, false);
 		apply_create(c, t, op, r);
+		dg_op(c, op, true);
 		break;
 	case TX_DELETE:
-		apply_delete(c, t, op);
+		apply_delete(c, t, op); /* delete_node keeps the digest */
 		break;
 	case TX_SETDATA:
+		dg_op(c, op, false);
 		apply_setdata(c, t, op, r);
+		dg_op(c, op, true);
 		break;
 	case TX_SETACL:
+		dg_op(c, op, false);
 		apply_setacl(c, t, op, r);
+		dg_op(c, op, true);
 		break;
 	case TX_CHECK:
 		break;
@@ -1183,6 +1351,11 @@ void core_apply(struct core *c, const struct core_txn *t, struct zk_response *re
 	}
 	if (t->zxid > c->last_zxid)
 		c->last_zxid = t->zxid;
+	if (c->cfg.digest && t->has_digest && (uint64_t)t->digest != c->digest) {
+		/* the leader's tree after this txn differs from ours */
+		if (!c->dg_mismatches++)
+			c->dg_mismatch_zxid = t->zxid;
+	}
 	if (c->outstanding) {
 		c->outstanding--;
 		while (c->lhead && c->lhead->zxid <= t->zxid) {
@@ -1918,6 +2091,7 @@ static int load_node(struct core *c, struct jute_in *in)
 			drop_subtree(c, n);
 		if (kind == TN_EPHEMERAL && tnode_nkids(n))
 			goto out;
+		dg_out(c, n);
 		n = set_data(c, n, data, dlen);
 		if (n->kind == TN_EPHEMERAL) {
 			struct session *s = session_find(&c->sessions, tnode_owner(n));
@@ -1946,6 +2120,8 @@ static int load_node(struct core *c, struct jute_in *in)
 	n->aversion = aversion;
 	if (kind == TN_CONTAINER || kind == TN_TTL)
 		c->nreapable++;
+	if (c->cfg.digest)
+		c->digest += tnode_zh(n, path, len);
 	c->load_last = n;
 	c->load_parent = n->parent;
 	if (kind == TN_EPHEMERAL) {
@@ -2063,6 +2239,9 @@ void core_get_stats(const struct core *c, struct core_stats *st)
 	st->data_size = c->tree.data_size;
 	st->sessions = c->sessions.applied;
 	st->last_zxid = c->last_zxid;
+	st->digest = (int64_t)c->digest;
+	st->digest_mismatches = c->dg_mismatches;
+	st->digest_mismatch_zxid = c->dg_mismatch_zxid;
 }
 
 void core_wchs(struct core *c, uint64_t *watchers, uint64_t *paths, uint64_t *watches)

@@ -105,6 +105,9 @@ struct core_config {
 					   function of the id, the same on every server):
 					   sessions move between ensemble members, Apache
 					   servers included; session_secret is then unused */
+	bool digest;			/* keep ZooKeeper's tree digest (digest.h): stamp
+					   every prepared txn with it, check the stamp of
+					   every applied txn that has one */
 	struct core_hooks hooks;
 };
 
@@ -256,6 +259,8 @@ int64_t core_txn_session(const struct core_txn *t);
 int32_t core_txn_cxid(const struct core_txn *t);
 /* 0, or the ZooKeeper error code an error txn will answer with. */
 int32_t core_txn_err(const struct core_txn *t);
+/* True when t carries a tree digest stamp (cfg.digest), then in *digest. */
+bool core_txn_digest(const struct core_txn *t, int64_t *digest);
 
 /*
  * Txn serialisation for the log and replication: appends a self-describing
@@ -418,9 +423,17 @@ struct core_stats {
 	uint64_t data_size;   /* zk_approximate_data_size: sum of path + data lengths */
 	uint64_t sessions;    /* sessions in the table */
 	int64_t last_zxid;
+	int64_t digest;			/* the tree digest (0 unless cfg.digest) */
+	uint64_t digest_mismatches;	/* zk_digest_mismatches_count: applied txns
+					   whose stamp differed from the tree after them */
+	int64_t digest_mismatch_zxid;	/* the first of them, 0 if none */
 };
 
 void core_get_stats(const struct core *c, struct core_stats *st);
+
+/* ZooKeeper's tree digest of c by a full walk (digest.h), whether or not
+ * cfg.digest keeps it incrementally: for checks.  O(nodes). */
+int64_t core_digest_full(const struct core *c);
 
 /* The three numbers of wchs as ZooKeeper prints them ("<watchers>
  * connections watching <paths> paths / Total watches:<watches>"): ZooKeeper

@@ -74,6 +74,13 @@ int32_t core_txn_err(const struct core_txn *t)
 	return t->err;
 }
 
+bool core_txn_digest(const struct core_txn *t, int64_t *digest)
+{
+	if (t->has_digest)
+		*digest = t->digest;
+	return t->has_digest;
+}
+
 void core_txn_encode(const struct core_txn *t, struct jute_out *o)
 {
 	jute_put_int(o, CORE_TXN_FORMAT);

@@ -69,6 +69,11 @@ struct core_txn {
 	int32_t nops;
 	int32_t cap;
 	struct txn_op *ops;
+	/* ZooKeeper's tree digest after this txn (digest.h), when the core
+	 * that prepared it keeps one; travels in PROPOSALs (TxnDigest), not
+	 * in the log */
+	bool has_digest;
+	int64_t digest;
 };
 
 struct core_txn *txn_new(int64_t zxid, int64_t time, int64_t session, int32_t type);

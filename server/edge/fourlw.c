@@ -292,6 +292,8 @@ static void put_mntr(struct server *srv, struct jute_out *o)
 		outf(o, "zk_current_epoch\t%" PRId64 "\n", zi.current_epoch);
 		outf(o, "zk_accepted_epoch\t%" PRId64 "\n", zi.accepted_epoch);
 		outf(o, "zk_leader_id\t%" PRId64 "\n", zi.leader);
+		/* txns whose TxnDigest differed from our tree after them */
+		outf(o, "zk_digest_mismatches_count\t%" PRIu64 "\n", st.digest_mismatches);
 	} else {
 		outf(o, "zk_last_proposal_size\t-1\n");
 	}

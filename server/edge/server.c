@@ -1228,6 +1228,9 @@ int server_init(struct server *srv, uv_loop_t *loop, struct config *cfg)
 	cc.hooks.arg = srv;
 	bool ensemble = config_is_ensemble(cfg);
 	cc.zk_passwords = ensemble;
+	/* ZooKeeper's tree digest (on by default there too): every txn we
+	 * propose carries it, and every txn we apply is checked against it */
+	cc.digest = ensemble;
 	srv->core_cfg = cc; /* super_digest points into cfg, which outlives srv */
 	if (ensemble) {
 		rc = ens_pre_recover(srv);

@@ -10,7 +10,8 @@
  *              config text) and quorum packets (QuorumPacket, the
  *              incremental reader);
  *   qtxn.c     core txns <-> TxnHeader ‖ txn record ‖ TxnDigest (§4.2);
- *   zkdigest.c ZooKeeper's tree digest (§4.2 "Digest"), CRC32, Adler32;
+ *   zkdigest.c Adler32 (file seals); the tree digest is the core's
+ *              (core/digest.h);
  *   qsnap.c    the DataTree serialization a SNAP carries (§5.1) and the
  *              snapshot file around it (§5.2).
  *
@@ -28,6 +29,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "digest.h"
 
 #include "core.h"
 #include "jute.h"
@@ -212,28 +215,9 @@ int qc_txn_get(const uint8_t *p, size_t len, size_t maxbuf, struct core_txn **ou
 
 /* ================================================================ digest (§4.2) */
 
-/* CRC32 (IEEE 802.3, as java.util.zip.CRC32) and Adler32 running sums:
- * start with crc 0 / adler 1. */
-uint32_t qc_crc32(uint32_t crc, const void *p, size_t n);
+/* Adler32 running sum (start with 1).  CRC32 and the node digest are the
+ * core's (digest.h: dg_crc32, dg_node), which keeps the tree digest. */
 uint32_t qc_adler32(uint32_t adler, const void *p, size_t n);
-
-/* The stat a ZooKeeper digest covers (StatPersisted minus nothing). */
-struct qc_pstat {
-	int64_t czxid, mzxid, ctime, mtime;
-	int32_t version, cversion, aversion; /* cversion: the stored count */
-	int64_t ephemeral_owner;	     /* ZooKeeper's: see qc_zk_owner */
-	int64_t pzxid;
-};
-
-/* ZooKeeper's ephemeralOwner of a node of tnode kind `kind` whose core
- * owner (session, or ttl for TTL nodes) is owner: 0, the session,
- * 0x8000000000000000 (container), 0xff00000000000000 | ttl (TTL). */
-int64_t qc_zk_owner(int32_t kind, int64_t owner);
-
-/* DigestCalculator's value of one node: CRC32 of its path ("" for the
- * root), data and 60 stat bytes; 0 for paths under /zookeeper/. */
-uint32_t qc_node_digest(const char *path, size_t plen, const uint8_t *data, int32_t dlen,
-			const struct qc_pstat *st);
 
 /* ZooKeeper's tree digest of a whole core (the sum of qc_node_digest mod
  * 2^64), by a full walk.  For tests and verification: O(nodes). */

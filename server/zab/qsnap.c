@@ -46,7 +46,7 @@ struct cnode {
 	uint32_t acl;
 	int32_t kind;
 	int64_t owner; /* session, or ttl */
-	struct qc_pstat st;
+	struct dg_stat st;
 };
 
 static int parse_cnode(const uint8_t *r, size_t len, struct cnode *n)
@@ -82,7 +82,7 @@ static int parse_cnode(const uint8_t *r, size_t len, struct cnode *n)
 	n->st.aversion = (int32_t)jute_load32(q + 52);
 	n->kind = (int32_t)jute_load32(q + 56);
 	n->owner = (int64_t)jute_load64(q + 60);
-	n->st.ephemeral_owner = qc_zk_owner(n->kind, n->owner);
+	n->st.ephemeral_owner = dg_zk_owner(n->kind, n->owner);
 	return 0;
 }
 
@@ -101,7 +101,7 @@ static int dig_emit(void *arg, const void *rec, size_t len)
 	struct cnode n;
 	if (parse_cnode(rec, len, &n))
 		return d->err = -EBADMSG;
-	d->sum += qc_node_digest(n.path, n.plen, n.data, n.dlen, &n.st);
+	d->sum += dg_node(n.path, n.plen, n.data, n.dlen, &n.st);
 	return 0;
 }
 

@@ -160,6 +160,8 @@ int qc_txn_put(struct jute_out *o, const struct core_txn *t, const int64_t *dige
 	} else {
 		rc = -EINVAL;
 	}
+	if (!digest && t->has_digest)
+		digest = &t->digest; /* the stamp of the core that prepared it */
 	if (!rc && digest) {
 		jute_put_int(o, 2); /* TxnDigest version */
 		jute_put_long(o, *digest);
@@ -408,6 +410,10 @@ int qc_txn_get(const uint8_t *p, size_t len, size_t maxbuf, struct core_txn **ou
 		int64_t d = jute_get_long(&in);
 		if (!in.err && (jute_in_left(&in) || version < 1))
 			in.err = -EBADMSG;
+		if (!in.err) {
+			t->has_digest = true;
+			t->digest = d;
+		}
 		if (!in.err && has_digest) {
 			*has_digest = true;
 			*digest = d;

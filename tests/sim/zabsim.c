@@ -639,6 +639,23 @@ static void on_applied(void *arg, const struct core_txn *t, void *cookie,
 		trace("server %" PRId64 " applies 0x%" PRIx64 " type %d session %" PRIx64 " err %d",
 		      s->id, zxid, core_txn_type(t), core_txn_session(t), core_txn_err(t));
 	record_digest(s, zxid);
+	/* the digest the core keeps as it goes equals a full walk, and the
+	 * stamp prep put on the txn is the tree after it */
+	struct core_stats st;
+	core_get_stats(s->core, &st);
+	int64_t full = core_digest_full(s->core);
+	if (st.digest != full)
+		failf("server %" PRId64 " after 0x%" PRIx64 ": kept digest %" PRIx64
+		      " but the tree's is %" PRIx64,
+		      s->id, zxid, st.digest, full);
+	int64_t stamp;
+	if (core_txn_digest(t, &stamp) && stamp != full)
+		failf("server %" PRId64 ": txn 0x%" PRIx64 " stamped %" PRIx64 " but the tree after"
+		      " it is %" PRIx64,
+		      s->id, zxid, stamp, full);
+	if (st.digest_mismatches)
+		failf("server %" PRId64 ": %" PRIu64 " digest mismatches, first 0x%" PRIx64, s->id,
+		      st.digest_mismatches, st.digest_mismatch_zxid);
 	s->applied_since_snap++;
 	if (s->serving && s->applied_since_snap > 40 && chance(0.05)) {
 		take_snapshot(s);
@@ -1058,6 +1075,7 @@ static int run_seed(uint64_t seed, bool verbose, bool wire)
 	int observers = (int)rrange(0, 2);
 	S->n = voters + observers;
 	S->ccfg.tick_ms = 100;
+	S->ccfg.digest = true;
 	S->ccfg.min_session_timeout_ms = 200;
 	S->ccfg.max_session_timeout_ms = 4000;
 	for (int i = 0; i < S->n; i++) {

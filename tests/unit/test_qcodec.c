@@ -901,6 +901,9 @@ static void test_txn_zk_forms(void **state)
 	assert_int_equal(qc_txn_get(o.buf, o.len, 0, &t, &has, &dg), 0);
 	assert_true(has);
 	assert_int_equal(dg, 99);
+	int64_t stamp = 0;
+	assert_true(core_txn_digest(t, &stamp)); /* the txn keeps it for the apply check */
+	assert_int_equal(stamp, 99);
 	assert_int_equal(t->nops, 1);
 	core_apply(c, t, NULL);
 	core_txn_free(t);
@@ -1001,8 +1004,8 @@ static void test_digest(void **state)
 {
 	(void)state;
 	/* java.util.zip.CRC32 of "123456789" */
-	assert_int_equal(qc_crc32(0, "123456789", 9), 0xcbf43926u);
-	assert_int_equal(qc_crc32(qc_crc32(0, "1234", 4), "56789", 5), 0xcbf43926u);
+	assert_int_equal(dg_crc32(0, "123456789", 9), 0xcbf43926u);
+	assert_int_equal(dg_crc32(dg_crc32(0, "1234", 4), "56789", 5), 0xcbf43926u);
 	/* java.util.zip.Adler32 of "Wikipedia" */
 	assert_int_equal(qc_adler32(1, "Wikipedia", 9), 0x11e60398u);
 	/* a fresh core digests as a fresh ZooKeeper: root and /zookeeper with
@@ -1023,25 +1026,25 @@ static void test_digest(void **state)
 	jute_put_bool(&o, false);
 	jute_put_int(&o, 1);
 	apply_zk(c, &o);
-	struct qc_pstat st = {0};
+	struct dg_stat st = {0};
 	st.czxid = st.mzxid = st.pzxid = 1;
 	st.ctime = st.mtime = 1000;
-	uint32_t x = qc_node_digest("/x", 2, (const uint8_t *)"hello", 5, &st);
+	uint32_t x = dg_node("/x", 2, (const uint8_t *)"hello", 5, &st);
 	assert_int_equal(x, 0x7da1a3bau);
 	memset(&st, 0, sizeof(st));
 	st.cversion = 1;
 	st.pzxid = 1;
-	uint32_t root = qc_node_digest("/", 1, NULL, -1, &st);
+	uint32_t root = dg_node("/", 1, NULL, -1, &st);
 	assert_int_equal(root, 0x59744792u);
 	memset(&st, 0, sizeof(st));
-	uint32_t zk = qc_node_digest("/zookeeper", 10, NULL, -1, &st);
+	uint32_t zk = dg_node("/zookeeper", 10, NULL, -1, &st);
 	assert_int_equal(qc_tree_digest(c), (int64_t)x + root + zk);
-	assert_int_equal(qc_node_digest("/zookeeper/quota", 16, NULL, -1, &st), 0);
+	assert_int_equal(dg_node("/zookeeper/quota", 16, NULL, -1, &st), 0);
 	/* owners as ZooKeeper stores them */
-	assert_int_equal(qc_zk_owner(TN_CONTAINER, 0), INT64_MIN);
-	assert_int_equal(qc_zk_owner(TN_TTL, 500), (int64_t)0xff000000000001f4ull);
-	assert_int_equal(qc_zk_owner(TN_EPHEMERAL, 77), 77);
-	assert_int_equal(qc_zk_owner(TN_PERSISTENT, 0), 0);
+	assert_int_equal(dg_zk_owner(TN_CONTAINER, 0), INT64_MIN);
+	assert_int_equal(dg_zk_owner(TN_TTL, 500), (int64_t)0xff000000000001f4ull);
+	assert_int_equal(dg_zk_owner(TN_EPHEMERAL, 77), 77);
+	assert_int_equal(dg_zk_owner(TN_PERSISTENT, 0), 0);
 	jute_out_free(&o);
 	core_free(c);
 }
