@@ -21,6 +21,10 @@ CC      ?= gcc
 B       ?= build
 PREFIX  ?= /usr/local
 SBINDIR ?= /sbin
+SYSCONFDIR  ?= /etc
+# systemd reads units and sysusers.d from /usr/local/lib too
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 
 # `make deps` installs packages; it runs while the Makefile is read, before
 # anything else, so `make -j2 deps test` on a fresh machine is safe.
@@ -83,7 +87,8 @@ help:
 	@echo "make bench      benchmarks against Apache ZooKeeper, with ratios"
 	@echo "make run        start a standalone server (data in ./data) and mount it on ./mnt"
 	@echo "make ensemble   start a 3-server ensemble on 127.0.0.1:2181-2183 (ensemble-stop)"
-	@echo "make install    install binaries to $(PREFIX)/bin and mount.zkfs to $(SBINDIR)"
+	@echo "make install    install binaries to $(PREFIX)/bin, mount.zkfs to $(SBINDIR), and the"
+	@echo "                zkfs-server systemd unit (DESTDIR=, PREFIX=, SYSCONFDIR= as usual)"
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -159,9 +164,19 @@ install: all
 	if [ -f mount.zkfs ]; then install -m 755 mount.zkfs $(DESTDIR)$(SBINDIR)/mount.zkfs; fi
 	for m in docs/*.1; do [ -f "$$m" ] && install -m 644 "$$m" $(DESTDIR)$(PREFIX)/share/man/man1/ || true; done
 	for m in docs/*.8; do [ -f "$$m" ] && install -m 644 "$$m" $(DESTDIR)$(PREFIX)/share/man/man8/ || true; done
+	@# the server as a hardened systemd service (dist/zkfs-server.service says how)
+	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(SYSCONFDIR)/zkfs
+	sed -e 's|@BINDIR@|$(PREFIX)/bin|g' -e 's|/etc/|$(SYSCONFDIR)/|g' dist/zkfs-server.service \
+		>$(DESTDIR)$(UNITDIR)/zkfs-server.service
+	chmod 644 $(DESTDIR)$(UNITDIR)/zkfs-server.service
+	install -m 644 dist/zkfs.sysusers $(DESTDIR)$(SYSUSERSDIR)/zkfs.conf
+	[ -e $(DESTDIR)$(SYSCONFDIR)/zkfs/zoo.cfg ] || install -m 644 dist/zoo.cfg $(DESTDIR)$(SYSCONFDIR)/zkfs/zoo.cfg
+	@echo "zkfs-server service: systemd-sysusers && systemctl daemon-reload && systemctl enable --now zkfs-server"
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(PREFIX)/bin/,$(notdir $(PROGS))) $(DESTDIR)$(SBINDIR)/mount.zkfs
+	rm -f $(DESTDIR)$(UNITDIR)/zkfs-server.service $(DESTDIR)$(SYSUSERSDIR)/zkfs.conf
+	@# $(SYSCONFDIR)/zkfs/zoo.cfg and /var/lib/zkfs are the operator's: kept
 
 run: all
 	scripts/run start
