@@ -630,6 +630,12 @@ static void cmd_server_stats(struct admin *a, struct json *j, struct job *q)
 	j_int(j, "non_mtlslocal_conn_count", 0);
 	j_close(j, '}');
 	put_response_stats(j, "client_response");
+	if (srv->zab) {
+		struct zab_info zi;
+		zab_get_info(srv->zab, &zi);
+		if (zi.role == ZAB_LEADING)
+			put_response_stats(j, "proposal_stats"); /* sizes not kept by zkfs */
+	}
 	j_int(j, "node_count", (int64_t)st.nodes);
 }
 
@@ -665,26 +671,51 @@ static void cmd_system_properties(struct admin *a, struct json *j, struct job *q
 	}
 }
 
-static void put_member(struct json *j, const struct config_peer *p)
+/* "host:port", IPv6 hosts in brackets, as Java's InetSocketAddress prints */
+static void hostport(char *out, size_t n, const char *host, int port)
 {
-	char key[32], v[600];
-	snprintf(key, sizeof(key), "%" PRId64, p->id);
-	int n = snprintf(v, sizeof(v), "%s:%d:%d:%s", p->host, p->quorum_port, p->election_port,
-			 p->observer ? "observer" : "participant");
-	if (p->client_port && n > 0 && (size_t)n < sizeof(v))
-		snprintf(v + n, sizeof(v) - (size_t)n, ";%s:%d",
-			 p->client_host ? p->client_host : "0.0.0.0", p->client_port);
-	j_str(j, key, v);
+	bool v6 = strchr(host, ':') != NULL;
+	snprintf(out, n, "%s%s%s:%d", v6 ? "[" : "", host, v6 ? "]" : "", port);
+}
+
+/* The client address of member p as ZooKeeper shows it: its own line's
+ * client part, this server's listening address, or "". */
+static void client_address(struct server *srv, const struct config_peer *p, char *out, size_t n)
+{
+	out[0] = '\0';
+	if (p->client_port)
+		hostport(out, n, p->client_host ? p->client_host : "0.0.0.0", p->client_port);
+	else if (p->id == srv->cfg->my_id)
+		hostport(out, n,
+			 srv->cfg->client_port_address ? srv->cfg->client_port_address : "0.0.0.0",
+			 srv->bound_port > 0 ? srv->bound_port : srv->cfg->client_port);
 }
 
 static void cmd_voting_view(struct admin *a, struct json *j, struct job *q)
 {
 	const struct config *cfg = a->srv->cfg;
 	j_open(j, "current_config", '{');
-	if (a->srv->zab)
-		for (size_t i = 0; i < cfg->n_peers; i++)
-			if (!cfg->peers[i].observer)
-				put_member(j, &cfg->peers[i]);
+	for (size_t i = 0; a->srv->zab && i < cfg->n_peers; i++) {
+		/* QuorumServer as the admin API serializes it */
+		const struct config_peer *p = &cfg->peers[i];
+		if (p->observer)
+			continue;
+		char key[32], v[300];
+		snprintf(key, sizeof(key), "%" PRId64, p->id);
+		j_open(j, key, '{');
+		hostport(v, sizeof(v), p->host, p->quorum_port);
+		j_open(j, "server_addresses", '[');
+		j_str(j, NULL, v);
+		j_close(j, ']');
+		hostport(v, sizeof(v), p->host, p->election_port);
+		j_open(j, "election_addresses", '[');
+		j_str(j, NULL, v);
+		j_close(j, ']');
+		client_address(a->srv, p, v, sizeof(v));
+		j_str(j, "client_address", v);
+		j_str(j, "learner_type", "participant");
+		j_close(j, '}');
+	}
 	j_close(j, '}');
 }
 
@@ -744,6 +775,39 @@ static void cmd_watches_by_path(struct admin *a, struct json *j, struct job *q)
 	j_close(j, '}');
 }
 
+/* A MultipleAddresses bean (QuorumPeer's quorum or election address) as
+ * Jackson serializes it, for one host:port. */
+static void put_addresses(struct json *j, const char *key, const char *host, int port)
+{
+	char hp[300], wild[64];
+	hostport(hp, sizeof(hp), host, port);
+	snprintf(wild, sizeof(wild), "0.0.0.0:%d", port);
+	j_open(j, key, '{');
+	j_bool(j, "empty", false);
+	static const char *const lists[] = {"all_addresses", "all_reachable_addresses"};
+	for (int k = 0; k < 2; k++) {
+		j_open(j, lists[k], '[');
+		j_str(j, NULL, hp);
+		j_close(j, ']');
+	}
+	j_str(j, "one", hp);
+	j_str(j, "reachable_address", hp);
+	j_open(j, "wildcard_addresses", '[');
+	j_str(j, NULL, wild);
+	j_close(j, ']');
+	j_open(j, "all_ports", '[');
+	j_int(j, NULL, port);
+	j_close(j, ']');
+	j_open(j, "all_host_strings", '[');
+	j_str(j, NULL, host);
+	j_close(j, ']');
+	j_open(j, "all_reachable_addresses_or_all", '[');
+	j_str(j, NULL, hp);
+	j_close(j, ']');
+	j_str(j, "reachable_or_one", hp);
+	j_close(j, '}');
+}
+
 static void cmd_zabstate(struct admin *a, struct json *j, struct job *q)
 {
 	struct server *srv = a->srv;
@@ -754,10 +818,26 @@ static void cmd_zabstate(struct admin *a, struct json *j, struct job *q)
 	}
 	struct zab_info zi;
 	zab_get_info(srv->zab, &zi);
+	const struct config_peer *me = config_self(srv->cfg);
+	j_int(j, "myid", srv->cfg->my_id);
+	j_bool(j, "is_leader", zi.role == ZAB_LEADING);
+	if (me) {
+		char v[300];
+		put_addresses(j, "quorum_address", me->host, me->quorum_port);
+		put_addresses(j, "election_address", me->host, me->election_port);
+		client_address(srv, me, v, sizeof(v));
+		j_str(j, "client_address", v);
+	}
 	j_bool(j, "voting", !srv->cfg->peer_observer);
-	j_str(j, "zabstate", zi.role == ZAB_LOOKING ? "ELECTION"
-			     : zi.serving	    ? "BROADCAST"
-						    : "SYNCHRONIZATION");
+	char z[32];
+	snprintf(z, sizeof(z), "0x%" PRIx64, (uint64_t)zi.last_logged);
+	j_str(j, "last_zxid", z);
+	j_int(j, "zab_epoch", (int64_t)((uint64_t)zi.last_logged >> 32));
+	j_int(j, "zab_counter", (int64_t)((uint64_t)zi.last_logged & 0xffffffffu));
+	/* QuorumPeer.ZabState, lower case as Apache's admin API shows it */
+	j_str(j, "zabstate", zi.role == ZAB_LOOKING ? "election"
+			     : zi.serving	    ? "broadcast"
+						    : "synchronization");
 }
 
 static void cmd_set_trace_mask(struct admin *a, struct json *j, struct job *q);
@@ -840,6 +920,21 @@ static void cmd_monitor(struct admin *a, struct json *j, struct job *q)
 		j->b->oom = true;
 	j_str(j, "version", s.version);
 	j_str(j, "server_state", s.server_state);
+	if (a->srv->zab) {
+		/* QuorumPeer.getDetailedPeerState, as in mntr */
+		struct zab_info zi;
+		zab_get_info(a->srv->zab, &zi);
+		char ps[64];
+		snprintf(ps, sizeof(ps), "%s - %s",
+			 zi.role == ZAB_LEADING	    ? "leading"
+			 : zi.role == ZAB_FOLLOWING ? "following"
+			 : zi.role == ZAB_OBSERVING ? "observing"
+						    : "looking",
+			 zi.serving ? "broadcast"
+			 : zi.role == ZAB_LOOKING ? "election"
+						  : "synchronization");
+		j_str(j, "peer_state", ps);
+	}
 	char key[128];
 	for (size_t i = 0; i < s.n; i++) {
 		const struct metric *m = &s.m[i];

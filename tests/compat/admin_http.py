@@ -386,11 +386,110 @@ def run(tap, build, tmp, servers, clients, procs):
     # ---- a busy port is a warning; -D arguments
     busy_port(tap, build, tmp, ports["zkfs"], procs)
 
+    # ---- ensemble members: leader and follower answers against Apache's
+    ensemble_check(tap, build, tmp, procs)
+
     # ---- clean stop with the admin server active
     zk.stop()
     with open(os.path.join(zk.dir, "server.log"), errors="replace") as f:
         log = f.read()
     tap.check("clean shutdown with the admin server running", "shut down at zxid" in log, log[-1500:])
+
+
+APACHE_CP = "/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.jar:/usr/share/java/*"
+# learner_handler_qp_* are per-learner sets ("avg_1_learner_handler_qp_size")
+PER_LEARNER = re.compile(r"^(avg|min|max|cnt|sum|p50|p95|p99|p999)_\d+_learner_handler_qp_")
+
+
+def start_ensemble(kind, build, base, procs):
+    """Three members of KIND on free loopback ports; returns their admin ports."""
+    ports = [dict(client=free_port(), quorum=free_port(), election=free_port(), admin=free_port())
+             for _ in range(3)]
+    lines = ["server.%d=127.0.0.1:%d:%d" % (i + 1, p["quorum"], p["election"]) for i, p in enumerate(ports)]
+    members = []
+    for i, p in enumerate(ports):
+        d = os.path.join(base, kind, str(i + 1))
+        os.makedirs(os.path.join(d, "data"))
+        with open(os.path.join(d, "data", "myid"), "w") as f:
+            f.write("%d\n" % (i + 1))
+        with open(os.path.join(d, "zoo.cfg"), "w") as f:
+            f.write("tickTime=500\ninitLimit=10\nsyncLimit=5\ndataDir=%s\nclientPort=%d\n"
+                    "clientPortAddress=127.0.0.1\n4lw.commands.whitelist=*\nadmin.enableServer=true\n"
+                    "admin.serverAddress=127.0.0.1\nadmin.serverPort=%d\n%s\n"
+                    % (os.path.join(d, "data"), p["client"], p["admin"], "\n".join(lines)))
+        log = open(os.path.join(d, "log"), "w")
+        if kind == "zkfs":
+            cmd = [os.path.join(build, "zkfs-server"), os.path.join(d, "zoo.cfg")]
+        else:
+            cmd = ["java", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Dzookeeper.log.dir=" + d,
+                   "-cp", APACHE_CP, "org.apache.zookeeper.server.quorum.QuorumPeerMain",
+                   os.path.join(d, "zoo.cfg")]
+        procs.append(subprocess.Popen(cmd, stdout=log, stderr=log, cwd=d))
+        members.append(p)
+
+    def serving():
+        n = 0
+        for p in members:
+            try:
+                s = socket.create_connection(("127.0.0.1", p["client"]), timeout=1)
+                s.sendall(b"srvr")
+                out = s.recv(4096)
+                s.close()
+                n += bool(re.search(rb"Mode: (leader|follower)", out))
+            except OSError:
+                pass
+        return n == 3
+    return [p["admin"] for p in members] if wait_for(serving, timeout=60, interval=0.3) else None
+
+
+def stop_ensemble(procs, n=3):
+    for p in procs[-n:]:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    for p in procs[-n:]:
+        try:
+            p.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+def ensemble_check(tap, build, tmp, procs):
+    cmds = ["leader", "voting_view", "zabstate", "monitor", "server_stats", "observers", "configuration"]
+    got = {}
+    for kind in ("apache", "zkfs"):
+        admins = start_ensemble(kind, build, os.path.join(tmp, "ens"), procs)
+        if not admins:
+            stop_ensemble(procs)
+            tap.check("%s ensemble up" % kind, False)
+            return
+        by_role = {}
+        for port in admins:
+            ans = {c: get_json(port, c) for c in cmds}
+            by_role.setdefault("leader" if ans["leader"].get("is_leader") else "follower", ans)
+            by_role.setdefault("all", []).append(ans)
+        stop_ensemble(procs)
+        got[kind] = by_role
+    z, a = got["zkfs"], got["apache"]
+    leaders = [x["leader"]["leader_id"] for x in z["all"] if x["leader"]["is_leader"]]
+    tap.check("zkfs ensemble: one leader, and every member names it",
+              len(leaders) == 1 and all(x["leader"]["leader_id"] == leaders[0] for x in z["all"]),
+              [x["leader"] for x in z["all"]])
+    tap.check("zkfs ensemble: voting_view lists 3 voters, zabstate broadcast",
+              all(len(x["voting_view"]["current_config"]) == 3 and x["zabstate"]["zabstate"] == "broadcast"
+                  for x in z["all"]), [x["zabstate"] for x in z["all"]])
+    for role in ("leader", "follower"):
+        if role not in z or role not in a:
+            tap.check("ensemble %s: answers present" % role, False)
+            continue
+        for c in cmds:
+            diffs = shape_diff(c, a[role][c], z[role][c])
+            real = [d for d in diffs
+                    if not (c == "monitor" and (PER_NAMESPACE.match(d.split(":")[0].lstrip("."))
+                                                or PER_LEARNER.match(d.split(":")[0].lstrip("."))
+                                                or d.endswith("only in zkfs")))]
+            tap.check("ensemble %s, %s: same field names and types as Apache" % (role, c), not real,
+                      "\n".join(real))
 
 
 def server_metrics_kinds():
