@@ -5,6 +5,7 @@
 # installed zoo.cfg starts the installed server as an unprivileged user with
 # no_new_privs (what the unit asks of systemd) logging to stderr, and
 # uninstall leaves the operator's configuration alone.   (TAP on stdout)
+# It installs what `make` built in $B (-o all: a test never rebuilds).
 set -u
 ROOT=${ZKFS_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 B=${B:-build}
@@ -22,7 +23,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-out=$(make -s --no-print-directory -C "$ROOT" B="$B" install DESTDIR="$D" 2>&1)
+out=$(make -s --no-print-directory -C "$ROOT" -o all B="$B" install DESTDIR="$D" 2>&1)
 if [ $? -eq 0 ]; then ok "make install DESTDIR=..."; else notok "make install DESTDIR=..." "$out"; fi
 UNIT=$D/usr/local/lib/systemd/system/zkfs-server.service
 check "unit installed" test -f "$UNIT"
@@ -95,9 +96,9 @@ fi
 
 # a second install keeps an edited zoo.cfg; uninstall keeps it too
 echo "# edited" >>"$D/etc/zkfs/zoo.cfg"
-make -s --no-print-directory -C "$ROOT" B="$B" install DESTDIR="$D" >/dev/null 2>&1
+make -s --no-print-directory -C "$ROOT" -o all B="$B" install DESTDIR="$D" >/dev/null 2>&1
 check "reinstall keeps the operator's zoo.cfg" grep -q '^# edited' "$D/etc/zkfs/zoo.cfg"
-make -s --no-print-directory -C "$ROOT" B="$B" uninstall DESTDIR="$D" >/dev/null 2>&1
+make -s --no-print-directory -C "$ROOT" -o all B="$B" uninstall DESTDIR="$D" >/dev/null 2>&1
 check "uninstall removes the unit" test ! -e "$UNIT"
 check "uninstall removes the sysusers.d file" test ! -e "$D/usr/local/lib/sysusers.d/zkfs.conf"
 check "uninstall keeps zoo.cfg" test -f "$D/etc/zkfs/zoo.cfg"
