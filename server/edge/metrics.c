@@ -385,6 +385,7 @@ int metrics_collect(struct server *srv, struct metrics_snapshot *s)
 	m->cnt = cs.fsyncs;
 	m->sum = (double)(cs.sync_ns_total / 1000000);
 	m->max = (double)(cs.sync_ns_max / 1000000);
+	find(s, "digest_mismatches_count")->value = (double)st.digest_mismatches;
 	if (srv->zab) {
 		m = find(s, "looking_count");
 		m->value = (double)zi.elections;
