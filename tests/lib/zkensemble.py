@@ -378,21 +378,31 @@ class Member(object):
 
     # how a member's own log says it synced with its leader
     _SYNC_WORDS = {
-        "zkfs": re.compile(r"synced with the leader by (SNAP|DIFF|TRUNC)"),
+        # a TRUNC is carried out across a re-exec of the process, which
+        # then syncs again (by DIFF): "the leader asks to drop logged txns
+        # after 0x... (never committed): restarting to cut the log"
+        "zkfs": re.compile(r"synced with the leader by (SNAP|DIFF|TRUNC)|(the leader asks to drop logged txns)"),
         "apache": re.compile(r"(Getting a snapshot from leader|Getting a diff from the leader|"
                              r"Truncating log to get in sync with the leader)"),
     }
     _APACHE_SYNC = {"Getting a snapshot from leader": "SNAP", "Getting a diff from the leader": "DIFF",
-                    "Truncating log to get in sync with the leader": "TRUNC"}
+                    "Truncating log to get in sync with the leader": "TRUNC",
+                    "the leader asks to drop logged txns": "TRUNC"}
 
     def sync_kinds(self, since=0):
         """How this member synced with a leader since log offset `since`,
         as its own log says, in order: a list of 'SNAP' | 'DIFF' | 'TRUNC'
-        (zkfs: "synced with the leader by TRUNC: serving"; Apache: "Getting
-        a diff from the leader", "Getting a snapshot from leader",
-        "Truncating log to get in sync with the leader")."""
+        (zkfs: "synced with the leader by SNAP: serving", and for a TRUNC
+        "the leader asks to drop logged txns", then after its re-exec a
+        DIFF: TRUNC+DIFF; Apache: "Getting a diff from the leader",
+        "Getting a snapshot from leader", "Truncating log to get in sync
+        with the leader")."""
         text = self.log_text()[since:]
-        return [self._APACHE_SYNC.get(g, g) for g in self._SYNC_WORDS[self.kind].findall(text)]
+        out = []
+        for g in self._SYNC_WORDS[self.kind].findall(text):
+            g = "".join(g) if isinstance(g, tuple) else g
+            out.append(self._APACHE_SYNC.get(g, g))
+        return out
 
     def log_size(self):
         """server.log's length now (an offset for log_text()[since:])."""
