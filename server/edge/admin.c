@@ -76,7 +76,6 @@ struct job {
 	struct job *next;		/* a->queue, under a->mu */
 	enum job_state state;		/* under a->mu */
 	const struct command *cmd;	/* NULL: a /metrics scrape */
-	char name[64];			/* the command as asked for */
 	const char *trace_mask;		/* set_trace_mask's argument (MHD's memory) */
 	const char *error;		/* set by a command that fails (static string) */
 	/* results, written by the loop thread before DONE */
@@ -181,6 +180,10 @@ static void j_key(struct json *j, const char *key)
 
 static void j_open(struct json *j, const char *key, char c)
 {
+	if (j->depth + 1 >= MAX_DEPTH) {
+		j->b->oom = true; /* a bug: answered as a failure, never a crash */
+		return;
+	}
 	if (j->depth >= 0)
 		j_key(j, key);
 	tbuf_put(j->b, &c, 1);
@@ -1051,10 +1054,8 @@ static int run_on_loop(struct admin *a, struct job *q)
 	a->qtail = q;
 	uv_async_send(&a->async); /* under mu: admin_stop closes it only after stopping */
 	int rc = 0;
+	bool timed_out = false;
 	while (q->state != JOB_DONE) {
-		bool timed_out = false;
-		if (!a->stopping)
-			timed_out = pthread_cond_timedwait(&a->cv, &a->mu, &deadline) == ETIMEDOUT;
 		if ((a->stopping || timed_out) && q->state == JOB_QUEUED) {
 			/* take it back out; the loop thread has not seen it */
 			struct job **pp = &a->queue, *prev = NULL;
@@ -1068,8 +1069,10 @@ static int run_on_loop(struct admin *a, struct job *q)
 			rc = -EAGAIN;
 			break;
 		}
-		if (a->stopping && q->state == JOB_RUNNING)
-			pthread_cond_wait(&a->cv, &a->mu); /* the loop thread is at it */
+		if (q->state == JOB_RUNNING || a->stopping)
+			pthread_cond_wait(&a->cv, &a->mu); /* the loop thread is at it: it ends */
+		else
+			timed_out = pthread_cond_timedwait(&a->cv, &a->mu, &deadline) == ETIMEDOUT;
 	}
 	pthread_mutex_unlock(&a->mu);
 	return rc;
@@ -1185,7 +1188,6 @@ static enum MHD_Result on_admin_request(void *cls, struct MHD_Connection *conn, 
 			return reply_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "Out of memory\n");
 		return reply(conn, MHD_HTTP_OK, "application/json", body, len);
 	}
-	snprintf(q.name, sizeof(q.name), "%s", q.cmd->name);
 	q.trace_mask = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "traceMask");
 	if (run_on_loop(a, &q) != 0)
 		return reply_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
@@ -1212,7 +1214,6 @@ static enum MHD_Result on_metrics_request(void *cls, struct MHD_Connection *conn
 	}
 	struct job q;
 	memset(&q, 0, sizeof(q));
-	snprintf(q.name, sizeof(q.name), "metrics");
 	if (run_on_loop(a, &q) != 0)
 		return reply_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
 				  "The server is busy or shutting down\n");
