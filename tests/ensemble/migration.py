@@ -182,6 +182,7 @@ class Migration(object):
         self.digest = []  # (step, {member name: count})
         self.syncs = []   # (step, member name, [kinds])
         self.steps = 0
+        self.leader_gaps = []  # steps replacing the leader: the load's longest wait for an ack
         self.resyncs = []  # Apache members whose sync failed and was done again
 
     def digests(self, step, checks):
@@ -213,13 +214,18 @@ class Migration(object):
             checks.diag("step %d: %s" % (self.steps, e))
         t_ready = time.monotonic() - t0
         acked = rec.wait_acks(3, 30)
+        t1 = time.monotonic()
+        acks = rec.acks_between(t0, t1)
+        gap = max(b - a for a, b in zip([t0] + acks, acks + [t1]))  # the load's longest wait for an ack
+        if was_leader:
+            self.leader_gaps.append(gap)
         kinds = m.sync_kinds(since)
         self.syncs.append((self.steps, m.name, kinds))
         self.note_resyncs(checks, m, since)
         checks.add("step %d: %s%s replaced by %s: serves as %s, ensemble ready %.1fs after the stop "
-                   "(leader %s), writes acknowledged"
+                   "(leader %s), writes acknowledged (longest gap between acknowledgements %.3fs)"
                    % (self.steps, old_name, " (the leader)" if was_leader else "", m.name, m.mode(), t_ready,
-                      new_leader.name if new_leader else None),
+                      new_leader.name if new_leader else None, gap if gap is not None else -1),
                    ready and acked, "modes %r\n%s" % (ens.modes(), m.log_tail(20)))
         checks.add("step %d: %s synced from the ensemble by %s" % (self.steps, m.name, "+".join(kinds) or "?"),
                    bool(kinds) and kinds[-1] in ("SNAP", "DIFF"),
@@ -321,6 +327,8 @@ class Migration(object):
         suite.figure("acknowledged creates %d (unknown outcome %d); sync kinds seen: %s"
                      % (len(self.creator.acked), len(self.creator.unknown),
                         ", ".join("%s %s" % (n, "+".join(k) or "?") for _, n, k in self.syncs)))
+        suite.figure("leader replaced: longest gap between the load's acknowledged writes during the step: %s"
+                     % (", ".join("%.3fs" % g for g in self.leader_gaps) or "-"))
         suite.figure("Apache members whose first sync failed (ZOOKEEPER-4394 when the cause is a "
                      "NullPointerException on 'pif'): %s" % (", ".join(self.resyncs) or "none"))
         suite.figure("zk_digest_mismatches_count per step: %s"
