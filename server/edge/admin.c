@@ -61,11 +61,11 @@
 #include "slog.h"
 #include "zab.h"
 
-#define JOB_WAIT_MS 10000	       /* a request waits this long for the loop thread */
-#define MAX_CONNECTIONS 64	       /* per daemon */
+#define JOB_WAIT_MS 10000  /* a request waits this long for the loop thread */
+#define MAX_CONNECTIONS 64 /* per daemon */
 #define MAX_PER_IP 16
 #define CONNECTION_MEMORY (16 * 1024) /* request line + headers; more gets 431/414 */
-#define DEFAULT_TRACE_MASK 306	       /* ZooTrace's default mask, as Apache reports it */
+#define DEFAULT_TRACE_MASK 306	      /* ZooTrace's default mask, as Apache reports it */
 #define PROMETHEUS_CLASS "org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider"
 
 struct command;
@@ -73,15 +73,15 @@ struct command;
 enum job_state { JOB_QUEUED, JOB_RUNNING, JOB_DONE };
 
 struct job {
-	struct job *next;		/* a->queue, under a->mu */
-	enum job_state state;		/* under a->mu */
-	const struct command *cmd;	/* NULL: a /metrics scrape */
-	const char *trace_mask;		/* set_trace_mask's argument (MHD's memory) */
-	const char *error;		/* set by a command that fails (static string) */
+	struct job *next;	   /* a->queue, under a->mu */
+	enum job_state state;	   /* under a->mu */
+	const struct command *cmd; /* NULL: a /metrics scrape */
+	const char *trace_mask;	   /* set_trace_mask's argument (MHD's memory) */
+	const char *error;	   /* set by a command that fails (static string) */
 	/* results, written by the loop thread before DONE */
-	char *body;			/* malloc'd JSON (commands), NULL = out of memory */
+	char *body; /* malloc'd JSON (commands), NULL = out of memory */
 	size_t len;
-	struct metrics_snapshot snap;	/* scrapes */
+	struct metrics_snapshot snap; /* scrapes */
 	int snap_rc;
 };
 
@@ -91,15 +91,15 @@ struct admin {
 	bool async_inited, closed;
 
 	pthread_mutex_t mu;
-	pthread_cond_t cv;	      /* a job became DONE, or stopping */
-	struct job *queue, *qtail;    /* under mu */
-	bool stopping;		      /* under mu */
+	pthread_cond_t cv;	   /* a job became DONE, or stopping */
+	struct job *queue, *qtail; /* under mu */
+	bool stopping;		   /* under mu */
 
-	struct MHD_Daemon *http;      /* admin server, or NULL */
-	struct MHD_Daemon *metrics;   /* Prometheus endpoint, or NULL */
-	char *command_url;	      /* "/commands" (no trailing '/') */
-	char *initial_config;	      /* the config file as read at start, secrets masked */
-	int64_t trace_mask;	      /* loop thread */
+	struct MHD_Daemon *http;    /* admin server, or NULL */
+	struct MHD_Daemon *metrics; /* Prometheus endpoint, or NULL */
+	char *command_url;	    /* "/commands" (no trailing '/') */
+	char *initial_config;	    /* the config file as read at start, secrets masked */
+	int64_t trace_mask;	    /* loop thread */
 
 	/* MHD's own error messages, rate-limited (under log_mu) */
 	pthread_mutex_t log_mu;
@@ -149,7 +149,10 @@ static void j_string(struct tbuf *b, const char *s)
 			tbuf_put(b, (const char *)p, 1);
 			p++;
 		} else {
-			int n = (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 0;
+			int n = (c & 0xe0) == 0xc0   ? 2
+				: (c & 0xf0) == 0xe0 ? 3
+				: (c & 0xf8) == 0xf0 ? 4
+						     : 0;
 			bool ok = n > 0 && !(n == 2 && c < 0xc2);
 			for (int i = 1; ok && i < n; i++)
 				ok = (p[i] & 0xc0) == 0x80;
@@ -244,8 +247,8 @@ static void j_null(struct json *j, const char *key)
 /* Keys whose values must not be shown (passwords, digests, tokens). */
 static bool secret_key(const char *k, size_t n)
 {
-	static const char *const words[] = {"password", "passwd", "secret", "digest", "token",
-					    "credential"};
+	static const char *const words[] = {"password", "passwd", "secret",
+					    "digest",	"token",  "credential"};
 	char low[256];
 	if (n >= sizeof(low))
 		n = sizeof(low) - 1;
@@ -763,7 +766,8 @@ static void wchp_item(void *arg, const char *path, struct core_watcher *w)
 			x->j->b->oom = true;
 		j_open(x->j, path, '[');
 	}
-	const struct conn *c = (const struct conn *)((const char *)w - offsetof(struct conn, watcher));
+	const struct conn *c =
+	    (const struct conn *)((const char *)w - offsetof(struct conn, watcher));
 	j_int(x->j, NULL, c->session_id);
 }
 
@@ -838,9 +842,10 @@ static void cmd_zabstate(struct admin *a, struct json *j, struct job *q)
 	j_int(j, "zab_epoch", (int64_t)((uint64_t)zi.last_logged >> 32));
 	j_int(j, "zab_counter", (int64_t)((uint64_t)zi.last_logged & 0xffffffffu));
 	/* QuorumPeer.ZabState, lower case as Apache's admin API shows it */
-	j_str(j, "zabstate", zi.role == ZAB_LOOKING ? "election"
-			     : zi.serving	    ? "broadcast"
-						    : "synchronization");
+	j_str(j, "zabstate",
+	      zi.role == ZAB_LOOKING ? "election"
+	      : zi.serving	     ? "broadcast"
+				     : "synchronization");
 }
 
 static void cmd_set_trace_mask(struct admin *a, struct json *j, struct job *q);
@@ -933,7 +938,7 @@ static void cmd_monitor(struct admin *a, struct json *j, struct job *q)
 			 : zi.role == ZAB_FOLLOWING ? "following"
 			 : zi.role == ZAB_OBSERVING ? "observing"
 						    : "looking",
-			 zi.serving ? "broadcast"
+			 zi.serving		  ? "broadcast"
 			 : zi.role == ZAB_LOOKING ? "election"
 						  : "synchronization");
 		j_str(j, "peer_state", ps);
@@ -1285,9 +1290,9 @@ static struct MHD_Daemon *start_daemon(struct admin *a, const char *what, const 
 	unsigned timeout_s = idle_ms > 0 ? (unsigned)((idle_ms + 999) / 1000) : 30;
 	struct MHD_Daemon *d = MHD_start_daemon(
 	    flags, (uint16_t)port, NULL, NULL, cb, a, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, a,
-	    MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-	    MHD_OPTION_CONNECTION_TIMEOUT, timeout_s, MHD_OPTION_CONNECTION_LIMIT,
-	    (unsigned)MAX_CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)MAX_PER_IP,
+	    MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_CONNECTION_TIMEOUT, timeout_s,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)MAX_CONNECTIONS,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)MAX_PER_IP,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY, MHD_OPTION_END);
 	int err = errno;
 	freeaddrinfo(ai);
@@ -1311,7 +1316,8 @@ int admin_start(struct server *srv, struct admin **out)
 	const struct config *cfg = srv->cfg;
 	bool want_metrics = cfg->metrics_class && !strcmp(cfg->metrics_class, PROMETHEUS_CLASS);
 	if (cfg->metrics_class && !want_metrics &&
-	    strcmp(cfg->metrics_class, "org.apache.zookeeper.metrics.impl.DefaultMetricsProvider") &&
+	    strcmp(cfg->metrics_class,
+		   "org.apache.zookeeper.metrics.impl.DefaultMetricsProvider") &&
 	    strcmp(cfg->metrics_class, "org.apache.zookeeper.metrics.impl.NullMetricsProvider"))
 		slog_warn("metrics",
 			  "metricsProvider.className %s is not available in zkfs (only ZooKeeper's "
@@ -1333,7 +1339,8 @@ int admin_start(struct server *srv, struct admin **out)
 		ul--;
 	a->command_url = strndup(url, ul);
 	a->initial_config = read_config_masked(cfg->config_path);
-	if (!a->command_url || !a->initial_config || uv_async_init(srv->loop, &a->async, on_async)) {
+	if (!a->command_url || !a->initial_config ||
+	    uv_async_init(srv->loop, &a->async, on_async)) {
 		free(a->command_url);
 		free(a->initial_config);
 		free(a);
@@ -1345,13 +1352,13 @@ int admin_start(struct server *srv, struct admin **out)
 	uv_unref((uv_handle_t *)&a->async);
 
 	if (cfg->admin_enable)
-		a->http = start_daemon(a, "admin", cfg->admin_address ? cfg->admin_address : "0.0.0.0",
-				       cfg->admin_port, cfg->admin_idle_timeout_ms, on_admin_request,
-				       a->command_url);
+		a->http = start_daemon(
+		    a, "admin", cfg->admin_address ? cfg->admin_address : "0.0.0.0",
+		    cfg->admin_port, cfg->admin_idle_timeout_ms, on_admin_request, a->command_url);
 	if (want_metrics)
-		a->metrics = start_daemon(a, "metrics",
-					  cfg->metrics_host ? cfg->metrics_host : "0.0.0.0",
-					  cfg->metrics_port, 30000, on_metrics_request, "/metrics");
+		a->metrics =
+		    start_daemon(a, "metrics", cfg->metrics_host ? cfg->metrics_host : "0.0.0.0",
+				 cfg->metrics_port, 30000, on_metrics_request, "/metrics");
 	*out = a;
 	return 0;
 }

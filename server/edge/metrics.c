@@ -129,7 +129,8 @@ uint64_t metrics_dir_size(const char *dir)
 	struct dirent *e;
 	while ((e = readdir(d))) {
 		struct stat st;
-		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(st.st_mode))
 			sum += (uint64_t)st.st_size;
 	}
 	closedir(d);

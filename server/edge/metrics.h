@@ -36,18 +36,18 @@ enum metric_type {
 };
 
 struct metric {
-	const char *name;      /* static string, ZooKeeper's name without zk_ */
+	const char *name; /* static string, ZooKeeper's name without zk_ */
 	enum metric_type type;
-	bool is_float;         /* counters/gauges: printed as a float (avg_latency) */
-	bool zkfs_only;        /* not one of ZooKeeper's names (zkfs additions) */
-	double value;          /* counter, gauge */
-	uint64_t cnt;          /* summaries */
-	double sum, min, max;  /* summaries (ms or the unit ZooKeeper uses) */
+	bool is_float;	      /* counters/gauges: printed as a float (avg_latency) */
+	bool zkfs_only;	      /* not one of ZooKeeper's names (zkfs additions) */
+	double value;	      /* counter, gauge */
+	uint64_t cnt;	      /* summaries */
+	double sum, min, max; /* summaries (ms or the unit ZooKeeper uses) */
 };
 
 struct metrics_snapshot {
-	char version[128];      /* "3.8.0-zkfs-0.1, built on ..." */
-	char server_state[32];  /* standalone, leader, follower, observer, looking */
+	char version[128];     /* "3.8.0-zkfs-0.1, built on ..." */
+	char server_state[32]; /* standalone, leader, follower, observer, looking */
 	struct metric *m;
 	size_t n, cap;
 };

@@ -154,11 +154,11 @@ static void test_dash_d_arguments(void **state)
 {
 	struct fx *fx = *state;
 	struct config *c = &fx->cfg;
-	assert_int_equal(args(c, "--port", "0", "--data", fx->data,
-			      "-Dzookeeper.admin.enableServer=true", "-Dzookeeper.4lw.commands.whitelist=*",
-			      "-Djute.maxbuffer=5000", "-Dzookeeper.admin.serverPort=9191",
-			      "-Dsome.jvm.prop=x=y", "-Dflag", NULL),
-			 0);
+	assert_int_equal(
+	    args(c, "--port", "0", "--data", fx->data, "-Dzookeeper.admin.enableServer=true",
+		 "-Dzookeeper.4lw.commands.whitelist=*", "-Djute.maxbuffer=5000",
+		 "-Dzookeeper.admin.serverPort=9191", "-Dsome.jvm.prop=x=y", "-Dflag", NULL),
+	    0);
 	assert_true(c->admin_enable);
 	assert_int_equal(c->admin_port, 9191);
 	assert_true(config_4lw_allowed(c, "mntr"));
