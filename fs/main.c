@@ -29,6 +29,7 @@
 
 #include "holders.h"
 #include "inode.h"
+#include "locks.h"
 #include "map.h"
 #include "notify.h"
 #include "oneshot.h"
@@ -136,8 +137,10 @@ static void on_main_state(zkc_session *s, int state, void *arg)
 	}
 	zkfs_log("ZooKeeper session 0x%llx: %s", (unsigned long long)zkc_session_id(s, NULL),
 		 zkc_state_name(state));
-	if (state == ZKC_STATE_EXPIRED || state == ZKC_STATE_AUTH_FAILED)
+	if (state == ZKC_STATE_EXPIRED || state == ZKC_STATE_AUTH_FAILED) {
+		locks_session_expired();
 		zkfs_session_expired();
+	}
 	if (state == ZKC_STATE_CONNECTED || state == ZKC_STATE_CONNECTED_RO || state == ZKC_STATE_EXPIRED)
 		holders_mount_settled();
 }
@@ -244,6 +247,9 @@ static void usage(FILE *out)
 		"  entry_timeout=SEC, attr_timeout=SEC, negative_timeout=SEC\n"
 		"                          kernel cache timeouts (default 60; kept coherent\n"
 		"                          by ZooKeeper watches while connected)\n"
+		"  lock_names=curator|curator-rw|kazoo  how flock/fcntl lock contenders\n"
+		"                          are named (Curator InterProcessMutex, Curator\n"
+		"                          InterProcessReadWriteLock, kazoo); default curator\n"
 		"  log=FILE                write the daemon's log to FILE\n"
 		"  expire_signal=SIG       signal sent to the processes of a Unix session whose\n"
 		"                          ephemerals were lost to a session expiry (USR1, TERM, ...)\n"
@@ -412,6 +418,15 @@ static void one_option(char *o, struct fuse_args *fargs)
 		zkfs_cfg.attr_timeout = parse_sec("attr_timeout", v);
 	} else if (KEY("negative_timeout")) {
 		zkfs_cfg.neg_timeout = parse_sec("negative_timeout", v);
+	} else if (KEY("lock_names")) {
+		if (!strcmp(v, "curator"))
+			zkfs_cfg.lock_names = LOCKS_CURATOR;
+		else if (!strcmp(v, "curator-rw"))
+			zkfs_cfg.lock_names = LOCKS_CURATOR_RW;
+		else if (!strcmp(v, "kazoo"))
+			zkfs_cfg.lock_names = LOCKS_KAZOO;
+		else
+			die("lock_names must be 'curator', 'curator-rw' or 'kazoo'");
 	} else if (KEY("log")) {
 		free(zkfs_cfg.logfile);
 		zkfs_cfg.logfile = strdup(v);
@@ -625,6 +640,7 @@ int main(int argc, char **argv)
 		zkfs_log("server lacks addWatch: falling back to one-shot watches (one-shot mode)");
 	else if (rc)
 		zkfs_log("could not install the root watch: %s", strerror(-rc));
+	locks_init();
 	if (holders_start())
 		die("cannot start the holders thread");
 	if (pthread_create(&renew_thr, NULL, renew_main, NULL))

@@ -24,6 +24,7 @@
 
 #include "holders.h"
 #include "inode.h"
+#include "locks.h"
 #include "map.h"
 #include "notify.h"
 #include "oneshot.h"
@@ -1332,6 +1333,7 @@ static void zkfs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 {
 	struct zfile *f = (struct zfile *)(uintptr_t)fi->fh;
 
+	locks_close_owner(ino, fi->lock_owner); /* any close ends the closer's fcntl locks */
 	if (f && f->writable && zfile_only_truncated(f)) {
 		f->deferred = true;
 		fuse_reply_err(req, 0);
@@ -1360,6 +1362,7 @@ static void zkfs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *
 {
 	struct zfile *f = (struct zfile *)(uintptr_t)fi->fh;
 
+	locks_release_fh(ino, fi->fh); /* flock and OFD locks end with the open file */
 	if (f) {
 		int rc = commit(ino, f);
 		if (rc)
@@ -1438,7 +1441,7 @@ static void zkfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		const char *name = i == 0 ? "." : i == 1 ? ".." : d->names.v[i - 2];
 		struct stat st = {0};
 		size_t n;
-		if (i >= 2 && is_zdata_name(name))
+		if (i >= 2 && (is_zdata_name(name) || locks_hidden(d->zpath, name)))
 			continue;
 		/* Types are unknown without a round trip per child; ls and
 		 * find stat what they need.  The inode number is a stand-in. */
@@ -1485,7 +1488,7 @@ static void zkfs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t 
 		struct fuse_entry_param e = {0};
 		fuse_ino_t id = 0;
 		size_t n;
-		if (i >= 2 && is_zdata_name(name))
+		if (i >= 2 && (is_zdata_name(name) || locks_hidden(d->zpath, name)))
 			continue;
 		/* Stop before taking a reference for an entry that won't fit. */
 		if (fuse_add_direntry_plus(req, NULL, 0, name, NULL, 0) > size - used)
@@ -1523,6 +1526,7 @@ static void zkfs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t 
 
 static void zkfs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	locks_release_fh(ino, fi->fh);
 	dirh_free((struct dirh *)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
 }
@@ -1695,6 +1699,53 @@ static void zkfs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	fuse_reply_err(req, strncmp(name, "user.zk.", 8) ? ENODATA : EPERM);
 }
 
+/* ---------------------------------------------------------------- locks */
+
+/* flock(2), and fcntl(2) POSIX and OFD locks: ZooKeeper locks (locks.h).
+ * A lock through the hidden data entry is its directory's lock. */
+static void zkfs_flock(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, int op)
+{
+	char *zpath;
+	bool zdata;
+	int rc = node_zpath(ino, &zpath, &zdata);
+
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	locks_flock(req, ino, zpath, zdata, fi, op);
+	free(zpath);
+}
+
+static void zkfs_setlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct flock *lock,
+		       int sleep)
+{
+	char *zpath;
+	bool zdata;
+	int rc = node_zpath(ino, &zpath, &zdata);
+
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	locks_setlk(req, ino, zpath, zdata, fi, lock, sleep);
+	free(zpath);
+}
+
+static void zkfs_getlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct flock *lock)
+{
+	char *zpath;
+	bool zdata;
+	int rc = node_zpath(ino, &zpath, &zdata);
+
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	locks_getlk(req, ino, zpath, zdata, fi, lock);
+	free(zpath);
+}
+
 const struct fuse_lowlevel_ops zkfs_ops = {
 	.init = zkfs_init,
 	.lookup = zkfs_lookup,
@@ -1727,4 +1778,7 @@ const struct fuse_lowlevel_ops zkfs_ops = {
 	.listxattr = zkfs_listxattr,
 	.removexattr = zkfs_removexattr,
 	.create = zkfs_create,
+	.getlk = zkfs_getlk,
+	.setlk = zkfs_setlk,
+	.flock = zkfs_flock,
 };

@@ -30,6 +30,7 @@ struct zkfs_config {
 	bool eph_owner_mount; /* ephemeral_owner=mount */
 	int expire_signal;    /* expire_signal=SIG: sent to a Unix session whose holder session expired; 0 = none */
 	char *zdata;          /* name of the hidden data entry, ".zdata" */
+	int lock_names;       /* enum locks_names: how this mount names lock contenders */
 	double entry_timeout, attr_timeout, neg_timeout;
 	char *auth;     /* "user:password" for digest auth, or NULL */
 	char **own_ids; /* "digest:user" ids the mount authenticates as */

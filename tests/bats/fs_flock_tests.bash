@@ -1,0 +1,213 @@
+# tests/bats/fs_flock_tests.bash — flock(2) and fcntl(2) locks on the mount
+# are ZooKeeper locks (docs/fs.md, "Locks"), checked with two mounts of one
+# namespace as two hosts, A and B.  Loaded by fs_flock_zkfs.bats and
+# fs_flock_apache.bats, which pick the server.
+
+# lk_setup: two mounts of SPEC, $A and $B.
+lk_setup() {
+	A=$T/a
+	B=$T/b
+	fs_mount "$A" || return 1
+	fs_mount "$B" || return 1
+}
+
+# lk_hold MOUNTPATH MODE FLAGFILE [SECS] — background flock(1) holder that
+# creates FLAGFILE once it holds, then sleeps; its pid is in $HOLDER.
+lk_hold() {
+	local path=$1 mode=$2 flag=$3 secs=${4:-60}
+	# -o: the command does not inherit the lock, so ending flock(1) ends it
+	flock -o "$mode" "$path" -c "touch '$flag'; exec sleep $secs" &
+	HOLDER=$!
+	wait_for 20 test -e "$flag"
+}
+
+# Contender nodes in a znode's children or in its lock-root container.
+lk_contenders() {
+	zkcli children "$1" 2>/dev/null | grep -E '(lock-|__READ__|__WRITE__|__lock__|__rlock__)[0-9]{10}$' || true
+}
+
+# lk_count_is ZPATH N — ZPATH has N contender nodes now.
+lk_count_is() { [ "$(lk_contenders "$1" | wc -l)" -eq "$2" ]; }
+
+ms_now() { date +%s%3N; }
+
+t_flock_nb_other_host() {
+	lk_setup
+	echo data >"$A/f"
+	wait_for 10 test -s "$B/f"
+	lk_hold "$A/f" -x "$T/held"
+	local t0 t1
+	t0=$(ms_now)
+	run flock -n "$B/f" -c true
+	t1=$(ms_now)
+	[ "$status" -ne 0 ]
+	[ $((t1 - t0)) -lt 2000 ]
+	# the same host's other open file description is refused too
+	run flock -n "$A/f" -c true
+	[ "$status" -ne 0 ]
+	# LOCK_NB gives EWOULDBLOCK
+	run "$PY" -c '
+import fcntl, errno, sys
+f = open(sys.argv[1])
+try:
+    fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+except OSError as e:
+    sys.exit(0 if e.errno == errno.EWOULDBLOCK else 2)
+sys.exit(1)' "$B/f"
+	[ "$status" -eq 0 ]
+	kill "$HOLDER"
+	wait "$HOLDER" 2>/dev/null || true
+	wait_for 10 flock -n "$B/f" -c true
+	# the file was never shown as a directory, and its data is intact
+	[ "$(stat -c %F "$B/f")" = "regular file" ]
+	[ "$(cat "$B/f")" = data ]
+}
+
+t_flock_counter() {
+	lk_setup
+	mkdir "$A/lk"
+	wait_for 10 test -d "$B/lk"
+	echo 0 >"$T/counter"
+	local pids=() i m
+	for i in $(seq 20); do
+		if [ $((i % 2)) -eq 0 ]; then m=$A; else m=$B; fi
+		(
+			for _ in 1 2 3; do
+				flock -x "$m/lk/.zdata" -c "n=\$(cat '$T/counter'); sleep 0.01; echo \$((n + 1)) > '$T/counter'" || exit 1
+			done
+		) &
+		pids+=($!)
+	done
+	for p in "${pids[@]}"; do wait "$p"; done
+	[ "$(cat "$T/counter")" = 60 ]
+	# nothing left behind
+	wait_for 10 lk_count_is "$NS/lk" 0
+}
+
+t_flock_shared() {
+	lk_setup
+	mkdir "$A/rw"
+	wait_for 10 test -d "$B/rw"
+	lk_hold "$A/rw/.zdata" -s "$T/r1"
+	local r1=$HOLDER
+	lk_hold "$B/rw/.zdata" -s "$T/r2"
+	local r2=$HOLDER
+	# a writer waits for both readers
+	flock -x "$B/rw/.zdata" -c "touch '$T/w'" &
+	local w=$!
+	sleep 1
+	[ ! -e "$T/w" ]
+	kill "$r1"
+	sleep 1
+	[ ! -e "$T/w" ]
+	kill "$r2"
+	wait_for 10 test -e "$T/w"
+	wait "$w"
+}
+
+t_flock_kill9() {
+	lk_setup
+	echo x >"$A/job"
+	wait_for 10 test -s "$B/job"
+	lk_hold "$A/job" -x "$T/held"
+	run flock -n "$B/job" -c true
+	[ "$status" -ne 0 ]
+	local t0
+	t0=$(ms_now)
+	kill -9 "$HOLDER"
+	pkill -9 -P "$HOLDER" 2>/dev/null || true
+	wait_for 10 flock -n "$B/job" -c true
+	echo "# freed on the other host after $(($(ms_now) - t0)) ms" >&3
+}
+
+t_flock_interrupt() {
+	lk_setup
+	mkdir "$A/q"
+	wait_for 10 test -d "$B/q"
+	lk_hold "$A/q/.zdata" -x "$T/held"
+	# a background job ignores SIGINT; Ctrl-C at a terminal would not be
+	env --default-signal=INT flock -x "$B/q/.zdata" -c "touch '$T/got'" &
+	local w=$!
+	wait_for 10 lk_count_is "$NS/q" 2
+	kill -INT "$w"
+	wait "$w" 2>/dev/null || true
+	[ ! -e "$T/got" ]
+	# the waiter's contender node is gone; only the holder's is left
+	wait_for 10 lk_count_is "$NS/q" 1
+	kill "$HOLDER"
+	wait_for 10 lk_count_is "$NS/q" 0
+}
+
+t_flock_file_stays_file() {
+	lk_setup
+	echo payload >"$A/cfg"
+	wait_for 10 test -s "$B/cfg"
+	lk_hold "$A/cfg" -x "$T/held"
+	# the lock's nodes are not the file's children
+	[ "$(zkcli stat "$NS/cfg" numChildren)" = 0 ]
+	[ "$(stat -c %F "$B/cfg")" = "regular file" ]
+	ls -l "$B" | grep -q '^-.* cfg$'
+	# the lock root is hidden from listings
+	! ls -a "$B" | grep -q zkfs-locks
+	kill "$HOLDER"
+}
+
+t_flock_curator_names() {
+	lk_setup
+	mkdir "$A/cur"
+	lk_hold "$A/cur/.zdata" -x "$T/held"
+	lk_contenders "$NS/cur" | grep -Eq '^_c_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}-lock-[0-9]{10}$'
+	kill "$HOLDER"
+	wait_for 10 lk_count_is "$NS/cur" 0
+	lk_hold "$B/cur/.zdata" -s "$T/held2"
+	lk_contenders "$NS/cur" | grep -Eq '^_c_.*-__READ__[0-9]{10}$'
+	kill "$HOLDER"
+}
+
+t_fcntl_lockf() {
+	lk_setup
+	echo x >"$A/pf"
+	wait_for 10 test -s "$B/pf"
+	"$PY" -c '
+import fcntl, os, sys, time
+f = open(sys.argv[1], "r+")
+fcntl.lockf(f, fcntl.LOCK_EX)
+open(sys.argv[2], "w").close()
+time.sleep(60)' "$A/pf" "$T/held" &
+	HOLDER=$!
+	wait_for 20 test -e "$T/held"
+	run "$PY" -c '
+import fcntl, errno, struct, sys, os
+f = open(sys.argv[1], "r+")
+try:
+    fcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    sys.exit(1)
+except OSError as e:
+    if e.errno not in (errno.EAGAIN, errno.EACCES): sys.exit(2)
+# F_GETLK: a write lock held elsewhere; another host has no local pid (0)
+arg = struct.pack("hhqqi", fcntl.F_WRLCK, 0, 0, 0, 0)
+r = struct.unpack("hhqqi", fcntl.fcntl(f, fcntl.F_GETLK, arg))
+print(r[0] == fcntl.F_WRLCK, r[4])' "$B/pf"
+	[ "$status" -eq 0 ]
+	[ "$output" = "True 0" ]
+	# on the holder's own host F_GETLK names the holder's pid
+	run "$PY" -c '
+import fcntl, struct, sys
+f = open(sys.argv[1], "r+")
+arg = struct.pack("hhqqi", fcntl.F_WRLCK, 0, 0, 0, 0)
+r = struct.unpack("hhqqi", fcntl.fcntl(f, fcntl.F_GETLK, arg))
+print(r[0] == fcntl.F_WRLCK, r[4])' "$A/pf"
+	[ "$output" = "True $HOLDER" ]
+	# a blocking lockf on B waits for the holder, and gets it when it dies
+	"$PY" -c '
+import fcntl, sys
+f = open(sys.argv[1], "r+")
+fcntl.lockf(f, fcntl.LOCK_EX)
+open(sys.argv[2], "w").close()' "$B/pf" "$T/got" &
+	local w=$!
+	sleep 1
+	[ ! -e "$T/got" ]
+	kill -9 "$HOLDER"
+	wait_for 10 test -e "$T/got"
+	wait "$w"
+}
