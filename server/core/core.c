@@ -197,6 +197,11 @@ static int dg_sum_one(void *arg, const struct tnode *n)
 	return 0;
 }
 
+uint64_t core_digest_mismatches(const struct core *c)
+{
+	return c->dg_mismatches;
+}
+
 int64_t core_digest_full(const struct core *c)
 {
 	uint64_t sum = 0;
@@ -2033,6 +2038,27 @@ int core_snapshot_write(const struct core *c,
 		rc = core_snapshot_step(sa, SIZE_MAX);
 	core_snapshot_end(sa);
 	return rc < 0 ? rc : 0;
+}
+
+int core_snapshot_acls(const struct core *c,
+		       int (*emit)(void *arg, const void *rec, size_t len), void *arg)
+{
+	const struct acl_store *st = &c->acls;
+	struct jute_out o;
+	jute_out_init(&o);
+	int rc = 0;
+	for (uint32_t i = ACL_READ + 1; i < st->n && !rc; i++) {
+		if (!st->v[i].refs)
+			continue;
+		jute_put_int(&o, SNAP_ACL);
+		jute_put_int(&o, (int32_t)i);
+		jute_put_long(&o, 0);
+		zk_acl_vec_put(&o, &st->v[i].acl);
+		rc = o.err ? o.err : emit(arg, o.buf, o.len);
+		jute_out_reset(&o);
+	}
+	jute_out_free(&o);
+	return rc;
 }
 
 /* Deletes every descendant of n (a fuzzy snapshot's earlier incarnation of

@@ -408,6 +408,11 @@ int core_snapshot_write(const struct core *c,
  * complete: last zxid is set), or -EBADMSG.
  */
 int core_snapshot_load(struct core *c, const void *rec, size_t len);
+/* Emits, as the ACL records of core_snapshot_write, every ACL slot in use
+ * (the fixed slots 0 and 1 excepted), by slot: for a writer that needs
+ * the whole ACL map before the nodes.  Returns 0 or emit's error. */
+int core_snapshot_acls(const struct core *c,
+		       int (*emit)(void *arg, const void *rec, size_t len), void *arg);
 
 /* ------------------------------------------------------------------ stats */
 
@@ -434,6 +439,8 @@ void core_get_stats(const struct core *c, struct core_stats *st);
 /* ZooKeeper's tree digest of c by a full walk (digest.h), whether or not
  * cfg.digest keeps it incrementally: for checks.  O(nodes). */
 int64_t core_digest_full(const struct core *c);
+/* Applied txns whose digest stamp differed from the tree after them. */
+uint64_t core_digest_mismatches(const struct core *c);
 
 /* The three numbers of wchs as ZooKeeper prints them ("<watchers>
  * connections watching <paths> paths / Total watches:<watches>"): ZooKeeper

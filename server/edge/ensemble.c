@@ -262,6 +262,24 @@ static void op_applied(void *arg, const struct core_txn *t, void *cookie,
 		       struct zk_response *resp)
 {
 	struct server *srv = arg;
+	uint64_t mism = core_digest_mismatches(srv->core);
+	if (mism > srv->ens_digest_mismatches) {
+		/* counted as ZooKeeper counts it; logged at most once a second
+		 * here: a diverging tree would repeat it for every txn */
+		static uint64_t last_log_ms;
+		uint64_t now = uv_now(srv->loop);
+		if (now - last_log_ms >= 1000 || !last_log_ms) {
+			struct core_stats st;
+			core_get_stats(srv->core, &st);
+			slog_error("quorum",
+				   "the tree digest after txn 0x%" PRIx64 " differs from the leader's "
+				   "(%" PRIu64 " mismatches so far, the first at 0x%" PRIx64
+				   "): this member's data may differ from the leader's",
+				   core_txn_zxid(t), mism, st.digest_mismatch_zxid);
+			last_log_ms = now;
+		}
+	}
+	srv->ens_digest_mismatches = mism; /* a new tree (SNAP) counts anew */
 	if (core_txn_type(t) == ZOP_CLOSESESSION) {
 		/* expired or closed elsewhere: a connection here holding the
 		 * session learns it is gone */

@@ -48,9 +48,16 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <netdb.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "jute.h"
 #include "qcodec.h"
@@ -90,6 +97,15 @@ struct pconn {
 	int port;	     /* dialled port */
 	char addr[80];	     /* remote "ip:port" (or "host:port" dialled) */
 	struct jute_out out; /* not yet handed to the kernel */
+	/* A SNAP sent by a forked child (snap_fork): SS_PRE while `out`
+	 * still holds what went before it, SS_CHILD once the child owns the
+	 * socket; packets sent meanwhile wait in `held`. */
+	enum { SS_NONE, SS_PRE, SS_CHILD } snap_state;
+	pid_t snap_pid;
+	int snap_go; /* write end of the child's start pipe, -1 once used */
+	uint64_t snap_t0;
+	uint64_t *snap_sent; /* shared with the child: bytes it wrote */
+	struct jute_out held;
 	uint8_t *wbuf;	     /* the write in flight: wbuf[woff..wlen) */
 	size_t wlen, woff;
 	size_t allow;	     /* queued bytes past which the peer is too slow */
@@ -133,6 +149,9 @@ struct peer_net {
 	uv_prepare_t prep;
 	uv_check_t check;
 	uv_idle_t down_idle;
+	uv_timer_t snap_timer; /* reaps SNAP children while any runs */
+	struct pconn **snaps;  /* connections with a SNAP child (a ref each) */
+	size_t nsnaps, capsnaps;
 	struct pconn *conns;
 	int refs; /* handles, connections, and 1 until peer_net_close */
 	bool closing;
@@ -159,6 +178,7 @@ static void net_free(struct peer_net *n)
 	free(n->peers);
 	free(n->config_text);
 	free(n->snap_super);
+	free(n->snaps);
 	free(n->rbuf);
 	free(n);
 }
@@ -198,6 +218,7 @@ static void conn_unref(struct pconn *c)
 		return;
 	struct peer_net *n = c->net;
 	jute_out_free(&c->out);
+	jute_out_free(&c->held);
 	free(c->wbuf);
 	if (c->kind == CK_QUORUM)
 		qc_reader_free(&c->rd);
@@ -219,6 +240,8 @@ static struct pconn *conn_new(struct peer_net *n, enum ckind kind, bool outbound
 	c->outbound = outbound;
 	c->allow = kind == CK_QUORUM ? n->max_queued : ELECTION_OUT_MAX;
 	jute_out_init(&c->out);
+	jute_out_init(&c->held);
+	c->snap_go = -1;
 	if (kind == CK_QUORUM)
 		qc_reader_init(&c->rd, outbound, n->max_buffer, &n->snap_cfg);
 	uv_tcp_init(n->loop, &c->tcp);
@@ -297,7 +320,7 @@ static void schedule_down(struct peer *p, struct peer_net *n)
 
 static size_t conn_queued(const struct pconn *c)
 {
-	return c->out.len + (c->writing ? c->wlen - c->woff : 0);
+	return c->out.len + c->held.len + (c->writing ? c->wlen - c->woff : 0);
 }
 
 static void conn_flush(struct pconn *c);
@@ -321,10 +344,16 @@ static void on_write(uv_write_t *w, int status)
 	conn_flush(c);
 }
 
+static void snap_start_child(struct pconn *c);
+
 static void conn_flush(struct pconn *c)
 {
-	if (c->state != CS_UP || c->writing)
+	if (c->state != CS_UP || c->writing || c->snap_state == SS_CHILD)
 		return;
+	if (c->out.len == 0 && c->snap_state == SS_PRE) {
+		snap_start_child(c);
+		return;
+	}
 	if (c->out.len == 0) {
 		if (c->close_after_flush)
 			conn_close(c, false, "hello sent");
@@ -343,6 +372,10 @@ static void conn_flush(struct pconn *c)
 	}
 	if ((size_t)n == c->out.len) {
 		jute_out_reset(&c->out);
+		if (c->snap_state == SS_PRE) {
+			snap_start_child(c);
+			return;
+		}
 		if (c->out.cap > READ_CHUNK) {
 			/* a SNAP went out: don't keep its buffer */
 			jute_out_free(&c->out);
@@ -376,7 +409,7 @@ static void flush_all(struct peer_net *n)
 	n->dirty = false;
 	for (struct pconn *c = n->conns, *next; c; c = next) {
 		next = c->next;
-		if (c->out.len && c->state == CS_UP && !c->writing)
+		if ((c->out.len || c->snap_state == SS_PRE) && c->state == CS_UP && !c->writing)
 			conn_flush(c);
 	}
 }
@@ -525,6 +558,14 @@ static void conn_close(struct pconn *c, bool report, const char *why)
 	if (c->kind == CK_ELECTION && c->counted)
 		n->st.election_conns--;
 	c->counted = false;
+	if (c->snap_pid > 0) {
+		/* its reaper sees it gone (snap_reap) */
+		kill(c->snap_pid, SIGKILL);
+	}
+	if (c->snap_go >= 0) {
+		close(c->snap_go);
+		c->snap_go = -1;
+	}
 	slog_debug("peer", "%s connection with server %" PRId64 " (%s) closed: %s", kind_name(c),
 		   c->peer ? c->peer->id : -1, c->addr, why);
 	if (c->gai_pending)
@@ -840,6 +881,187 @@ static void election_input(struct pconn *c, const uint8_t *b, size_t len)
 	}
 }
 
+/* ================================================================ SNAP child */
+
+/*
+ * A SNAP is the leader's whole tree (a million znodes: ~180 MB).  Encoded
+ * in the loop, it would stall every client of the leader for as long as
+ * encoding takes, and the learner could start parsing only after it.  So
+ * the leader forks: the child holds the tree exactly as it was when the
+ * SNAP was sent (copy-on-write) and streams its encoding straight into the
+ * socket, a MiB at a time, while the learner parses as bytes come and the
+ * parent goes on serving.  The parent first writes what it had queued
+ * before the SNAP, then tells the child to start (a byte on a pipe), and
+ * holds every later packet for this learner until the child exits: its
+ * status says whether the stream went out whole.  If fork fails, the SNAP
+ * is encoded in the loop as before.  The child only encodes and writes:
+ * no logging, no libuv, _exit at the end, and it dies with the parent.
+ */
+
+struct child_out {
+	int fd, go;
+	bool started;
+	uint64_t *sent;
+};
+
+static int child_write(void *arg, const void *buf, size_t len)
+{
+	struct child_out *co = arg;
+	if (!co->started) {
+		char b;
+		if (read(co->go, &b, 1) != 1)
+			return -EPIPE; /* the parent gave up on it */
+		close(co->go);
+		co->started = true;
+	}
+	const uint8_t *p = buf;
+	while (len) {
+		ssize_t k = send(co->fd, p, len, MSG_NOSIGNAL);
+		if (k > 0) {
+			p += k;
+			len -= (size_t)k;
+			*co->sent += (uint64_t)k;
+			continue;
+		}
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			/* the socket is non-blocking (shared with the parent): a
+			 * learner that reads nothing for a minute is gone */
+			struct pollfd pf = {.fd = co->fd, .events = POLLOUT};
+			int r = poll(&pf, 1, 60000);
+			if (r > 0 || (r < 0 && errno == EINTR))
+				continue;
+			return -ETIMEDOUT;
+		}
+		return -EPIPE;
+	}
+	return 0;
+}
+
+static void on_snap_timer(uv_timer_t *t);
+
+static int snap_fork(struct pconn *c, const struct zmsg *m)
+{
+	struct peer_net *n = c->net;
+	uv_os_fd_t fd;
+	int go[2];
+	if (uv_fileno((uv_handle_t *)&c->tcp, &fd) < 0)
+		return -1;
+	uint64_t *sent = mmap(NULL, sizeof(*sent), PROT_READ | PROT_WRITE,
+			      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (sent == MAP_FAILED)
+		return -1;
+	*sent = 0;
+	if (pipe2(go, O_CLOEXEC) < 0) {
+		munmap(sent, sizeof(*sent));
+		return -1;
+	}
+	pid_t pid = fork();
+	if (pid < 0) {
+		slog_warn("peer", "cannot fork a SNAP sender (%s): encoding it in the loop",
+			  strerror(errno));
+		close(go[0]);
+		close(go[1]);
+		munmap(sent, sizeof(*sent));
+		return -1;
+	}
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() == 1)
+			_exit(3);
+		close(go[1]);
+		struct child_out co = {.fd = fd, .go = go[0], .sent = sent};
+		int rc = qc_snap_packet_stream(m, 1u << 20, child_write, &co);
+		_exit(rc ? 1 : 0);
+	}
+	close(go[0]);
+	c->snap_pid = pid;
+	c->snap_go = go[1];
+	c->snap_state = SS_PRE;
+	c->snap_t0 = uv_hrtime();
+	c->snap_sent = sent;
+	c->refs++; /* until reaped */
+	n->st.packets_out++;
+	if (n->nsnaps == n->capsnaps) {
+		n->capsnaps = n->capsnaps ? 2 * n->capsnaps : 4;
+		n->snaps = xrealloc(n->snaps, n->capsnaps * sizeof(*n->snaps));
+	}
+	n->snaps[n->nsnaps++] = c;
+	if (n->nsnaps == 1)
+		uv_timer_start(&n->snap_timer, on_snap_timer, 2, 2);
+	slog_info("peer", "SNAP 0x%" PRIx64 " for server %" PRId64 ": streamed by child %d",
+		  m->zxid, c->peer ? c->peer->id : -1, (int)pid);
+	mark_dirty(c);
+	return 0;
+}
+
+/* What went before the SNAP is written: the child may start. */
+static void snap_start_child(struct pconn *c)
+{
+	char b = 1;
+	if (write(c->snap_go, &b, 1) != 1) {
+		conn_close(c, true, "cannot start the SNAP sender");
+		return;
+	}
+	close(c->snap_go);
+	c->snap_go = -1;
+	c->snap_state = SS_CHILD;
+}
+
+/* The child of c exited with wait status st. */
+static void snap_reaped(struct pconn *c, int st)
+{
+	c->snap_pid = 0;
+	bool ok = WIFEXITED(st) && WEXITSTATUS(st) == 0;
+	uint64_t sent = *c->snap_sent;
+	munmap(c->snap_sent, sizeof(*c->snap_sent));
+	c->snap_sent = NULL;
+	c->net->st.bytes_out += sent;
+	if (c->state == CS_CLOSED) {
+		c->snap_state = SS_NONE;
+		return;
+	}
+	if (!ok || c->snap_state != SS_CHILD) {
+		slog_warn("peer", "the SNAP sender for server %" PRId64 " failed (%s %d): closing",
+			  c->peer ? c->peer->id : -1, WIFEXITED(st) ? "exit" : "signal",
+			  WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+		c->snap_state = SS_NONE;
+		conn_close(c, true, "SNAP sender failed");
+		return;
+	}
+	slog_info("peer", "SNAP for server %" PRId64 ": %" PRIu64 " KB streamed in %" PRIu64 " ms",
+		  c->peer ? c->peer->id : -1, sent >> 10, (uv_hrtime() - c->snap_t0) / 1000000);
+	/* the packets held meanwhile go out now, in order */
+	c->snap_state = SS_NONE;
+	struct jute_out t = c->out;
+	c->out = c->held;
+	c->held = t;
+	mark_dirty(c);
+	conn_flush(c);
+}
+
+static void on_snap_timer(uv_timer_t *t)
+{
+	struct peer_net *n = t->data;
+	for (size_t i = 0; i < n->nsnaps;) {
+		struct pconn *c = n->snaps[i];
+		int st;
+		pid_t pid = waitpid(c->snap_pid, &st, WNOHANG);
+		if (pid == 0 || (pid < 0 && errno == EINTR)) {
+			i++;
+			continue;
+		}
+		if (pid < 0)
+			st = 0x7f00; /* not ours to wait for any more: a failure */
+		n->snaps[i] = n->snaps[--n->nsnaps];
+		snap_reaped(c, st);
+		conn_unref(c);
+	}
+	if (n->nsnaps == 0)
+		uv_timer_stop(&n->snap_timer);
+}
+
 /* ================================================================ quorum */
 
 static void discard(struct zmsg *m)
@@ -852,11 +1074,18 @@ static void discard(struct zmsg *m)
 
 /* Encodes m onto c.  Returns 0, or a negative errno with c closed (and
  * channel_down reported). */
+static int snap_fork(struct pconn *c, const struct zmsg *m);
+
 static int quorum_put(struct pconn *c, const struct zmsg *m)
 {
 	struct peer_net *n = c->net;
-	size_t before = c->out.len;
-	int rc = qc_packet_put(&c->out, m, !c->outbound, NULL);
+	if (m->type == ZM_SNAP && c->snap_state == SS_NONE && !c->outbound && snap_fork(c, m) == 0)
+		return 0;
+	/* while a child sends a SNAP, later packets wait for it */
+	struct jute_out *o = c->snap_state != SS_NONE ? &c->held : &c->out;
+	size_t before = o->len;
+	uint64_t t0 = m->type == ZM_SNAP ? uv_hrtime() : 0;
+	int rc = qc_packet_put(o, m, !c->outbound, NULL);
 	if (rc) {
 		slog_error("peer",
 			   "quorum: cannot encode %s for server %" PRId64
@@ -865,9 +1094,12 @@ static int quorum_put(struct pconn *c, const struct zmsg *m)
 		conn_close(c, true, "encoding failed");
 		return rc;
 	}
-	size_t size = c->out.len - before;
-	if (m->type == ZM_SNAP)
+	size_t size = o->len - before;
+	if (m->type == ZM_SNAP) {
 		c->allow += size; /* a SNAP is the resync itself: never too big */
+		slog_info("peer", "SNAP for server %" PRId64 ": %zu KB encoded in %" PRIu64 " ms",
+			  c->peer->id, size >> 10, (uv_hrtime() - t0) / 1000000);
+	}
 	n->st.packets_out++;
 	n->st.bytes_out += size;
 	mark_dirty(c);
@@ -1183,8 +1415,9 @@ int peer_net_open(struct peer_net **out, uv_loop_t *loop, const struct peer_net_
 	uv_prepare_init(loop, &n->prep);
 	uv_check_init(loop, &n->check);
 	uv_idle_init(loop, &n->down_idle);
-	n->prep.data = n->check.data = n->down_idle.data = n;
-	n->refs += 3;
+	uv_timer_init(loop, &n->snap_timer);
+	n->prep.data = n->check.data = n->down_idle.data = n->snap_timer.data = n;
+	n->refs += 4;
 	uv_prepare_start(&n->prep, on_prepare);
 	uv_check_start(&n->check, on_check);
 	uv_unref((uv_handle_t *)&n->prep);
@@ -1293,6 +1526,21 @@ void peer_net_close(struct peer_net *n, void (*done)(void *arg), void *arg)
 	uv_close((uv_handle_t *)&n->prep, on_net_handle_closed);
 	uv_close((uv_handle_t *)&n->check, on_net_handle_closed);
 	uv_close((uv_handle_t *)&n->down_idle, on_net_handle_closed);
+	/* SNAP children still running die with their connections (killed in
+	 * conn_close); reap them now so that none is left a zombie */
+	for (size_t i = 0; i < n->nsnaps; i++) {
+		struct pconn *c = n->snaps[i];
+		if (c->snap_pid > 0) {
+			kill(c->snap_pid, SIGKILL);
+			waitpid(c->snap_pid, NULL, 0);
+			c->snap_pid = 0;
+			munmap(c->snap_sent, sizeof(*c->snap_sent));
+			c->snap_sent = NULL;
+		}
+		conn_unref(c);
+	}
+	n->nsnaps = 0;
+	uv_close((uv_handle_t *)&n->snap_timer, on_net_handle_closed);
 	for (size_t i = 0; i < n->npeers; i++)
 		if (n->peers[i]->member && n->peers[i] != n->me)
 			uv_close((uv_handle_t *)&n->peers[i]->retry, on_retry_closed);

@@ -111,6 +111,7 @@ struct server {
 	int ens_role; /* enum zab_role */
 	uint64_t ens_looking_since; /* loop ms */
 	uint64_t ens_last_proposal_size;
+	uint64_t ens_digest_mismatches; /* as last logged */
 	void (*ens_close_done)(struct server *srv);
 
 	/* statistics (4lw) */

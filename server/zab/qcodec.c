@@ -263,6 +263,23 @@ static int put_request(struct jute_out *o, const struct zmsg *m)
 	return 0;
 }
 
+int qc_snap_packet_stream(const struct zmsg *m, size_t chunk,
+			  int (*out)(void *arg, const void *buf, size_t len), void *arg)
+{
+	if (m->type != ZM_SNAP || !m->snap)
+		return -EINVAL;
+	/* QuorumPacket {type, zxid, data null, authinfo null}, the tree after */
+	uint8_t h[20];
+	jute_store32(h, (uint32_t)ZM_SNAP);
+	jute_store64(h + 4, (uint64_t)m->zxid);
+	jute_store32(h + 12, UINT32_MAX);
+	jute_store32(h + 16, UINT32_MAX);
+	int rc = out(arg, h, sizeof(h));
+	if (rc)
+		return rc;
+	return qc_snap_stream(m->snap, true, chunk, out, arg);
+}
+
 int qc_packet_put(struct jute_out *o, const struct zmsg *m, bool from_leader,
 		  const int64_t *digest)
 {

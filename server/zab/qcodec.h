@@ -232,6 +232,15 @@ int64_t qc_tree_digest(const struct core *c);
  * `signature` the leader's "BenWasHere" after it.  Returns 0 or -ENOMEM.
  */
 int qc_snap_put(struct jute_out *o, const struct core *c, bool signature);
+/* The same bytes handed to out() in pieces of about `chunk` bytes (0:
+ * 1 MiB) as the tree is walked, for a sender that streams: returns 0, the
+ * first non-zero out() result, or -ENOMEM. */
+int qc_snap_stream(const struct core *c, bool signature, size_t chunk,
+		   int (*out)(void *arg, const void *buf, size_t len), void *arg);
+/* A whole SNAP QuorumPacket (m->type ZM_SNAP, m->snap the tree) as
+ * qc_packet_put encodes it, streamed the same way. */
+int qc_snap_packet_stream(const struct zmsg *m, size_t chunk,
+			  int (*out)(void *arg, const void *buf, size_t len), void *arg);
 
 /*
  * Parser of that stream building a fresh core (core_new(cfg)) whose last

@@ -114,12 +114,25 @@ int64_t qc_tree_digest(const struct core *c)
 
 /* ================================================================ serialize */
 
+/*
+ * The stream is produced in one walk of core_snapshot_write's records,
+ * in order, flushed to the caller every `chunk` bytes: sessions come
+ * first in those records and are gathered; at the first record after
+ * them the session list and the whole ACL map (core_snapshot_acls, by
+ * slot; the walk's own ACL records are then skipped) go out, then every
+ * node as it comes.  The map always holds the core's fixed slot 1
+ * (READ_ACL_UNSAFE, which /zookeeper/config uses): ZooKeeper drops
+ * entries no node references when it loads a tree.
+ */
 struct sput {
-	struct jute_out *o;     /* nodes go straight here */
-	struct jute_out prefix; /* sessions and ACL map, put in front at the end */
-	struct jute_out acls;
-	int32_t nsess, nacl;
-	bool read_used;
+	struct jute_out o; /* not yet handed to out() */
+	int (*out)(void *arg, const void *buf, size_t len);
+	void *arg;
+	size_t chunk;
+	struct jute_out sess; /* sessions until the prefix is out */
+	int32_t nsess;
+	bool prefix_done;
+	int err;
 };
 
 static void put_node(struct jute_out *o, const struct cnode *n)
@@ -150,82 +163,134 @@ static void put_node(struct jute_out *o, const struct cnode *n)
 	o->len += need;
 }
 
-static int sput_emit(void *arg, const void *rec, size_t len)
+static int sput_flush(struct sput *s, size_t min)
+{
+	if (s->o.err)
+		return s->o.err;
+	if (s->o.len < min || !s->o.len)
+		return 0;
+	int rc = s->out(s->arg, s->o.buf, s->o.len);
+	jute_out_reset(&s->o);
+	return rc;
+}
+
+/* One ACL map entry from a core ACL record (int idx, long refs,
+ * vector<ACL>): ZooKeeper's is long index, vector<ACL>. */
+static int acl_emit(void *arg, const void *rec, size_t len)
 {
 	struct sput *s = arg;
 	const uint8_t *r = rec;
+	if (len < 16 || jute_load32(r) != CR_ACL)
+		return -EBADMSG;
+	jute_put_long(&s->o, (int64_t)jute_load32(r + 4));
+	jute_put_raw(&s->o, r + 16, len - 16);
+	s->nsess++; /* counted here while the map is built: see put_prefix */
+	return s->o.err;
+}
+
+/* Sessions, then the ACL map. */
+static int put_prefix(struct sput *s, const struct core *c)
+{
+	jute_put_int(&s->o, s->nsess);
+	jute_put_raw(&s->o, s->sess.buf, s->sess.len);
+	jute_out_free(&s->sess);
+	size_t count_at = s->o.len;
+	jute_put_int(&s->o, 0); /* ACL count, patched */
+	s->nsess = 0;
+	int rc = core_snapshot_acls(c, acl_emit, s);
+	if (rc)
+		return rc;
+	int32_t nacl = s->nsess + 1;
+	/* the core's fixed slot 1: READ_ACL_UNSAFE */
+	jute_put_long(&s->o, 1);
+	jute_put_int(&s->o, 1);
+	jute_put_int(&s->o, ZK_PERM_READ);
+	jute_put_string(&s->o, "world");
+	jute_put_string(&s->o, "anyone");
+	if (s->o.err)
+		return s->o.err;
+	jute_store32(s->o.buf + count_at, (uint32_t)nacl);
+	s->prefix_done = true;
+	return 0;
+}
+
+struct sput_walk {
+	struct sput *s;
+	const struct core *c;
+};
+
+static int sput_emit(void *arg, const void *rec, size_t len)
+{
+	struct sput_walk *w = arg;
+	struct sput *s = w->s;
+	const uint8_t *r = rec;
 	if (len < 4)
 		return -EBADMSG;
-	switch (jute_load32(r)) {
-	case CR_SESSION:
-		if (len != 16)
+	int32_t kind = (int32_t)jute_load32(r);
+	if (kind == CR_SESSION) {
+		if (len != 16 || s->prefix_done)
 			return -EBADMSG;
-		jute_put_raw(&s->prefix, r + 4, 12); /* long id, int timeout */
+		jute_put_raw(&s->sess, r + 4, 12); /* long id, int timeout */
 		s->nsess++;
-		break;
-	case CR_ACL:
-		/* int idx, long refs, vector<ACL>: ZooKeeper's entry is long
-		 * index, vector<ACL> */
-		if (len < 16)
-			return -EBADMSG;
-		jute_put_long(&s->acls, (int64_t)jute_load32(r + 4));
-		jute_put_raw(&s->acls, r + 16, len - 16);
-		s->nacl++;
-		break;
-	case CR_NODE: {
-		struct cnode n;
-		if (parse_cnode(r, len, &n))
-			return -EBADMSG;
-		if (n.acl == 1)
-			s->read_used = true;
-		put_node(s->o, &n);
-		break;
+		return s->sess.err;
 	}
+	if (kind != CR_ACL && kind != CR_NODE)
+		return 0;
+	if (!s->prefix_done) {
+		int rc = put_prefix(s, w->c);
+		if (rc)
+			return rc;
 	}
-	return s->o->err ? s->o->err : s->acls.err ? s->acls.err : s->prefix.err;
+	if (kind == CR_ACL)
+		return 0; /* the map went out whole */
+	struct cnode n;
+	if (parse_cnode(r, len, &n))
+		return -EBADMSG;
+	put_node(&s->o, &n);
+	return sput_flush(s, s->chunk);
+}
+
+int qc_snap_stream(const struct core *c, bool signature, size_t chunk,
+		   int (*out)(void *arg, const void *buf, size_t len), void *arg)
+{
+	struct sput s;
+	memset(&s, 0, sizeof(s));
+	jute_out_init(&s.o);
+	jute_out_init(&s.sess);
+	s.out = out;
+	s.arg = arg;
+	s.chunk = chunk ? chunk : 1u << 20;
+	struct sput_walk w = {&s, c};
+	int rc = core_snapshot_write(c, sput_emit, &w);
+	if (!rc && !s.prefix_done)
+		rc = put_prefix(&s, c); /* cannot happen: there is always a root */
+	if (!rc) {
+		jute_put_string(&s.o, "/");
+		if (signature)
+			jute_put_string(&s.o, "BenWasHere");
+		rc = sput_flush(&s, 0);
+	}
+	jute_out_free(&s.o);
+	jute_out_free(&s.sess);
+	return rc;
+}
+
+static int to_jute(void *arg, const void *buf, size_t len)
+{
+	struct jute_out *o = arg;
+	jute_put_raw(o, buf, len);
+	return o->err;
 }
 
 int qc_snap_put(struct jute_out *o, const struct core *c, bool signature)
 {
-	struct sput s;
-	memset(&s, 0, sizeof(s));
-	s.o = o;
-	jute_out_init(&s.prefix);
-	jute_out_init(&s.acls);
 	size_t start = o->len;
 	/* one allocation for the whole stream: growing a 100 MB buffer by
 	 * doubling copies it over and over */
 	struct core_stats st;
 	core_get_stats(c, &st);
 	jute_out_reserve(o, st.data_size + st.nodes * 80 + 64);
-	jute_put_int(&s.prefix, 0); /* session count, patched */
-	int rc = core_snapshot_write(c, sput_emit, &s);
-	if (!rc && !s.prefix.err) {
-		jute_store32(s.prefix.buf, (uint32_t)s.nsess);
-		jute_put_int(&s.prefix, s.nacl + (s.read_used ? 1 : 0));
-		jute_put_raw(&s.prefix, s.acls.buf, s.acls.len);
-		if (s.read_used) {
-			/* the core's fixed slot 1: READ_ACL_UNSAFE */
-			jute_put_long(&s.prefix, 1);
-			jute_put_int(&s.prefix, 1);
-			jute_put_int(&s.prefix, ZK_PERM_READ);
-			jute_put_string(&s.prefix, "world");
-			jute_put_string(&s.prefix, "anyone");
-		}
-		rc = s.prefix.err;
-	}
-	/* the nodes are written: move them up behind sessions and ACLs (in
-	 * place: cheaper than a second buffer of their size) */
-	if (!rc && !jute_out_reserve(o, s.prefix.len)) {
-		memmove(o->buf + start + s.prefix.len, o->buf + start, o->len - start);
-		memcpy(o->buf + start, s.prefix.buf, s.prefix.len);
-		o->len += s.prefix.len;
-		jute_put_string(o, "/");
-		if (signature)
-			jute_put_string(o, "BenWasHere");
-	}
-	jute_out_free(&s.prefix);
-	jute_out_free(&s.acls);
+	int rc = qc_snap_stream(c, signature, 1u << 20, to_jute, o);
 	if (!rc)
 		rc = o->err;
 	if (rc && !o->err)
