@@ -20,8 +20,9 @@ the members' data compared, see tests/lib/ensembletest.py):
                     truncated (its own log says TRUNC), none of the
                     unacknowledged creates may appear anywhere, every
                     acknowledged one must, and all members serve the same
-                    tree.  In a mixed ensemble once with a zkfs and once with
-                    an Apache member truncated (the leader moved by restarts).
+                    tree, and Apache members count no digest mismatch.  In
+                    a mixed ensemble once with a zkfs and once with an
+                    Apache member truncated (the leader moved by restarts).
                     An Apache 3.8 new leader sends no TRUNC across an epoch
                     boundary but a SNAP (its log says why); accepted as such.
   ... no new writes the same without load, healed as soon as the majority
@@ -262,6 +263,11 @@ def truncate_scenario(ens, checks, trunc_seen, new_writes=True, rec=None, unacke
         checks.add("every member serves the same %s tree, stat fields too (%s, %.1fs after ready)"
                    % ("whole" if not rec else base, detail if same else "they differ", time.monotonic() - t_heal),
                    same, detail[:3000])
+        digests = dict((m.name, m.mntr().get("zk_digest_mismatches_count")) for m in ens.members if m.kind == "apache")
+        if digests:
+            checks.add("zk_digest_mismatches_count on Apache members: %s"
+                       % ", ".join("%s %s" % kv for kv in sorted(digests.items())),
+                       all(v == 0 for v in digests.values()), "%r" % digests)
     finally:
         close_clients(zk_old, zk_new)
 
