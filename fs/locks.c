@@ -127,7 +127,7 @@ static bool parse_cont(const char *name, struct cont *c)
 	static const struct {
 		const char *tok;
 		bool reader;
-	} toks[] = {{"__READ__", true}, {"__rlock__", true}, {"__WRITE__", false},
+	} toks[] = {{"__READ__", true}, {"__rlock__", true}, {"__WRIT__", false},
 		    {"__lock__", false}, {"lock-", false}};
 	size_t n = strlen(name);
 	int64_t seq = 0;
@@ -181,7 +181,7 @@ static char *contender_prefix(const char *dir, bool shared)
 	snprintf(uuid, sizeof(uuid), "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
 		 r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13],
 		 r[14], r[15]);
-	stem = shared ? "__READ__" : zkfs_cfg.lock_names == LOCKS_CURATOR_RW ? "__WRITE__" : "lock-";
+	stem = shared ? "__READ__" : zkfs_cfg.lock_names == LOCKS_CURATOR_RW ? "__WRIT__" : "lock-";
 	if (asprintf(&out, "%s%s_c_%s-%s", dir, strcmp(dir, "/") ? "/" : "", uuid, stem) < 0)
 		return NULL;
 	return out;

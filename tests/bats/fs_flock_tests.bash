@@ -23,7 +23,7 @@ lk_hold() {
 
 # Contender nodes in a znode's children or in its lock-root container.
 lk_contenders() {
-	zkcli children "$1" 2>/dev/null | grep -E '(lock-|__READ__|__WRITE__|__lock__|__rlock__)[0-9]{10}$' || true
+	zkcli children "$1" 2>/dev/null | grep -E '(lock-|__READ__|__WRIT__|__lock__|__rlock__)[0-9]{10}$' || true
 }
 
 # lk_count_is ZPATH N — ZPATH has N contender nodes now.
@@ -210,4 +210,82 @@ open(sys.argv[2], "w").close()' "$B/pf" "$T/got" &
 	kill -9 "$HOLDER"
 	wait_for 10 test -e "$T/got"
 	wait "$w"
+}
+
+# ---- Apache Curator interop (fs_flock_curator_*.bats)
+
+# lk_curator_build: compiles FlockCurator.java once per file (setup_file).
+lk_curator_build() {
+	local jars=/usr/share/java
+	[ -f $jars/curator-recipes.jar ] && command -v javac >/dev/null || return 0
+	LK_CP=$(ls $jars/{curator-recipes,curator-framework,curator-client,zookeeper,zookeeper-jute,guava,slf4j-api,slf4j-nop,netty-handler,netty-common,commons-lang3}.jar 2>/dev/null | tr '\n' ':')
+	timeout 120 javac -cp "$LK_CP" -d "$BATS_FILE_TMPDIR" "$BATS_TEST_DIRNAME/FlockCurator.java" || return 1
+	echo "$LK_CP$BATS_FILE_TMPDIR" >"$BATS_FILE_TMPDIR/cp"
+}
+
+# curator ARGS... — FlockCurator against the server (ZooKeeper path args).
+curator() {
+	timeout 60 java -cp "$(cat "$BATS_FILE_TMPDIR/cp")" FlockCurator "$ZK_HOSTS" "$@"
+}
+
+lk_curator_setup() {
+	[ -f "$BATS_FILE_TMPDIR/cp" ] || skip "no javac or libcurator-recipes-java (make deps)"
+	lk_setup
+}
+
+t_curator_mutex_both_ways() {
+	lk_curator_setup
+	mkdir "$A/svc"
+	wait_for 10 test -d "$B/svc"
+	# Curator holds: flock -n on either host fails; a blocking flock waits for it
+	curator "$NS/svc" hold mutex "$T/jheld" 4 &
+	local j=$!
+	wait_for 30 test -e "$T/jheld"
+	run flock -n "$A/svc/.zdata" -c true
+	[ "$status" -ne 0 ]
+	run flock -n "$B/svc/.zdata" -c true
+	[ "$status" -ne 0 ]
+	flock -x "$B/svc/.zdata" -c "touch '$T/fgot'"
+	[ -e "$T/fgot" ]
+	wait "$j"
+	# a shell holds: Curator's InterProcessMutex cannot take it
+	lk_hold "$A/svc/.zdata" -x "$T/held"
+	run curator "$NS/svc" try mutex
+	[ "$output" = busy ]
+	kill "$HOLDER"
+	wait "$HOLDER" 2>/dev/null || true
+	run curator "$NS/svc" try mutex
+	[ "$output" = got ]
+}
+
+t_curator_rwlock() {
+	lk_curator_setup
+	fs_umount "$A"
+	fs_mount "$A" lock_names=curator-rw
+	mkdir "$A/rw"
+	wait_for 10 test -d "$B/rw"
+	# shell readers and a Curator reader share; Curator's writer cannot enter
+	lk_hold "$A/rw/.zdata" -s "$T/r1"
+	local r1=$HOLDER
+	run curator "$NS/rw" try read
+	[ "$output" = got ]
+	run curator "$NS/rw" try write
+	[ "$output" = busy ]
+	kill "$r1"
+	wait "$r1" 2>/dev/null || true
+	# a shell writer (named __WRIT__ on this mount) excludes Curator's readers
+	lk_hold "$A/rw/.zdata" -x "$T/w1"
+	run curator "$NS/rw" try read
+	[ "$output" = busy ]
+	kill "$HOLDER"
+	wait "$HOLDER" 2>/dev/null || true
+	# Curator's writer holds: a shell reader on the other host waits for it
+	curator "$NS/rw" hold write "$T/jw" 3 &
+	local j=$!
+	wait_for 30 test -e "$T/jw"
+	run flock -n -s "$B/rw/.zdata" -c true
+	[ "$status" -ne 0 ]
+	flock -s "$B/rw/.zdata" -c "touch '$T/rgot'"
+	[ -e "$T/rgot" ]
+	wait "$j"
 }
