@@ -396,17 +396,17 @@ static void rec_grow(struct core *c)
 		rec_push(&c->chtab[r->hash & nmask], r);
 }
 
-/* Records the new state of path for the prep in progress (copying the
- * ACL), and moves the prep digest by the node's change of hash. */
-static void stage(struct core *c, const char *path, size_t len, const struct nview *v)
+/* Records the new state v of path for the prep in progress (copying the
+ * ACL), and moves the prep digest by the node's change of hash: old_zh is
+ * its hash before (the zh of its view; 0 if it did not exist). */
+static void stage(struct core *c, const char *path, size_t len, const struct nview *v,
+		  uint32_t old_zh)
 {
 	uint64_t delta = 0;
 	uint32_t zh = 0;
 	if (c->cfg.digest) {
-		struct nview old;
-		view(c, path, len, &old);
 		zh = view_zh(path, len, v);
-		delta = (uint64_t)zh - (uint64_t)(old.exists ? old.zh : 0);
+		delta = (uint64_t)zh - (uint64_t)old_zh;
 		c->prep_digest += delta;
 	}
 	struct chrec *r = xmalloc(sizeof(*r) + len + 1);
@@ -581,7 +581,7 @@ static int prep_create(struct core *c, int64_t sid, const struct core_auth *auth
 	pv.cversion++;
 	pv.nkids++;
 	pv.pzxid = c->prep_zxid;
-	stage(c, path, plen, &pv);
+	stage(c, path, plen, &pv, pv.zh);
 	memset(&nv, 0, sizeof(nv));
 	nv.exists = true;
 	nv.kind = kind;
@@ -591,7 +591,7 @@ static int prep_create(struct core *c, int64_t sid, const struct core_auth *auth
 	nv.acl = &acl;
 	if (c->cfg.digest)
 		nv.crc_pd = dg_path_data(full, len, op->data, op->data_len);
-	stage(c, full, len, &nv);
+	stage(c, full, len, &nv, 0);
 
 	struct txn_op *x = txn_push(t, TX_CREATE, rtype, full);
 	if (op->data_len > 0)
@@ -609,9 +609,10 @@ fail:
 	return rc;
 }
 
-/* Stages the deletion of an existing node (parent loses a child). */
-static void stage_delete(struct core *c, const char *path, size_t len, struct core_txn *t,
-			 int32_t rtype)
+/* Stages the deletion of an existing node (parent loses a child); zh is
+ * the node's hash (its view's). */
+static void stage_delete(struct core *c, const char *path, size_t len, uint32_t zh,
+			 struct core_txn *t, int32_t rtype)
 {
 	size_t plen = zk_path_parent_len(path, len);
 	struct nview pv, nv;
@@ -619,9 +620,9 @@ static void stage_delete(struct core *c, const char *path, size_t len, struct co
 	if (pv.nkids)
 		pv.nkids--;
 	pv.pzxid = c->prep_zxid;
-	stage(c, path, plen, &pv);
+	stage(c, path, plen, &pv, pv.zh);
 	memset(&nv, 0, sizeof(nv));
-	stage(c, path, len, &nv);
+	stage(c, path, len, &nv, zh);
 	struct txn_op *x = txn_push(t, TX_DELETE, rtype, NULL);
 	x->path = xstrndup(path, len);
 }
@@ -649,7 +650,7 @@ static int prep_delete(struct core *c, int64_t sid, const struct core_auth *auth
 		return ZE_BADVERSION;
 	if (nv.nkids > 0)
 		return ZE_NOTEMPTY;
-	stage_delete(c, path, len, t, rtype);
+	stage_delete(c, path, len, nv.zh, t, rtype);
 	return 0;
 }
 
@@ -685,7 +686,7 @@ static int prep_setdata(struct core *c, int64_t sid, const struct core_auth *aut
 	nv.mzxid = c->prep_zxid;
 	if (c->cfg.digest)
 		nv.crc_pd = dg_path_data(path, len, op->data, op->data_len);
-	stage(c, path, len, &nv);
+	stage(c, path, len, &nv, nv.zh);
 	struct txn_op *x = txn_push(t, TX_SETDATA, ZOP_SETDATA, path);
 	if (op->data_len > 0)
 		x->data = xmemdup(op->data, (size_t)op->data_len);
@@ -719,7 +720,7 @@ static int prep_setacl(struct core *c, int64_t sid, const struct core_auth *auth
 	}
 	nv.aversion++;
 	nv.acl = &acl;
-	stage(c, path, len, &nv);
+	stage(c, path, len, &nv, nv.zh);
 	struct txn_op *x = txn_push(t, TX_SETACL, ZOP_SETACL, path);
 	x->acl = acl; /* moved */
 	x->version = nv.aversion;
@@ -819,7 +820,7 @@ static void prep_close_ephemerals(struct core *c, int64_t sid, struct core_txn *
 			struct nview v;
 			view(c, p, len, &v);
 			if (v.exists && v.kind == TN_EPHEMERAL && v.owner == sid)
-				stage_delete(c, p, len, t, ZOP_DELETE);
+				stage_delete(c, p, len, v.zh, t, ZOP_DELETE);
 			if (p != buf)
 				free(p);
 		}
@@ -834,7 +835,7 @@ static void prep_close_ephemerals(struct core *c, int64_t sid, struct core_txn *
 		struct nview v;
 		view(c, r->path, r->len, &v); /* newest (a staged delete wins) */
 		if (v.exists && v.kind == TN_EPHEMERAL && v.owner == sid)
-			stage_delete(c, r->path, r->len, t, ZOP_DELETE);
+			stage_delete(c, r->path, r->len, v.zh, t, ZOP_DELETE);
 	}
 }
 
@@ -927,7 +928,7 @@ int core_prep_delete_container(struct core *c, const char *path, int64_t now_ms,
 	if (rc)
 		fail_single(c, t, rc);
 	else
-		stage_delete(c, path, len, t, ZOP_DELETECONTAINER);
+		stage_delete(c, path, len, nv.zh, t, ZOP_DELETECONTAINER);
 	finish(c, t);
 	*out = t;
 	return 0;

@@ -58,7 +58,7 @@ int tree_init(struct tree *t)
 	memset(t, 0, sizeof(*t));
 	t->mask = 1023;
 	t->tab = xcalloc(t->mask + 1, sizeof(*t->tab));
-	t->root = node_alloc("", 0, NULL, -1);
+	t->root = node_alloc("", 0, NULL, 0); /* empty, not null: as ZooKeeper's root */
 	t->root->hash = tree_hash("/", 1);
 	t->tab[t->root->hash & t->mask] = t->root;
 	t->count = 1;

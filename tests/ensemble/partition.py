@@ -254,12 +254,7 @@ def truncate_scenario(ens, checks, trunc_seen, new_writes=True, rec=None, unacke
                          for m in ens.members)
             what = "every member answers getData(\"/\") with the same data (%s)" % (
                 ", ".join("%s %r" % kv for kv in sorted(roots.items())))
-            if len(set(roots.values())) > 1 and set(roots.values()) <= set([None, ""]):
-                checks.tap.todo("%s: %s" % (checks.prefix, what), False,
-                                "zkfs-server bug: getData(\"/\") answers null data where Apache answers "
-                                "empty data")
-            else:
-                checks.add(what, len(set(roots.values())) == 1)
+            checks.add(what, len(set(roots.values())) == 1)
         checks.add("every member serves the same %s tree, stat fields too (%s, %.1fs after ready)"
                    % ("whole" if not rec else base, detail if same else "they differ", time.monotonic() - t_heal),
                    same, detail[:3000])

@@ -62,6 +62,17 @@ static bool chance(double p)
 	return (double)(rnd() >> 11) / (double)(1ull << 53) < p;
 }
 
+/* A second stream for the shapes of writes (setACL, multi, sequential):
+ * drawing them from rnd() would change every seed's fault schedule. */
+static uint64_t shape_state;
+static uint32_t shape_rnd(uint32_t n)
+{
+	uint64_t z = (shape_state += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return (uint32_t)((z ^ (z >> 31)) % n);
+}
+
 /* ------------------------------------------------------------------ state */
 
 struct dlog {
@@ -87,6 +98,7 @@ struct srv {
 	int64_t disk_busy_until;
 	uint64_t gen; /* incarnation: events of a dead incarnation are dropped */
 	int64_t prev_applied;
+	uint64_t applies; /* a full digest walk checks every 8th */
 	int64_t applied_since_snap;
 	bool serving;
 	bool slow_disk;
@@ -525,9 +537,13 @@ static void sess_cb(void *arg, int64_t sid, int32_t timeout, uint32_t neph)
 	sess_hash_acc += h * 0xbf58476d1ce4e5b9ull;
 }
 
+/* The tree digest the core keeps as it applies (checked against full
+ * walks in on_applied) and a hash of the session table. */
 static void digest_of(const struct core *c, int64_t *d, uint64_t *sh)
 {
-	*d = qc_tree_digest(c);
+	struct core_stats st;
+	core_get_stats(c, &st);
+	*d = st.digest;
 	sess_hash_acc = 0;
 	core_sessions_each(c, sess_cb, NULL);
 	*sh = sess_hash_acc;
@@ -639,15 +655,20 @@ static void on_applied(void *arg, const struct core_txn *t, void *cookie,
 		trace("server %" PRId64 " applies 0x%" PRIx64 " type %d session %" PRIx64 " err %d",
 		      s->id, zxid, core_txn_type(t), core_txn_session(t), core_txn_err(t));
 	record_digest(s, zxid);
-	/* the digest the core keeps as it goes equals a full walk, and the
-	 * stamp prep put on the txn is the tree after it */
+	/* the stamp prep put on the txn is the tree after it (the digest the
+	 * core keeps, which replicas compare above); every 8th apply, and
+	 * every one in the first 64, a full walk by the snapshot codec checks
+	 * the kept digest itself */
 	struct core_stats st;
 	core_get_stats(s->core, &st);
-	int64_t full = core_digest_full(s->core);
-	if (st.digest != full)
-		failf("server %" PRId64 " after 0x%" PRIx64 ": kept digest %" PRIx64
-		      " but the tree's is %" PRIx64,
-		      s->id, zxid, st.digest, full);
+	int64_t full = st.digest;
+	if (s->applies++ % 8 == 0 || s->applies < 64) {
+		full = qc_tree_digest(s->core);
+		if (st.digest != full)
+			failf("server %" PRId64 " after 0x%" PRIx64 ": kept digest %" PRIx64
+			      " but the tree's is %" PRIx64,
+			      s->id, zxid, st.digest, full);
+	}
 	int64_t stamp;
 	if (core_txn_digest(t, &stamp) && stamp != full)
 		failf("server %" PRId64 ": txn 0x%" PRIx64 " stamped %" PRIx64 " but the tree after"
@@ -953,6 +974,32 @@ static void client_op(int ci)
 		req.op.version = -1;
 		req.op.path = op->path;
 		req.op.type = req.type;
+		/* now and then the other writes the tree digest must follow */
+		struct zk_op mops[3];
+		char seqp[80];
+		uint32_t shape = shape_rnd(20);
+		if (shape == 0) {
+			req.type = req.op.type = ZOP_SETACL;
+			acl.perms = shape_rnd(2) ? ZK_PERM_ALL : ZK_PERM_ALL & ~ZK_PERM_ADMIN;
+		} else if (shape == 1) {
+			snprintf(seqp, sizeof(seqp), "%s-", op->path);
+			req.type = req.op.type = ZOP_CREATE;
+			req.op.flags = ZK_PERSISTENT_SEQUENTIAL;
+			req.op.path = seqp;
+		} else if (shape == 2 || shape == 3) {
+			/* create (may fail: the whole multi then fails), setData, check */
+			memset(mops, 0, sizeof(mops));
+			for (int i = 0; i < 3; i++) {
+				mops[i] = req.op;
+				mops[i].version = -1;
+			}
+			mops[0].type = ZOP_CREATE;
+			mops[1].type = ZOP_SETDATA;
+			mops[2].type = ZOP_CHECK;
+			req.type = ZOP_MULTI;
+			req.nops = 3;
+			req.ops = mops;
+		}
 		rc = zab_submit(s->z, S->now, c->session, NULL, &req, op);
 	} else if (r < 85 && c->session) {
 		op->kind = 5;
@@ -1071,6 +1118,7 @@ static int run_seed(uint64_t seed, bool verbose, bool wire)
 	S->verbose = verbose;
 	S->wire = wire;
 	rng_state = seed * 0x2545f4914f6cdd1dull + 1;
+	shape_state = seed * 0x9e3779b97f4a7c15ull + 7;
 	int voters = chance(0.6) ? 3 : 5;
 	int observers = (int)rrange(0, 2);
 	S->n = voters + observers;
@@ -1179,6 +1227,9 @@ static int run_seed(uint64_t seed, bool verbose, bool wire)
 			int64_t d;
 			uint64_t sh;
 			digest_of(s->core, &d, &sh);
+			if (d != qc_tree_digest(s->core))
+				failf("server %" PRId64 " ends with a kept digest that is not its tree's",
+				      s->id);
 			if (last == -1) {
 				last = z;
 				d0 = d;

@@ -1130,13 +1130,14 @@ static void test_snap_stream(void **state)
 	struct core *fresh = new_core();
 	snap_roundtrip(fresh, true);
 	/* a fresh core's stream: no sessions, ACL 1 = READ for
-	 * /zookeeper/config, nodes "", /zookeeper, ... */
+	 * /zookeeper/config, nodes "" (empty data, as ZooKeeper's root),
+	 * /zookeeper, ... */
 	struct jute_out o;
 	jute_out_init(&o);
 	assert_int_equal(qc_snap_put(&o, fresh, false), 0);
 	uint8_t want[64];
 	size_t n = unhex("00000000 00000001 0000000000000001 00000001 00000001 "
-			 "00000005776f726c64 00000006616e796f6e65 00000000 ffffffff "
+			 "00000005776f726c64 00000006616e796f6e65 00000000 00000000 "
 			 "ffffffffffffffff",
 			 want);
 	assert_memory_equal(o.buf, want, n);
