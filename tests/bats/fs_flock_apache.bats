@@ -18,3 +18,5 @@ teardown() { fs_test_teardown; }
 @test "a locked file stays a file on the other host (apache)" { t_flock_file_stays_file; }
 @test "directory locks name contenders as Curator does (apache)" { t_flock_curator_names; }
 @test "fcntl lockf and F_GETLK across hosts (apache)" { t_fcntl_lockf; }
+@test "examples/flock-cron.sh runs a job on one host of many (apache)" { t_example_flock_cron; }
+@test "an empty file (a directory on the other host) is one lock for both (apache)" { t_flock_empty_file_both_views; }

@@ -289,3 +289,53 @@ t_curator_rwlock() {
 	[ -e "$T/rgot" ]
 	wait "$j"
 }
+
+t_example_flock_cron() {
+	lk_setup
+	local ex=$FS_ROOT/examples/flock-cron.sh
+	mkdir "$A/cron"
+	wait_for 10 test -d "$B/cron"
+	# the same job started on both hosts at once: one runs, one skips
+	"$ex" "$A/cron/report" bash -c "echo A >>'$T/ran'; sleep 2" 2>>"$T/skip" &
+	local a=$!
+	"$ex" "$B/cron/report" bash -c "echo B >>'$T/ran'; sleep 2" 2>>"$T/skip" &
+	local b=$!
+	wait "$a"
+	wait "$b"
+	[ "$(wc -l <"$T/ran")" = 1 ]
+	grep -q "held elsewhere" "$T/skip"
+	# -w: both run, one after the other
+	rm -f "$T/ran"
+	"$ex" -w "$A/cron/report" bash -c "echo start >>'$T/ran'; sleep 1; echo end >>'$T/ran'" &
+	a=$!
+	"$ex" -w "$B/cron/report" bash -c "echo start >>'$T/ran'; sleep 1; echo end >>'$T/ran'" &
+	b=$!
+	wait "$a"
+	wait "$b"
+	[ "$(tr '\n' ' ' <"$T/ran")" = "start end start end " ]
+	# the lock file is a file on both hosts
+	[ "$(stat -c %F "$B/cron/report")" = "regular file" ]
+	[ "$(stat -c %F "$A/cron/report")" = "regular file" ]
+}
+
+# lk_target PATH — what to lock for PATH on this host: a directory is
+# locked through its .zdata entry.
+lk_target() { if [ -d "$1" ]; then echo "$1/.zdata"; else echo "$1"; fi; }
+
+t_flock_empty_file_both_views() {
+	lk_setup
+	: >"$A/e" # empty: a file on A (its creator), a directory on B
+	wait_for 10 test -d "$B/e"
+	lk_hold "$A/e" -x "$T/held"
+	run flock -n "$(lk_target "$B/e")" -c true
+	[ "$status" -ne 0 ]
+	kill "$HOLDER"
+	wait "$HOLDER" 2>/dev/null || true
+	wait_for 10 flock -n "$(lk_target "$B/e")" -c true
+	lk_hold "$(lk_target "$B/e")" -x "$T/held2"
+	run flock -n "$(lk_target "$A/e")" -c true
+	[ "$status" -ne 0 ]
+	kill "$HOLDER"
+	wait "$HOLDER" 2>/dev/null || true
+	wait_for 10 flock -n "$(lk_target "$A/e")" -c true
+}

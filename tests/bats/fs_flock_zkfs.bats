@@ -18,3 +18,5 @@ teardown() { fs_test_teardown; }
 @test "a locked file stays a file on the other host (zkfs)" { t_flock_file_stays_file; }
 @test "directory locks name contenders as Curator does (zkfs)" { t_flock_curator_names; }
 @test "fcntl lockf and F_GETLK across hosts (zkfs)" { t_fcntl_lockf; }
+@test "examples/flock-cron.sh runs a job on one host of many (zkfs)" { t_example_flock_cron; }
+@test "an empty file (a directory on the other host) is one lock for both (zkfs)" { t_flock_empty_file_both_views; }
