@@ -136,6 +136,7 @@ static void sync_learner(struct zab *z, int idx)
 		for (struct zentry *e = z->qhead; e; e = e->next)
 			send_txn(z, to, ZM_PROPOSAL, e->txn);
 	l->forwarding = true;
+	l->defer_from = l->defer_to = 0;
 	struct zmsg nl;
 	memset(&nl, 0, sizeof(nl));
 	nl.type = ZM_NEWLEADER;
@@ -143,6 +144,18 @@ static void sync_learner(struct zab *z, int idx)
 	nl.config = z->config_text ? xstrdup(z->config_text) : NULL;
 	zab_send(z, to, &nl);
 	l->phase = LH_NEWLEADER_SENT;
+}
+
+/* UPTODATE to learner idx, then the COMMITs held back for it. */
+static void send_uptodate(struct zab *z, size_t idx)
+{
+	struct zlearner *l = &z->lrn[idx];
+	send_simple(z, z->members[idx].id, ZM_UPTODATE, -1);
+	l->phase = LH_BROADCAST;
+	if (l->defer_from)
+		for (int64_t zx = l->defer_from; zx <= l->defer_to; zx++)
+			send_simple(z, z->members[idx].id, ZM_COMMIT, zx);
+	l->defer_from = l->defer_to = 0;
 }
 
 static void establish(struct zab *z)
@@ -157,8 +170,7 @@ static void establish(struct zab *z)
 	core_session_restart_tracking(z->core, z->now);
 	for (size_t i = 0; i < z->n_members; i++) {
 		if (z->lrn[i].phase == LH_NEWLEADER_ACKED) {
-			send_simple(z, z->members[i].id, ZM_UPTODATE, -1);
-			z->lrn[i].phase = LH_BROADCAST;
+			send_uptodate(z, i);
 			z->lrn[i].last_heard = z->now;
 		}
 	}
@@ -240,10 +252,20 @@ static void try_commit(struct zab *z)
 			struct zlearner *l = &z->lrn[i];
 			if ((int)i == z->my_idx || !l->forwarding)
 				continue;
-			if (l->observer)
+			if (l->observer) {
 				send_txn(z, z->members[i].id, ZM_INFORM, e->txn);
-			else
+			} else if (l->phase != LH_BROADCAST) {
+				/* between NEWLEADER and UPTODATE: Apache 3.8.0's
+				 * learner fails its sync on a COMMIT for a proposal
+				 * it got before NEWLEADER (ZOOKEEPER-4394), so the
+				 * COMMITs follow the UPTODATE; any learner may apply
+				 * them then */
+				if (!l->defer_from)
+					l->defer_from = e->zxid;
+				l->defer_to = e->zxid;
+			} else {
 				send_simple(z, z->members[i].id, ZM_COMMIT, e->zxid);
+			}
 		}
 		apply_ready(z); /* applies e, answers its syncs */
 	}
@@ -345,8 +367,7 @@ static void on_ack(struct zab *z, int idx, int64_t zxid)
 	if (l->phase == LH_NEWLEADER_SENT && zxid == MAKE_ZXID(z->epoch, 0)) {
 		l->phase = LH_NEWLEADER_ACKED;
 		if (z->lphase == LP_BROADCAST) {
-			send_simple(z, z->members[idx].id, ZM_UPTODATE, -1);
-			l->phase = LH_BROADCAST;
+			send_uptodate(z, (size_t)idx);
 		} else {
 			check_progress(z);
 		}

@@ -101,6 +101,9 @@ struct zlearner {
 	int64_t acked;		/* highest zxid ACKed */
 	int64_t last_heard;
 	bool forwarding;	/* gets live PROPOSAL/COMMIT/INFORM */
+	/* COMMITs held between NEWLEADER and UPTODATE (see try_commit): the
+	 * zxids defer_from..defer_to, 0 when none */
+	int64_t defer_from, defer_to;
 };
 
 enum leader_phase {
