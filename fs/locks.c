@@ -72,6 +72,8 @@ struct zlock {
 	char *zpath;    /* the locked znode */
 	char *dir;      /* lock directory (contenders' parent) */
 	bool dirlock;   /* taken through a directory's data entry */
+	bool children;  /* the file has children: contend there */
+	bool xblock;    /* the other scheme had contenders when ours was made */
 	bool filescheme;
 	char *node;     /* our contender's full path, or NULL; guarded by mu */
 	int64_t sid;    /* session that made it */
@@ -381,21 +383,16 @@ static bool file_scheme(const struct zk_stat *st, bool dirlock)
 	return !dirlock && st->num_children == 0;
 }
 
-/* Chooses the lock directory of l->zpath.  A ZooKeeper code. */
+/* Chooses the lock directory of l->zpath: the node's children for a lock
+ * through a directory's data entry (or once the node was found with
+ * children), else the file's container in the lock root, which
+ * create_node makes when missing.  A ZooKeeper code. */
 static int where(struct zlock *l)
 {
-	struct zk_stat st;
-	int rc = zstat(l->zpath, &st);
-
 	free(l->dir);
-	l->dir = NULL;
-	if (rc)
-		return rc;
-	l->filescheme = file_scheme(&st, l->dirlock);
+	l->filescheme = !l->dirlock && !l->children;
 	l->dir = l->filescheme ? file_lockdir(l->zpath) : strdup(l->zpath);
-	if (!l->dir)
-		return ZE_SYSTEMERROR;
-	return l->filescheme ? make_lockdir(l->dir) : ZE_OK;
+	return l->dir ? ZE_OK : ZE_SYSTEMERROR;
 }
 
 /* True when contender `name` in l->dir is another lock of the same
@@ -561,14 +558,11 @@ static void drop(struct zlock *l)
 	node = l->node;
 	l->node = NULL;
 	pthread_mutex_unlock(&mu);
-	if (node) {
+	/* A file's emptied container is left to the server, which removes
+	 * empty containers itself: deleting it here would cost the next
+	 * lock of the file two more round trips. */
+	if (node)
 		zdelete(node);
-		if (l->filescheme) {
-			zkc_session *s = zkfs_session_get();
-			(void)zkc_b_delete(s, l->dir, -1); /* only when empty; a racer remakes it */
-			zkfs_session_put();
-		}
-	}
 	free(node);
 	free(l->zpath);
 	free(l->dir);
@@ -585,25 +579,52 @@ static bool interrupted(fuse_req_t req, struct zlock *l)
 	return c || (req && fuse_req_interrupted(req));
 }
 
+/* Makes l's contender: in the place where() picks, watched (so a holder
+ * learns of its loss and a waiter of its node's end), and checked once
+ * against the other place (see the file comment): a file whose node has
+ * children moves there; a directory contender notes in l->xblock that
+ * contenders of the file scheme were there first.  A ZooKeeper code. */
+static int contend(struct zlock *l)
+{
+	for (int moves = 0;; moves++) {
+		char *blocker = NULL, *node;
+		int o, zrc, rc = where(l);
+
+		if (!rc)
+			rc = create_node(l);
+		if (rc == ZE_NOCHILDRENFOREPHEMERALS && !l->filescheme) {
+			/* an ephemeral shown as a directory by its creator */
+			free(l->dir);
+			l->filescheme = true;
+			l->dir = file_lockdir(l->zpath);
+			rc = l->dir ? create_node(l) : ZE_SYSTEMERROR;
+		}
+		if (rc)
+			return rc;
+		(void)watch(l, l->node);
+		o = other_scheme(l, &blocker, &zrc);
+		free(blocker);
+		l->xblock = o != 1;
+		if (o != 2 || moves > 3)
+			return ZE_OK;
+		/* the file has children: contend among them instead */
+		pthread_mutex_lock(&mu);
+		node = l->node;
+		l->node = NULL;
+		pthread_mutex_unlock(&mu);
+		zdelete(node);
+		free(node);
+		l->children = true;
+	}
+}
+
 /* Takes l (already in the table).  0, -EWOULDBLOCK, -EINTR or another
  * negative errno; on failure l's node is deleted (l stays for the caller
  * to drop). */
 static int acquire(fuse_req_t req, struct zlock *l, bool wait)
 {
-	int rc;
+	int rc = contend(l);
 
-	rc = where(l);
-	if (!rc)
-		rc = create_node(l);
-	if (rc == ZE_NOCHILDRENFOREPHEMERALS && !l->filescheme) {
-		/* an ephemeral shown as a directory by its creator */
-		free(l->dir);
-		l->filescheme = true;
-		l->dir = file_lockdir(l->zpath);
-		rc = l->dir ? make_lockdir(l->dir) : ZE_SYSTEMERROR;
-		if (!rc)
-			rc = create_node(l);
-	}
 	if (rc)
 		return zkfs_errno(rc);
 	for (;;) {
@@ -627,45 +648,15 @@ static int acquire(fuse_req_t req, struct zlock *l, bool wait)
 			free(l->node);
 			l->node = NULL;
 			pthread_mutex_unlock(&mu);
-			rc = where(l);
-			if (!rc)
-				rc = create_node(l);
+			rc = contend(l);
 			if (rc)
 				return zkfs_errno(rc);
 			continue;
 		}
-		if (st == 1) {
+		if (st == 1 && l->xblock) {
+			/* first here, but the file scheme had contenders before us */
 			char *blocker = NULL;
 			int o = other_scheme(l, &blocker, &zrc);
-			if (o == 1) {
-				pthread_mutex_lock(&mu);
-				l->state = LK_HELD;
-				pthread_mutex_unlock(&mu);
-				/* Told if the node goes (deleted by hand, session expired). */
-				if (!watch(l, l->node)) {
-					pthread_mutex_lock(&mu);
-					l->state = LK_WAITING;
-					pthread_mutex_unlock(&mu);
-					continue;
-				}
-				return 0;
-			}
-			if (o == 2) {
-				/* the node gained children: contend there instead */
-				char *node;
-				pthread_mutex_lock(&mu);
-				node = l->node;
-				l->node = NULL;
-				pthread_mutex_unlock(&mu);
-				zdelete(node);
-				free(node);
-				rc = where(l);
-				if (!rc)
-					rc = create_node(l);
-				if (rc)
-					return zkfs_errno(rc);
-				continue;
-			}
 			if (o == -2) {
 				if (!wait)
 					return zkfs_errno(zrc);
@@ -673,7 +664,16 @@ static int acquire(fuse_req_t req, struct zlock *l, bool wait)
 					return -EINTR;
 				continue;
 			}
-			pred = blocker; /* full path */
+			if (o == 1)
+				l->xblock = false;
+			else
+				pred = blocker; /* full path */
+		}
+		if (st == 1 && !l->xblock) {
+			pthread_mutex_lock(&mu);
+			l->state = LK_HELD;
+			pthread_mutex_unlock(&mu);
+			return 0;
 		}
 		if (!wait) {
 			free(pred);
