@@ -177,6 +177,8 @@ static int op_install_snapshot(void *arg, struct core *nc, int64_t zxid)
 	/* later txns start a new log file, named after their first zxid */
 	commit_roll(srv->commit);
 	swap_core(srv, nc);
+	/* older log entries may be history the leader replaced */
+	srv->ens_window_base = zxid;
 	slog_info("quorum", "installed the leader's snapshot 0x%" PRIx64 " (%" PRIu64 " ms)", zxid,
 		  (uv_hrtime() - t0) / 1000000);
 	return 0;
@@ -399,6 +401,56 @@ static void op_role(void *arg, enum zab_role role, bool serving, int64_t leader,
 	}
 }
 
+struct reload_ctx {
+	struct server *srv;
+	int64_t last;
+	uint64_t n;
+	int err;
+};
+
+static int reload_one(void *arg, uint64_t zxid, const void *data, size_t len)
+{
+	struct reload_ctx *x = arg;
+	if ((int64_t)zxid > x->last)
+		return 1;
+	struct core_txn *t;
+	int rc = core_txn_decode(data, len, &t);
+	if (rc < 0) {
+		x->err = rc;
+		return 1;
+	}
+	zab_window_take(x->srv->zab, t);
+	x->n++;
+	return 0;
+}
+
+/* This member starts to lead: the DIFF window comes back from the log
+ * (learners keep none, which saves them its memory).  Only the log after
+ * the snapshot this tree grew from is read: older entries may be history
+ * a SNAP replaced.  Within one epoch zxids are consecutive, so when the
+ * epoch holds enough txns only the last commitLogCount are read. */
+static void op_reload_window(void *arg)
+{
+	struct server *srv = arg;
+	uint64_t t0 = uv_hrtime();
+	int64_t last = core_last_zxid(srv->core);
+	int64_t count = srv->cfg->commit_log_count > 0 ? srv->cfg->commit_log_count : 5000;
+	int64_t after = srv->ens_window_base;
+	if ((last & 0xffffffff) > count && last - count > after)
+		after = last - count;
+	struct reload_ctx x = {srv, last, 0, 0};
+	int rc = after < last ? zlog_iterate(srv->cfg->data_log_dir, (uint64_t)after, reload_one, &x)
+			      : 0;
+	if (rc < 0 || x.err < 0)
+		slog_warn("quorum",
+			  "cannot read the log for the DIFF window (%s): learners behind "
+			  "will get a SNAP",
+			  strerror(rc < 0 ? -rc : -x.err));
+	slog_info("quorum", "DIFF window: %" PRIu64 " txns after 0x%" PRIx64 " read from the log in %" PRIu64
+			    " ms",
+		  x.n, (uint64_t)after, (uv_hrtime() - t0) / 1000000);
+}
+
 static const struct zab_ops zops = {
 	.send = op_send,
 	.channel_close = op_channel_close,
@@ -411,6 +463,7 @@ static const struct zab_ops zops = {
 	.revalidated = op_revalidated,
 	.dropped = op_dropped,
 	.role = op_role,
+	.reload_window = op_reload_window,
 };
 
 /* ------------------------------------------------------------------ timer */

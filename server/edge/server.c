@@ -1105,6 +1105,7 @@ static int recover(struct server *srv)
 	} else {
 		slog_info("recovery", "loaded snapshot 0x%llx", (unsigned long long)snap_zxid);
 	}
+	srv->ens_window_base = (int64_t)snap_zxid;
 	struct zlog_opts lo;
 	memset(&lo, 0, sizeof(lo));
 	lo.prealloc_bytes = cfg->prealloc_kb > 0 ? (uint64_t)cfg->prealloc_kb * 1024 : 0;

@@ -222,6 +222,11 @@ static void check_progress(struct zab *z)
 
 void leader_start(struct zab *z)
 {
+	if (z->ops.reload_window) {
+		/* drained: the tree is exactly the log */
+		window_clear(z);
+		z->ops.reload_window(z->ops.arg);
+	}
 	memset(z->lrn, 0, z->n_members * sizeof(*z->lrn));
 	z->lphase = LP_DISCOVERY;
 	z->epoch = 0;

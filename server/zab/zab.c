@@ -179,7 +179,10 @@ static void apply_entry(struct zab *z, struct zentry *e)
 	zk_response_free(&resp);
 	if (e->zxid > z->last_committed)
 		z->last_committed = e->zxid;
-	window_add(z, e->txn);
+	if (z->role == ZAB_LEADING || !z->ops.reload_window)
+		window_add(z, e->txn);
+	else
+		core_txn_free(e->txn); /* a learner keeps no window (reload_window) */
 	answer_syncs(z, e->syncs);
 	free(e);
 	if (learner)
@@ -325,6 +328,11 @@ void zab_recovered_txn(struct zab *z, const struct core_txn *t)
 	if (!o.err && core_txn_decode(o.buf, o.len, &copy) == 0)
 		window_add(z, copy);
 	jute_out_free(&o);
+}
+
+void zab_window_take(struct zab *z, struct core_txn *t)
+{
+	window_add(z, t);
 }
 
 void zab_start(struct zab *z, int64_t now_ms)

@@ -139,6 +139,13 @@ struct zab_ops {
 	 * may be served now.  why: a short reason for the log. */
 	void (*role)(void *arg, enum zab_role role, bool serving, int64_t leader, int64_t epoch,
 		     const char *why);
+	/* Optional.  With it, only a leader keeps the window of committed
+	 * txns that DIFF-syncs learners (learners save its memory); when a
+	 * member starts to lead, its tree is exactly its log, and this is
+	 * called to refill the window from the log: zab_window_take for each
+	 * of the last logged txns, oldest first (zab keeps as many as its
+	 * bounds allow).  Without it every member keeps the window. */
+	void (*reload_window)(void *arg);
 };
 
 /*
@@ -157,6 +164,8 @@ void zab_free(struct zab *z);
 /* Optional, before zab_start: one txn recovery replayed (in order), so
  * a new leader can DIFF-sync followers that are only a little behind. */
 void zab_recovered_txn(struct zab *z, const struct core_txn *t);
+/* From ops->reload_window: one logged txn, oldest first; zab takes t. */
+void zab_window_take(struct zab *z, struct core_txn *t);
 
 /* Starts looking for a leader. */
 void zab_start(struct zab *z, int64_t now_ms);

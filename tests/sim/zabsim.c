@@ -94,6 +94,7 @@ struct srv {
 	uint8_t *snap;
 	size_t snaplen;
 	int64_t snap_zxid;
+	int64_t hist_base; /* the log after this is the tree's history (boot or SNAP) */
 	int64_t accepted, current;
 	int64_t disk_busy_until;
 	uint64_t gen; /* incarnation: events of a dead incarnation are dropped */
@@ -487,6 +488,7 @@ static int disk_install(void *arg, struct core *nc, int64_t zxid)
 	s->core = nc;
 	take_snapshot(s);
 	log_drop_after(s, -1);
+	s->hist_base = zxid;
 	s->prev_applied = zxid;
 	return 0;
 }
@@ -792,6 +794,27 @@ static void on_role(void *arg, enum zab_role role, bool serving, int64_t leader,
 				S->c[i].srv = -1;
 }
 
+/* The log after the snapshot this tree grew from, into the DIFF window of
+ * a member that starts to lead (with reload_window; see zab_ops). */
+static void disk_reload_window(void *arg)
+{
+	struct srv *s = arg;
+	int64_t base = s->hist_base;
+	int64_t last = core_last_zxid(s->core);
+	for (size_t i = 0; i < s->nlog; i++) {
+		if (s->log[i].zxid <= base)
+			continue;
+		if (s->log[i].zxid > last)
+			break;
+		struct core_txn *t = NULL;
+		if (core_txn_decode(s->log[i].buf, s->log[i].len, &t) < 0) {
+			failf("log record of %" PRId64 " does not decode", s->id);
+			return;
+		}
+		zab_window_take(s->z, t);
+	}
+}
+
 static const struct zab_ops ops_tmpl = {
 	.send = net_send,
 	.channel_close = net_close,
@@ -804,6 +827,7 @@ static const struct zab_ops ops_tmpl = {
 	.revalidated = on_revalidated,
 	.dropped = on_dropped,
 	.role = on_role,
+	.reload_window = disk_reload_window,
 };
 
 /* ------------------------------------------------------------------ servers */
@@ -829,6 +853,7 @@ static void boot(struct srv *s)
 	s->serving = false;
 	s->core = s->snap ? load_core(s->snap, s->snaplen) : core_new(&S->ccfg);
 	int64_t snap_zxid = core_last_zxid(s->core);
+	s->hist_base = snap_zxid;
 	replay(s, NULL, snap_zxid);
 	struct zab_config zc = {
 		.my_id = s->id,
