@@ -78,6 +78,15 @@ static void sync_learner(struct zab *z, int idx)
 	int64_t to = z->members[idx].id;
 	int64_t P = l->last_zxid;
 	int64_t L = core_last_zxid(z->core);
+	if (z->ops.reload_window && !z->window_reloaded && P < L &&
+	    (!z->win_len || P < window_min(z))) {
+		/* a learner behind what the window holds (a learner's window
+		 * is short): read the last txns back from the log, once per
+		 * term; the log holds every applied txn */
+		z->window_reloaded = true;
+		window_clear(z);
+		z->ops.reload_window(z->ops.arg);
+	}
 	int64_t min = window_min(z), max = window_max(z);
 	uint32_t from = z->win_len; /* window entries to send from this index */
 	bool snap = false;
@@ -222,11 +231,7 @@ static void check_progress(struct zab *z)
 
 void leader_start(struct zab *z)
 {
-	if (z->ops.reload_window) {
-		/* drained: the tree is exactly the log */
-		window_clear(z);
-		z->ops.reload_window(z->ops.arg);
-	}
+	z->window_reloaded = false;
 	memset(z->lrn, 0, z->n_members * sizeof(*z->lrn));
 	z->lphase = LP_DISCOVERY;
 	z->epoch = 0;

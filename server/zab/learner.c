@@ -56,8 +56,6 @@ static void send_ack(struct zab *z, int64_t zxid)
 
 void learner_start(struct zab *z)
 {
-	if (z->ops.reload_window)
-		window_clear(z); /* a learner keeps none: see zab_ops */
 	z->fphase = FP_CONNECT;
 	z->phase_deadline = z->now + (int64_t)z->cfg.init_limit * z->cfg.tick_ms;
 	z->leader_heard = z->now;

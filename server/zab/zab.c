@@ -87,10 +87,21 @@ static void window_drop_oldest(struct zab *z)
 	z->win_len--;
 }
 
+/* A learner with ops->reload_window keeps an eighth of the window (625
+ * txns, 1 MiB by default: enough for the usual catch-up when it becomes
+ * leader after a failover); a leader keeps commit_log_count /
+ * commit_log_bytes. */
+
 void window_add(struct zab *z, struct core_txn *t)
 {
 	uint64_t cost = txn_cost(t);
-	while (z->win_len && (z->win_len == z->win_cap || z->win_bytes + cost > z->cfg.commit_log_bytes))
+	uint32_t cap = z->win_cap;
+	uint64_t bytes = z->cfg.commit_log_bytes;
+	if (z->ops.reload_window && z->role != ZAB_LEADING) {
+		cap = cap / 8 ? cap / 8 : 1;
+		bytes /= 8;
+	}
+	while (z->win_len && (z->win_len >= cap || z->win_bytes + cost > bytes))
 		window_drop_oldest(z);
 	z->win[(z->win_start + z->win_len) % z->win_cap] = t;
 	z->win_len++;
@@ -179,10 +190,7 @@ static void apply_entry(struct zab *z, struct zentry *e)
 	zk_response_free(&resp);
 	if (e->zxid > z->last_committed)
 		z->last_committed = e->zxid;
-	if (z->role == ZAB_LEADING || !z->ops.reload_window)
-		window_add(z, e->txn);
-	else
-		core_txn_free(e->txn); /* a learner keeps no window (reload_window) */
+	window_add(z, e->txn);
 	answer_syncs(z, e->syncs);
 	free(e);
 	if (learner)

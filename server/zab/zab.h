@@ -139,12 +139,15 @@ struct zab_ops {
 	 * may be served now.  why: a short reason for the log. */
 	void (*role)(void *arg, enum zab_role role, bool serving, int64_t leader, int64_t epoch,
 		     const char *why);
-	/* Optional.  With it, only a leader keeps the window of committed
-	 * txns that DIFF-syncs learners (learners save its memory); when a
-	 * member starts to lead, its tree is exactly its log, and this is
-	 * called to refill the window from the log: zab_window_take for each
-	 * of the last logged txns, oldest first (zab keeps as many as its
-	 * bounds allow).  Without it every member keeps the window. */
+	/* Optional.  With it, only a leader keeps the whole window of
+	 * committed txns that DIFF-syncs learners (commit_log_count /
+	 * commit_log_bytes); a learner keeps an eighth of that, enough for
+	 * the learners of a failover.  When a leader must sync a
+	 * learner older than its window, this is called (once per term) to
+	 * refill the window from the log, which holds every applied txn:
+	 * zab_window_take for each of the last logged txns up to the last
+	 * applied, oldest first (zab keeps what its bounds allow).  Without
+	 * it every member keeps the whole window. */
 	void (*reload_window)(void *arg);
 };
 

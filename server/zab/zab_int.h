@@ -158,6 +158,7 @@ struct zab {
 	/* committed window (applied txns), for DIFF */
 	struct core_txn **win;
 	uint32_t win_cap, win_start, win_len;
+	bool window_reloaded; /* by reload_window in this term as leader */
 	uint64_t win_bytes;	/* estimated memory of the window's txns */
 	int64_t last_tick_at;	/* to notice the process did not run for a while */
 
