@@ -26,11 +26,16 @@ shift
 [ $# -gt 0 ] || { echo "usage: flock-cron.sh [-w] LOCKFILE COMMAND [ARGS...]" >&2; exit 2; }
 
 # Make it once, exclusively; losing that race to another host is fine.
-[ -e "$lock" ] || (set -C; echo "flock-cron lock" >"$lock") 2>/dev/null || true
-target=$lock
-[ -d "$lock" ] && target=$lock/.zdata
-
-exec 9<"$target" || exit 1
+# Just after another host made it, it may show here for a moment as an
+# empty directory, or not yet at all: look again briefly.
+for try in 1 2 3 4 5 6 7 8 9 10; do
+	[ -e "$lock" ] || (set -C; echo "flock-cron lock" >"$lock") 2>/dev/null || true
+	target=$lock
+	[ -d "$lock" ] && target=$lock/.zdata
+	{ exec 9<"$target"; } 2>/dev/null && break
+	[ "$try" = 10 ] && { echo "flock-cron: cannot open $lock" >&2; exit 1; }
+	sleep 0.2
+done
 if ! flock -n 9; then
 	if [ -z "$wait" ]; then
 		echo "flock-cron: $lock is held elsewhere; skipping this run" >&2

@@ -758,7 +758,7 @@ static int set_lock(fuse_req_t req, fuse_ino_t ino, const char *zpath, bool dirl
 		pthread_mutex_lock(&mu);
 		bool still = false;
 		for (struct zlock *o = table; o; o = o->next)
-			still |= o == old;
+			still |= o == old && o->state == LK_HELD; /* not being dropped by a close */
 		if (still)
 			old->state = LK_WAITING; /* not found as held any more */
 		pthread_mutex_unlock(&mu);

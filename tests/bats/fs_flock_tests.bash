@@ -296,14 +296,13 @@ t_example_flock_cron() {
 	mkdir "$A/cron"
 	wait_for 10 test -d "$B/cron"
 	# the same job started on both hosts at once: one runs, one skips
-	"$ex" "$A/cron/report" bash -c "echo A >>'$T/ran'; sleep 2" 2>>"$T/skip" &
+	"$ex" "$A/cron/report" bash -c "echo A \$(date +%s.%N) >>'$T/ran'; sleep 5; echo A end \$(date +%s.%N) >>'$T/ran'" 2>>"$T/skip" &
 	local a=$!
-	"$ex" "$B/cron/report" bash -c "echo B >>'$T/ran'; sleep 2" 2>>"$T/skip" &
+	"$ex" "$B/cron/report" bash -c "echo B \$(date +%s.%N) >>'$T/ran'; sleep 5; echo B end \$(date +%s.%N) >>'$T/ran'" 2>>"$T/skip" &
 	local b=$!
 	wait "$a"
 	wait "$b"
-	[ "$(wc -l <"$T/ran")" = 1 ]
-	grep -q "held elsewhere" "$T/skip"
+	grep -q "held elsewhere" "$T/skip" && [ "$(wc -l <"$T/ran")" = 2 ] || { cat "$T/skip" "$T/ran" >&3; false; }
 	# -w: both run, one after the other
 	rm -f "$T/ran"
 	"$ex" -w "$A/cron/report" bash -c "echo start >>'$T/ran'; sleep 1; echo end >>'$T/ran'" &
@@ -321,6 +320,8 @@ t_example_flock_cron() {
 # lk_target PATH — what to lock for PATH on this host: a directory is
 # locked through its .zdata entry.
 lk_target() { if [ -d "$1" ]; then echo "$1/.zdata"; else echo "$1"; fi; }
+# lk_try PATH — flock -n of PATH's lock target, as seen now.
+lk_try() { flock -n "$(lk_target "$1")" -c true; }
 
 t_flock_empty_file_both_views() {
 	lk_setup
@@ -331,11 +332,98 @@ t_flock_empty_file_both_views() {
 	[ "$status" -ne 0 ]
 	kill "$HOLDER"
 	wait "$HOLDER" 2>/dev/null || true
-	wait_for 10 flock -n "$(lk_target "$B/e")" -c true
+	wait_for 10 lk_try "$B/e"
 	lk_hold "$(lk_target "$B/e")" -x "$T/held2"
 	run flock -n "$(lk_target "$A/e")" -c true
 	[ "$status" -ne 0 ]
 	kill "$HOLDER"
 	wait "$HOLDER" 2>/dev/null || true
-	wait_for 10 flock -n "$(lk_target "$A/e")" -c true
+	wait_for 10 lk_try "$A/e"
+}
+
+# ---- failures (fs_flock_faults.bats: one server per test)
+
+# The mount's session expires while a process holds a lock through it: the
+# lock is lost (another host takes it), the holder gets expire_signal.
+t_flock_session_expiry() {
+	A=$T/a
+	B=$T/b
+	fs_mount "$A" "timeout=4,expire_signal=USR1"
+	fs_mount "$B"
+	echo x >"$A/f"
+	wait_for 10 test -s "$B/f"
+	"$PY" -c '
+import fcntl, signal, sys, time
+def told(sig, frame):
+    open(sys.argv[3], "w").close()
+signal.signal(signal.SIGUSR1, told)
+f = open(sys.argv[1])
+fcntl.flock(f, fcntl.LOCK_EX)
+open(sys.argv[2], "w").close()
+time.sleep(60)' "$A/f" "$T/held" "$T/sig" &
+	HOLDER=$!
+	wait_for 20 test -e "$T/held"
+	run flock -n "$B/f" -c true
+	[ "$status" -ne 0 ]
+	local pid
+	pid=$(fs_daemon_pid "$A")
+	kill -STOP "$pid"
+	# the server expires the frozen mount's session: its lock node goes
+	wait_for 20 flock -n "$B/f" -c true
+	kill -CONT "$pid"
+	wait_for 20 test -e "$T/sig"
+	grep -q "lost" "$T/log-a"
+	kill "$HOLDER"
+}
+
+# A waiter blocked across a server restart (within the session timeout)
+# still gets the lock when the holder lets go.
+t_flock_waiter_survives_restart() {
+	lk_setup
+	echo x >"$A/f"
+	wait_for 10 test -s "$B/f"
+	lk_hold "$A/f" -x "$T/held" 8
+	flock -x "$B/f" -c "touch '$T/got'" &
+	local w=$!
+	sleep 1
+	zk_restart
+	[ ! -e "$T/got" ]
+	wait "$HOLDER" 2>/dev/null || true
+	wait_for 30 test -e "$T/got"
+	wait "$w"
+}
+
+# lock_names=kazoo: kazoo's Lock and a shell flock exclude each other.
+t_kazoo_lock() {
+	A=$T/a
+	fs_mount "$A" lock_names=kazoo
+	mkdir "$A/kz"
+	lk_hold "$A/kz/.zdata" -x "$T/held"
+	lk_contenders "$NS/kz" | grep -Eq '^[0-9a-f]{32}__lock__[0-9]{10}$'
+	run timeout 60 "$PY" -c '
+import sys, logging
+logging.basicConfig(level=logging.CRITICAL)
+from kazoo.client import KazooClient
+zk = KazooClient(hosts=sys.argv[1]); zk.start(timeout=15)
+l = zk.Lock(sys.argv[2])
+print("got" if l.acquire(blocking=False) else "busy")
+zk.stop()' "$ZK_HOSTS" "$NS/kz"
+	[ "$output" = busy ]
+	kill "$HOLDER"
+	wait "$HOLDER" 2>/dev/null || true
+	# kazoo holds: the shell's flock -n fails, a blocking one waits for it
+	timeout 60 "$PY" -c '
+import sys, time, logging
+logging.basicConfig(level=logging.CRITICAL)
+from kazoo.client import KazooClient
+zk = KazooClient(hosts=sys.argv[1]); zk.start(timeout=15)
+l = zk.Lock(sys.argv[2]); l.acquire()
+open(sys.argv[3], "w").close(); time.sleep(3); l.release(); zk.stop()' "$ZK_HOSTS" "$NS/kz" "$T/kheld" &
+	local k=$!
+	wait_for 30 test -e "$T/kheld"
+	run flock -n "$A/kz/.zdata" -c true
+	[ "$status" -ne 0 ]
+	flock -x "$A/kz/.zdata" -c "touch '$T/fgot'"
+	[ -e "$T/fgot" ]
+	wait "$k"
 }
