@@ -3,15 +3,16 @@
  *
  * Life of one lock request (struct zlock, in the table from the start):
  *
- *   (new) --where()--> scheme chosen (children of the node, or the lock
- *         root's container for it)
- *         --create ephemeral-sequential contender--> WAITING
- *   WAITING --no blocker before us, other scheme empty--> HELD  (reply 0)
+ *   (new) --contend(): where() picks the place (the node's children, or
+ *         the lock root's container for a file); create the
+ *         ephemeral-sequential contender; watch it; check the other
+ *         place once--> WAITING
+ *   WAITING --no blocker before us (and the other place clear)--> HELD
  *           --blocker, LOCK_NB / F_SETLK--> (deleted, EWOULDBLOCK)
  *           --blocker--> exists-watch on that one node; sleep until the
  *             watch fires, a FUSE interrupt, or 2 s pass; look again
  *           --interrupt--> (deleted, EINTR)
- *           --own node gone (session expired)--> contender made again
+ *           --own node gone (session expired)--> contend() again
  *   HELD --unlock / close / release--> (removed from the table, deleted)
  *        --own node deleted by someone else, or the session expired-->
  *          lost: logged, expire_signal sent to the holder's process
@@ -23,13 +24,14 @@
  * Curator's InterProcessReadWriteLock, and for writers Curator's
  * InterProcessMutex.
  *
- * The two schemes (see locks.h) must never both grant: a file-scheme
- * contender that finds the node with children when it would hold moves to
- * the children; a children-scheme contender that would hold waits until
- * the file scheme's container has no contender.  Both look after creating
- * their own node, so of two racing contenders the later one sees the
+ * The two places (see locks.h) must never both grant: a file-scheme
+ * contender that finds the node with children moves to the children; a
+ * children-scheme contender that finds contenders in the file's container
+ * holds only once that container has none.  Each checks once, right after
+ * making its own node, so of two racing contenders the later one sees the
  * earlier (ZooKeeper orders the creates and each session reads its own
- * writes).
+ * writes), and a file-scheme contender made later than a children one
+ * moves over instead of waiting, so the container drains.
  *
  * mu guards the table and every zlock's flags; ZooKeeper calls are made
  * without it.
