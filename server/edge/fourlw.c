@@ -20,6 +20,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "metrics.h"
 #include "server.h"
 #include "zab.h"
 #include "slog.h"
@@ -105,19 +106,6 @@ static double avg(uint64_t sum, uint64_t n)
 	return n ? (double)sum / (double)n : 0.0;
 }
 
-static unsigned count_open_fds(void)
-{
-	unsigned n = 0;
-	DIR *d = opendir("/proc/self/fd");
-	if (!d)
-		return 0;
-	struct dirent *e;
-	while ((e = readdir(d)))
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n > 0 ? n - 1 : 0; /* the directory stream itself */
-}
 
 /* Bytes of the regular files directly in dir (snapshots, logs). */
 static uint64_t dir_size(const char *dir)
@@ -262,7 +250,7 @@ static void put_mntr(struct server *srv, struct jute_out *o)
 	outf(o, "zk_watch_count\t%" PRIu64 "\n", st.watches);
 	outf(o, "zk_ephemerals_count\t%" PRIu64 "\n", st.ephemerals);
 	outf(o, "zk_approximate_data_size\t%" PRIu64 "\n", st.data_size);
-	outf(o, "zk_open_file_descriptor_count\t%u\n", count_open_fds());
+	outf(o, "zk_open_file_descriptor_count\t%u\n", metrics_open_fds());
 	outf(o, "zk_max_file_descriptor_count\t%" PRIu64 "\n", maxfd);
 	outf(o, "zk_global_sessions\t%" PRIu64 "\n", st.sessions);
 	outf(o, "zk_local_sessions\t0\n");
