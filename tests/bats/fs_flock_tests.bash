@@ -427,3 +427,54 @@ open(sys.argv[3], "w").close(); time.sleep(3); l.release(); zk.stop()' "$ZK_HOST
 	[ -e "$T/fgot" ]
 	wait "$k"
 }
+
+# OFD locks (F_OFD_SETLK) belong to the open file: held across a fork and
+# another fd's close, released by F_UNLCK and by the last close; flock's
+# explicit LOCK_UN releases too.
+t_ofd_and_unlock() {
+	lk_setup
+	echo x >"$A/o"
+	wait_for 10 test -s "$B/o"
+	"$PY" -c '
+import fcntl, os, struct, sys, time
+wr = struct.pack("hhqqi", fcntl.F_WRLCK, 0, 0, 0, 0)
+un = struct.pack("hhqqi", fcntl.F_UNLCK, 0, 0, 0, 0)
+f = open(sys.argv[1], "r+")
+fcntl.fcntl(f, fcntl.F_OFD_SETLKW, wr)
+os.close(os.open(sys.argv[1], os.O_RDONLY))      # another fd closed: still held
+open(sys.argv[2] + ".1", "w").close()
+time.sleep(2)
+fcntl.fcntl(f, fcntl.F_OFD_SETLK, un)            # released by F_UNLCK
+open(sys.argv[2] + ".2", "w").close()
+time.sleep(2)
+fcntl.fcntl(f, fcntl.F_OFD_SETLKW, wr)
+open(sys.argv[2] + ".3", "w").close()
+time.sleep(2)
+f.close()                                        # released by the last close
+open(sys.argv[2] + ".4", "w").close()
+time.sleep(2)
+g = open(sys.argv[1])
+fcntl.flock(g, fcntl.LOCK_EX)
+open(sys.argv[2] + ".5", "w").close()
+time.sleep(2)
+fcntl.flock(g, fcntl.LOCK_UN)                    # released by LOCK_UN, fd still open
+open(sys.argv[2] + ".6", "w").close()
+time.sleep(4)' "$A/o" "$T/step" &
+	local p=$!
+	wait_for 20 test -e "$T/step.1"
+	run flock -n "$B/o" -c true
+	[ "$status" -ne 0 ]
+	wait_for 20 test -e "$T/step.2"
+	flock -n "$B/o" -c true
+	wait_for 20 test -e "$T/step.3"
+	run flock -n "$B/o" -c true
+	[ "$status" -ne 0 ]
+	wait_for 20 test -e "$T/step.4"
+	flock -n "$B/o" -c true
+	wait_for 20 test -e "$T/step.5"
+	run flock -n "$B/o" -c true
+	[ "$status" -ne 0 ]
+	wait_for 20 test -e "$T/step.6"
+	flock -n "$B/o" -c true
+	wait "$p"
+}

@@ -20,3 +20,4 @@ teardown() { fs_test_teardown; }
 @test "fcntl lockf and F_GETLK across hosts (zkfs)" { t_fcntl_lockf; }
 @test "examples/flock-cron.sh runs a job on one host of many (zkfs)" { t_example_flock_cron; }
 @test "an empty file (a directory on the other host) is one lock for both (zkfs)" { t_flock_empty_file_both_views; }
+@test "OFD locks end with F_UNLCK and the last close; LOCK_UN releases (zkfs)" { t_ofd_and_unlock; }
