@@ -51,7 +51,8 @@ int main(int argc, char **argv)
 	do {
 		char *created = NULL;
 		struct zk_str_vec kids = {0};
-		rc = zkc_b_create(s, prefix, "", 0, NULL, ZK_EPHEMERAL_SEQUENTIAL, 0, &created, NULL);
+		rc = zkc_b_create(s, prefix, "", 0, NULL, ZK_EPHEMERAL_SEQUENTIAL, 0, &created,
+				  NULL);
 		if (!rc)
 			rc = zkc_b_get_children(s, argv[2], NULL, NULL, &kids, NULL);
 		if (!rc)

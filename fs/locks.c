@@ -63,28 +63,28 @@ struct zlock {
 	uint64_t id; /* watch and interrupt token */
 	fuse_ino_t ino;
 	uint64_t owner; /* kernel lock owner */
-	uint64_t fh;    /* open file it was taken through */
-	bool posix;     /* fcntl lock, else flock */
+	uint64_t fh;	/* open file it was taken through */
+	bool posix;	/* fcntl lock, else flock */
 	bool shared;
 	pid_t pid;
-	int state;      /* guarded by mu */
-	bool woken;     /* guarded by mu: a watch fired */
+	int state;	/* guarded by mu */
+	bool woken;	/* guarded by mu: a watch fired */
 	bool cancelled; /* guarded by mu: interrupted */
-	bool lost;      /* guarded by mu */
-	char *zpath;    /* the locked znode */
-	char *dir;      /* lock directory (contenders' parent) */
-	bool dirlock;   /* taken through a directory's data entry */
-	bool children;  /* the file has children: contend there */
-	bool xblock;    /* the other scheme had contenders when ours was made */
+	bool lost;	/* guarded by mu */
+	char *zpath;	/* the locked znode */
+	char *dir;	/* lock directory (contenders' parent) */
+	bool dirlock;	/* taken through a directory's data entry */
+	bool children;	/* the file has children: contend there */
+	bool xblock;	/* the other scheme had contenders when ours was made */
 	bool filescheme;
-	char *node;     /* our contender's full path, or NULL; guarded by mu */
-	int64_t sid;    /* session that made it */
+	char *node;  /* our contender's full path, or NULL; guarded by mu */
+	int64_t sid; /* session that made it */
 	struct zlock *next;
 };
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
-static struct zlock *table; /* guarded by mu */
+static struct zlock *table;  /* guarded by mu */
 static uint64_t next_id = 1; /* guarded by mu */
 static char host[256] = "localhost";
 
@@ -131,8 +131,11 @@ static bool parse_cont(const char *name, struct cont *c)
 	static const struct {
 		const char *tok;
 		bool reader;
-	} toks[] = {{"__READ__", true}, {"__rlock__", true}, {"__WRIT__", false},
-		    {"__lock__", false}, {"lock-", false}};
+	} toks[] = {{"__READ__", true},
+		    {"__rlock__", true},
+		    {"__WRIT__", false},
+		    {"__lock__", false},
+		    {"lock-", false}};
 	size_t n = strlen(name);
 	int64_t seq = 0;
 
@@ -182,9 +185,10 @@ static char *contender_prefix(const char *dir, bool shared)
 			return NULL;
 		return out;
 	}
-	snprintf(uuid, sizeof(uuid), "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-		 r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13],
-		 r[14], r[15]);
+	snprintf(uuid, sizeof(uuid),
+		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", r[0], r[1],
+		 r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14],
+		 r[15]);
 	stem = shared ? "__READ__" : zkfs_cfg.lock_names == LOCKS_CURATOR_RW ? "__WRIT__" : "lock-";
 	if (asprintf(&out, "%s%s_c_%s-%s", dir, strcmp(dir, "/") ? "/" : "", uuid, stem) < 0)
 		return NULL;
@@ -300,7 +304,8 @@ static void zdelete(const char *path)
 		if (!retryable(rc))
 			break;
 		clock_gettime(CLOCK_MONOTONIC, &t);
-		if ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 > zkfs_cfg.op_wait_ms)
+		if ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 >
+		    zkfs_cfg.op_wait_ms)
 			break;
 		usleep(50000);
 	}
@@ -328,8 +333,8 @@ static void on_watch(zkc_session *s, const struct zkc_event *ev, void *arg)
 		   (ev->type == ZK_EVENT_DELETED ||
 		    (ev->type == ZK_EVENT_NONE && ev->state == ZKC_STATE_EXPIRED))) {
 		l->lost = true;
-		zkfs_log("lock on %s held by pid %d lost: its node %s is gone", l->zpath, (int)l->pid,
-			 l->node);
+		zkfs_log("lock on %s held by pid %d lost: its node %s is gone", l->zpath,
+			 (int)l->pid, l->node);
 		if (zkfs_cfg.expire_signal)
 			kill(l->pid, zkfs_cfg.expire_signal);
 	}
@@ -344,13 +349,16 @@ static int create_node(struct zlock *l)
 
 	if (!prefix)
 		return ZE_SYSTEMERROR;
-	len = snprintf(data, sizeof(data), "zkfs %s pid %d %s", host, (int)l->pid, prefix + strlen(l->dir));
+	len = snprintf(data, sizeof(data), "zkfs %s pid %d %s", host, (int)l->pid,
+		       prefix + strlen(l->dir));
 	for (int tries = 0;; tries++) {
 		zkc_session *s = zkfs_session_get();
-		rc = zkc_b_create(s, prefix, data, len, NULL, ZK_EPHEMERAL_SEQUENTIAL, 0, &created, NULL);
+		rc = zkc_b_create(s, prefix, data, len, NULL, ZK_EPHEMERAL_SEQUENTIAL, 0, &created,
+				  NULL);
 		if (rc == ZE_CONNECTIONLOSS) {
 			/* Did it apply?  The data names our uuid, so a match is ours. */
-			int a = zkc_b_create_applied(s, prefix, data, len, ZK_EPHEMERAL_SEQUENTIAL, &created);
+			int a = zkc_b_create_applied(s, prefix, data, len, ZK_EPHEMERAL_SEQUENTIAL,
+						     &created);
 			if (a == ZKC_APPLIED)
 				rc = ZE_OK;
 		}
@@ -770,25 +778,28 @@ static int set_lock(fuse_req_t req, fuse_ino_t ino, const char *zpath, bool dirl
 	return 0;
 }
 
-void locks_flock(fuse_req_t req, fuse_ino_t ino, const char *zpath, bool dirlock, struct fuse_file_info *fi, int op)
+void locks_flock(fuse_req_t req, fuse_ino_t ino, const char *zpath, bool dirlock,
+		 struct fuse_file_info *fi, int op)
 {
 	int type = (op & LOCK_EX) ? F_WRLCK : (op & LOCK_SH) ? F_RDLCK : F_UNLCK;
-	int rc = set_lock(req, ino, zpath, dirlock, fi->lock_owner, fi->fh, false, type, !(op & LOCK_NB));
+	int rc = set_lock(req, ino, zpath, dirlock, fi->lock_owner, fi->fh, false, type,
+			  !(op & LOCK_NB));
 
 	fuse_reply_err(req, -rc);
 }
 
-void locks_setlk(fuse_req_t req, fuse_ino_t ino, const char *zpath, bool dirlock, struct fuse_file_info *fi,
-		 const struct flock *lk, int sleep)
+void locks_setlk(fuse_req_t req, fuse_ino_t ino, const char *zpath, bool dirlock,
+		 struct fuse_file_info *fi, const struct flock *lk, int sleep)
 {
-	int rc = set_lock(req, ino, zpath, dirlock, fi->lock_owner, fi->fh, true, lk->l_type, sleep != 0);
+	int rc = set_lock(req, ino, zpath, dirlock, fi->lock_owner, fi->fh, true, lk->l_type,
+			  sleep != 0);
 
 	/* fcntl's non-blocking conflict is EAGAIN (== EWOULDBLOCK here) */
 	fuse_reply_err(req, -rc);
 }
 
-void locks_getlk(fuse_req_t req, fuse_ino_t ino, const char *zpath, bool dirlock, struct fuse_file_info *fi,
-		 const struct flock *lk)
+void locks_getlk(fuse_req_t req, fuse_ino_t ino, const char *zpath, bool dirlock,
+		 struct fuse_file_info *fi, const struct flock *lk)
 {
 	struct zlock probe = {0};
 	struct zk_str_vec kids = {0};
@@ -884,7 +895,8 @@ void locks_session_expired(void)
 		if (l->state != LK_HELD || l->lost)
 			continue;
 		l->lost = true;
-		zkfs_log("lock on %s held by pid %d lost: the mount's session expired", l->zpath, (int)l->pid);
+		zkfs_log("lock on %s held by pid %d lost: the mount's session expired", l->zpath,
+			 (int)l->pid);
 		if (zkfs_cfg.expire_signal)
 			kill(l->pid, zkfs_cfg.expire_signal);
 	}

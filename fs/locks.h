@@ -48,14 +48,15 @@ void locks_init(void);
 /* The FUSE flock handler's body: op is LOCK_SH / LOCK_EX / LOCK_UN, with
  * LOCK_NB for a non-blocking request.  zpath is the locked znode.  Replies
  * to req (0, EWOULDBLOCK, EINTR when interrupted, or an errno). */
-void locks_flock(fuse_req_t req, fuse_ino_t ino, const char *zpath, bool dirlock, struct fuse_file_info *fi, int op);
+void locks_flock(fuse_req_t req, fuse_ino_t ino, const char *zpath, bool dirlock,
+		 struct fuse_file_info *fi, int op);
 
 /* setlk (POSIX and OFD locks; any byte range locks the whole file) and
  * getlk.  Reply to req. */
-void locks_setlk(fuse_req_t req, fuse_ino_t ino, const char *zpath, bool dirlock, struct fuse_file_info *fi,
-		 const struct flock *lk, int sleep);
-void locks_getlk(fuse_req_t req, fuse_ino_t ino, const char *zpath, bool dirlock, struct fuse_file_info *fi,
-		 const struct flock *lk);
+void locks_setlk(fuse_req_t req, fuse_ino_t ino, const char *zpath, bool dirlock,
+		 struct fuse_file_info *fi, const struct flock *lk, int sleep);
+void locks_getlk(fuse_req_t req, fuse_ino_t ino, const char *zpath, bool dirlock,
+		 struct fuse_file_info *fi, const struct flock *lk);
 
 /* A close by lock owner `owner` (flush): its POSIX locks on ino go. */
 void locks_close_owner(fuse_ino_t ino, uint64_t owner);
