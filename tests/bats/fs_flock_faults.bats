@@ -26,3 +26,4 @@ teardown() {
 @test "server without addWatch (one-shot mode): flock -n across hosts" { start zkfs.disableAddWatch=true; t_flock_nb_other_host; }
 @test "server without addWatch (one-shot mode): 20 contenders keep a counter exact" { start zkfs.disableAddWatch=true; t_flock_counter; }
 @test "lock_names=kazoo: kazoo's Lock and flock exclude each other both ways" { start; t_kazoo_lock; }
+@test "default names: kazoo with extra_lock_patterns=[\"lock-\"] and flock exclude each other both ways" { start; t_kazoo_extra_patterns; }

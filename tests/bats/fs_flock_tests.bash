@@ -478,3 +478,35 @@ time.sleep(4)' "$A/o" "$T/step" &
 	flock -n "$B/o" -c true
 	wait "$p"
 }
+
+# Default names: kazoo told of Curator's ("lock-") and a shell flock exclude
+# each other.
+t_kazoo_extra_patterns() {
+	A=$T/a
+	fs_mount "$A"
+	mkdir "$A/kz"
+	lk_hold "$A/kz/.zdata" -x "$T/held"
+	run timeout 60 "$PY" -c '
+import sys, logging
+logging.basicConfig(level=logging.CRITICAL)
+from kazoo.client import KazooClient
+zk = KazooClient(hosts=sys.argv[1]); zk.start(timeout=15)
+l = zk.Lock(sys.argv[2], extra_lock_patterns=["lock-"])
+print("got" if l.acquire(blocking=False) else "busy")
+zk.stop()' "$ZK_HOSTS" "$NS/kz"
+	[ "$output" = busy ]
+	kill "$HOLDER"
+	wait "$HOLDER" 2>/dev/null || true
+	timeout 60 "$PY" -c '
+import sys, time, logging
+logging.basicConfig(level=logging.CRITICAL)
+from kazoo.client import KazooClient
+zk = KazooClient(hosts=sys.argv[1]); zk.start(timeout=15)
+l = zk.Lock(sys.argv[2]); l.acquire()
+open(sys.argv[3], "w").close(); time.sleep(3); l.release(); zk.stop()' "$ZK_HOSTS" "$NS/kz" "$T/kheld" &
+	local k=$!
+	wait_for 30 test -e "$T/kheld"
+	run flock -n "$A/kz/.zdata" -c true
+	[ "$status" -ne 0 ]
+	wait "$k"
+}
