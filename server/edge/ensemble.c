@@ -424,20 +424,23 @@ static int reload_one(void *arg, uint64_t zxid, const void *data, size_t len)
 	return 0;
 }
 
-/* This member starts to lead: the DIFF window comes back from the log
- * (learners keep none, which saves them its memory).  Only the log after
- * the snapshot this tree grew from is read: older entries may be history
- * a SNAP replaced.  Within one epoch zxids are consecutive, so when the
- * epoch holds enough txns only the last commitLogCount are read. */
-static void op_reload_window(void *arg)
+/* A learner at `from` is behind this leader's window: the window comes
+ * back from the log, from `from` on.  Only the log after the snapshot this
+ * tree grew from can serve (older entries may be history a SNAP replaced),
+ * and within one epoch zxids are consecutive, so a learner more than
+ * commitLogCount txns behind would not fit the window anyway: for those
+ * nothing is read (reading costs time in proportion to the log file in
+ * front of `from`) and the learner gets a SNAP. */
+static void op_reload_window(void *arg, int64_t from)
 {
 	struct server *srv = arg;
 	uint64_t t0 = uv_hrtime();
 	int64_t last = core_last_zxid(srv->core);
 	int64_t count = srv->cfg->commit_log_count > 0 ? srv->cfg->commit_log_count : 5000;
-	int64_t after = srv->ens_window_base;
-	if ((last & 0xffffffff) > count && last - count > after)
-		after = last - count;
+	if (from <= srv->ens_window_base ||
+	    ((from >> 32) == (last >> 32) && last - from > count))
+		return;
+	int64_t after = from - 1;
 	struct reload_ctx x = {srv, last, 0, 0};
 	int rc = after < last ? zlog_iterate(srv->cfg->data_log_dir, (uint64_t)after, reload_one, &x)
 			      : 0;

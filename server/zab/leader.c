@@ -81,11 +81,13 @@ static void sync_learner(struct zab *z, int idx)
 	if (z->ops.reload_window && !z->window_reloaded && P < L &&
 	    (!z->win_len || P < window_min(z))) {
 		/* a learner behind what the window holds (a learner's window
-		 * is short): read the last txns back from the log, once per
-		 * term; the log holds every applied txn */
-		z->window_reloaded = true;
-		window_clear(z);
-		z->ops.reload_window(z->ops.arg);
+		 * is short): read the txns from P on back from the log, once
+		 * per term (when the log can serve P); the log holds every
+		 * applied txn */
+		z->reloading = 1; /* the first zab_window_take clears the window */
+		z->ops.reload_window(z->ops.arg, P);
+		z->window_reloaded = z->reloading == 2;
+		z->reloading = 0;
 	}
 	int64_t min = window_min(z), max = window_max(z);
 	uint32_t from = z->win_len; /* window entries to send from this index */

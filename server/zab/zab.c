@@ -340,6 +340,10 @@ void zab_recovered_txn(struct zab *z, const struct core_txn *t)
 
 void zab_window_take(struct zab *z, struct core_txn *t)
 {
+	if (z->reloading == 1) {
+		window_clear(z);
+		z->reloading = 2;
+	}
 	window_add(z, t);
 }
 

@@ -143,12 +143,14 @@ struct zab_ops {
 	 * committed txns that DIFF-syncs learners (commit_log_count /
 	 * commit_log_bytes); a learner keeps an eighth of that, enough for
 	 * the learners of a failover.  When a leader must sync a
-	 * learner older than its window, this is called (once per term) to
-	 * refill the window from the log, which holds every applied txn:
-	 * zab_window_take for each of the last logged txns up to the last
-	 * applied, oldest first (zab keeps what its bounds allow).  Without
-	 * it every member keeps the whole window. */
-	void (*reload_window)(void *arg);
+	 * learner whose last zxid `from` is older than its window, this is
+	 * called (once per term) to refill the window from the log, which
+	 * holds every applied txn: zab_window_take for each logged txn from
+	 * `from` (included) up to the last applied, oldest first (zab keeps
+	 * what its bounds allow), or nothing when the log cannot serve
+	 * `from` (then the learner gets a SNAP).  Without it every member
+	 * keeps the whole window. */
+	void (*reload_window)(void *arg, int64_t from);
 };
 
 /*

@@ -159,6 +159,7 @@ struct zab {
 	struct core_txn **win;
 	uint32_t win_cap, win_start, win_len;
 	bool window_reloaded; /* by reload_window in this term as leader */
+	int reloading;	      /* in reload_window: 1 before its first txn, 2 after */
 	uint64_t win_bytes;	/* estimated memory of the window's txns */
 	int64_t last_tick_at;	/* to notice the process did not run for a while */
 

@@ -794,15 +794,18 @@ static void on_role(void *arg, enum zab_role role, bool serving, int64_t leader,
 				S->c[i].srv = -1;
 }
 
-/* The log after the snapshot this tree grew from, into the DIFF window of
- * a member that starts to lead (with reload_window; see zab_ops). */
-static void disk_reload_window(void *arg)
+/* The log from `from` on, into the DIFF window of a leader (see
+ * reload_window in zab_ops); nothing when the log after the snapshot this
+ * tree grew from cannot serve `from`. */
+static void disk_reload_window(void *arg, int64_t from)
 {
 	struct srv *s = arg;
 	int64_t base = s->hist_base;
 	int64_t last = core_last_zxid(s->core);
+	if (from <= base)
+		return; /* the log cannot serve it */
 	for (size_t i = 0; i < s->nlog; i++) {
-		if (s->log[i].zxid <= base)
+		if (s->log[i].zxid < from)
 			continue;
 		if (s->log[i].zxid > last)
 			break;
