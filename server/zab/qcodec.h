@@ -10,7 +10,7 @@
  *              config text) and quorum packets (QuorumPacket, the
  *              incremental reader);
  *   qtxn.c     core txns <-> TxnHeader ‖ txn record ‖ TxnDigest (§4.2);
- *   zkdigest.c Adler32 (file seals); the tree digest is the core's
+ *   qseal.c    Adler32 (file seals); the tree digest is the core's
  *              (core/digest.h);
  *   qsnap.c    the DataTree serialization a SNAP carries (§5.1) and the
  *              snapshot file around it (§5.2).

@@ -1,5 +1,5 @@
 /*
- * zkdigest.c — Adler32, the checksum that seals ZooKeeper's snapshot and
+ * qseal.c — Adler32, the checksum that seals ZooKeeper's snapshot and
  * log files (fact sheet §5.2, §5.3).  The tree digest every PROPOSAL
  * carries (§4.2) is kept by the core (core/digest.c).
  */
