@@ -268,9 +268,8 @@ static void op_applied(void *arg, const struct core_txn *t, void *cookie,
 	if (mism > srv->ens_digest_mismatches) {
 		/* counted as ZooKeeper counts it; logged at most once a second
 		 * here: a diverging tree would repeat it for every txn */
-		static uint64_t last_log_ms;
 		uint64_t now = uv_now(srv->loop);
-		if (now - last_log_ms >= 1000 || !last_log_ms) {
+		if (now - srv->ens_digest_log_ms >= 1000 || !srv->ens_digest_log_ms) {
 			struct core_stats st;
 			core_get_stats(srv->core, &st);
 			slog_error("quorum",
@@ -278,7 +277,7 @@ static void op_applied(void *arg, const struct core_txn *t, void *cookie,
 				   "(%" PRIu64 " mismatches so far, the first at 0x%" PRIx64
 				   "): this member's data may differ from the leader's",
 				   core_txn_zxid(t), mism, st.digest_mismatch_zxid);
-			last_log_ms = now;
+			srv->ens_digest_log_ms = now;
 		}
 	}
 	srv->ens_digest_mismatches = mism; /* a new tree (SNAP) counts anew */

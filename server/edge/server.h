@@ -112,6 +112,7 @@ struct server {
 	uint64_t ens_looking_since; /* loop ms */
 	uint64_t ens_last_proposal_size;
 	uint64_t ens_digest_mismatches; /* as last logged */
+	uint64_t ens_digest_log_ms;	/* when a mismatch was last logged */
 	int64_t ens_window_base; /* the log after this zxid is this tree's history:
 				    the recovered or installed snapshot's */
 	void (*ens_close_done)(struct server *srv);
