@@ -22,6 +22,8 @@
 #     loaded the same way, as bench/run measures it)
 #   rejoin: a follower stopped, its dataDir wiped (myid kept), started
 #     again: time from its launch until it serves the last of those znodes
+# and, once, the disk's own floor for a replicated write (bench/diskfloor.c:
+# one write + fdatasync alone, and the 2nd of 3 begun together)
 # and prints a table (markdown, for the README): zkfs, ZooKeeper, the ratio,
 # the target, pass/fail.
 #
@@ -68,7 +70,8 @@ JVMFLAGS=${BENCH_JVMFLAGS:-}
 APACHE_CP="/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.jar:/usr/share/java/*"
 export ZK_OWNER_PID=$$ ZK_JVMFLAGS=$JVMFLAGS
 
-for g in "$LOADGEN" "$RAWGEN" "$B/zkfs-server"; do
+DISKFLOOR=$B/bench/diskfloor
+for g in "$LOADGEN" "$RAWGEN" "$DISKFLOOR" "$B/zkfs-server"; do
 	[ -x "$g" ] || { echo "bench/ensemble.sh: $g missing (make bench builds it)" >&2; exit 1; }
 done
 "$PY" -c 'import kazoo' 2>/dev/null || { echo "bench/ensemble.sh: kazoo missing for $PY" >&2; exit 1; }
@@ -504,6 +507,16 @@ standalone_memory() {
 
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 T_START=$SECONDS
+# -- the disk's floor for one replicated write: a quorum is two durable
+#    appends in two processes; measured with three writers started together
+#    (bench/diskfloor.c), on the disk the members' data dirs are on
+if line=$("$DISKFLOOR" "$TMPBASE" 3 2 1000 2>&1); then
+	echo "diskfloor $line" >>"$RESULTS"
+	R[floor.single]=$(field "$line" single_p50_us)
+	R[floor.q2of3]=$(field "$line" p50_us)
+else
+	log "diskfloor: $line"
+fi
 for kind in $KINDS; do
 	bench_kind "$kind" || log "$kind: ensemble run failed"
 done
@@ -551,6 +564,8 @@ row "setData p99, 16 x 16 (ms)" "$(z set16.p99ms)" "$(a set16.p99ms)" down 0.25
 row "getData, 8 sessions x 64 (ops/s)" "$(z get8.ops)" "$(a get8.ops)" up 5
 row "getData p99, 8 x 64 (ms)" "$(z get8.p99ms)" "$(a get8.p99ms)" down 0.25
 row "setData p50, 1 session, sync (ms)" "$(z set1.p50ms)" "$(a set1.p50ms)" down 0.25
+row "  disk alone: 1 write + fdatasync, p50 (ms)" "$(ms "${R[floor.single]:-}")" "" none
+row "  disk alone: 2nd of 3 simultaneous ones, p50 (ms)" "$(ms "${R[floor.q2of3]:-}")" "" none
 row "setData, 1 session, sync (ops/s)" "$(z set1.ops)" "$(a set1.ops)" none
 row "setData p99, 1 session (ms)" "$(z set1.p99ms)" "$(a set1.p99ms)" none
 row "kill -9 leader -> 1st acked write, p50 of $(z fo_n)/$(a fo_n) (s)" "$(z fo_p50)" "$(a fo_p50)" le "0.2 s"
