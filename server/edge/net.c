@@ -557,8 +557,8 @@ static void on_connection(uv_stream_t *ls, int status)
 			net_close_now(c, "out of memory");
 			return;
 		}
-	} else if (srv->tls) {
-		c->sniff = true; /* client.portUnification */
+	} else if (srv->tls && srv->cfg->port_unification) {
+		c->sniff = true; /* the first byte says TLS or plain text */
 	}
 	slog_debug("net", "connection %llu from %s%s", (unsigned long long)c->id, c->peer,
 		   c->tls ? " (TLS)" : "");
