@@ -395,15 +395,16 @@ int main(int argc, char **argv)
 							r = -1;
 						long got = 0;
 						r = r < 0 ? -1 : 0;
+						/* plaintext lands after in_len; counted below */
 						for (;;) {
-							if (s->in_cap - s->in_len < 16384) {
+							size_t at = s->in_len + (size_t)(r > 0 ? r : 0);
+							if (s->in_cap - at < 16384) {
 								s->in_cap *= 2;
 								s->in = realloc(s->in, s->in_cap);
 							}
-							got = zktls_read(s->tls, s->in + s->in_len, s->in_cap - s->in_len);
+							got = zktls_read(s->tls, s->in + at, s->in_cap - at);
 							if (got <= 0)
 								break;
-							s->in_len += (size_t)got;
 							r += got;
 						}
 						if (got < 0)
