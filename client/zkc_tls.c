@@ -166,17 +166,7 @@ bool zkc__tls_input(zkc_session *s, struct zkc_conn *c, const uint8_t *p, size_t
 
 int zkc_read_secret_file(const char *path, char **out)
 {
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return -errno;
-	char buf[1024];
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	buf[strcspn(buf, "\r\n")] = '\0';
-	*out = strdup(buf);
-	memset(buf, 0, sizeof(buf));
-	return *out ? 0 : -ENOMEM;
+	return zktls_read_secret(path, out);
 }
 
 static void wipe_free(const char *p)
@@ -209,6 +199,18 @@ static int replace(const char **field, const char *v)
 	wipe_free(*field);
 	*field = c;
 	return 0;
+}
+
+/* A *.passwordPath key: the password from that file. */
+static int replace_from_file(const char **field, const char *path)
+{
+	char *pw = NULL;
+	int rc = zktls_read_secret(path, &pw);
+	if (!rc) {
+		wipe_free(*field);
+		*field = pw;
+	}
+	return rc;
 }
 
 static char *trim(char *s)
@@ -251,12 +253,7 @@ int zkc_tls_properties(const char *path, struct zkc_tls *t, bool *secure, char *
 		} else if (!strcmp(k, "ssl.keyStore.password")) {
 			rc = replace(&t->key_password, v);
 		} else if (!strcmp(k, "ssl.keyStore.passwordPath")) {
-			char *pw = NULL;
-			rc = zkc_read_secret_file(v, &pw);
-			if (!rc) {
-				wipe_free(t->key_password);
-				t->key_password = pw;
-			}
+			rc = replace_from_file(&t->key_password, v);
 		} else if (!strcmp(k, "ssl.keyStore.type")) {
 			rc = replace(&t->cert_type, v);
 		} else if (!strcmp(k, "ssl.trustStore.location")) {
@@ -264,12 +261,7 @@ int zkc_tls_properties(const char *path, struct zkc_tls *t, bool *secure, char *
 		} else if (!strcmp(k, "ssl.trustStore.password")) {
 			rc = replace(&t->ca_password, v);
 		} else if (!strcmp(k, "ssl.trustStore.passwordPath")) {
-			char *pw = NULL;
-			rc = zkc_read_secret_file(v, &pw);
-			if (!rc) {
-				wipe_free(t->ca_password);
-				t->ca_password = pw;
-			}
+			rc = replace_from_file(&t->ca_password, v);
 		} else if (!strcmp(k, "ssl.trustStore.type")) {
 			rc = replace(&t->ca_type, v);
 		} else if (!strcmp(k, "ssl.hostnameVerification")) {

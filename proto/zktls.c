@@ -90,14 +90,40 @@ static int refuse_store(const char *what, const char *type, const char *path, en
 	return -EINVAL;
 }
 
-static PKCS12 *read_p12(const char *path)
+int zktls_read_secret(const char *path, char **out)
 {
-	FILE *f = fopen(path, "rb");
+	FILE *f = fopen(path, "r");
 	if (!f)
-		return NULL;
-	PKCS12 *p12 = d2i_PKCS12_fp(f, NULL);
+		return -errno;
+	char buf[1024];
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
 	fclose(f);
-	return p12;
+	buf[n] = '\0';
+	buf[strcspn(buf, "\r\n")] = '\0';
+	*out = strdup(buf);
+	OPENSSL_cleanse(buf, sizeof(buf));
+	return *out ? 0 : -ENOMEM;
+}
+
+/* The parts of a PKCS12 file (each may come back NULL); 0 or -EINVAL with
+ * the message in err. */
+static int read_p12(const char *what, const char *path, const char *password, EVP_PKEY **pkey, X509 **cert,
+		    STACK_OF(X509) **ca, char *err, size_t errlen)
+{
+	*pkey = NULL;
+	*cert = NULL;
+	*ca = NULL;
+	FILE *f = fopen(path, "rb");
+	PKCS12 *p12 = f ? d2i_PKCS12_fp(f, NULL) : NULL;
+	if (f)
+		fclose(f);
+	int ok = p12 && PKCS12_parse(p12, password ? password : "", pkey, cert, ca);
+	PKCS12_free(p12);
+	if (!ok) {
+		msg(err, errlen, "cannot read PKCS12 %s %s (wrong password?)", what, path);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 static int load_key_store(SSL_CTX *ctx, const struct zktls_opts *o, char *err, size_t errlen)
@@ -122,28 +148,19 @@ static int load_key_store(SSL_CTX *ctx, const struct zktls_opts *o, char *err, s
 			return -EINVAL;
 		}
 	} else {
-		PKCS12 *p12 = read_p12(path);
-		EVP_PKEY *pkey = NULL;
-		X509 *cert = NULL;
-		STACK_OF(X509) *ca = NULL;
-		if (!p12 || !PKCS12_parse(p12, o->key_password ? o->key_password : "", &pkey, &cert, &ca) ||
-		    !pkey || !cert) {
-			msg(err, errlen, "cannot read PKCS12 key store %s (wrong password?)", path);
-			PKCS12_free(p12);
-			EVP_PKEY_free(pkey);
-			X509_free(cert);
-			sk_X509_pop_free(ca, X509_free);
+		EVP_PKEY *pkey;
+		X509 *cert;
+		STACK_OF(X509) *ca;
+		if (read_p12("key store", path, o->key_password, &pkey, &cert, &ca, err, errlen) < 0)
 			return -EINVAL;
-		}
-		PKCS12_free(p12);
-		int ok = SSL_CTX_use_certificate(ctx, cert) == 1 && SSL_CTX_use_PrivateKey(ctx, pkey) == 1;
+		int ok = pkey && cert && SSL_CTX_use_certificate(ctx, cert) == 1 && SSL_CTX_use_PrivateKey(ctx, pkey) == 1;
 		for (int i = 0; ok && ca && i < sk_X509_num(ca); i++)
 			ok = SSL_CTX_add1_chain_cert(ctx, sk_X509_value(ca, i)) == 1;
 		EVP_PKEY_free(pkey);
 		X509_free(cert);
 		sk_X509_pop_free(ca, X509_free);
 		if (!ok) {
-			msg(err, errlen, "cannot use the key and certificate of %s", path);
+			msg(err, errlen, "cannot use a key and certificate of %s", path);
 			return -EINVAL;
 		}
 	}
@@ -178,16 +195,11 @@ static int load_trust_store(SSL_CTX *ctx, const struct zktls_opts *o, char *err,
 			SSL_CTX_set_client_CA_list(ctx, names);
 		return 0;
 	}
-	PKCS12 *p12 = read_p12(path);
-	EVP_PKEY *pkey = NULL;
-	X509 *cert = NULL;
-	STACK_OF(X509) *ca = NULL;
-	if (!p12 || !PKCS12_parse(p12, o->trust_password ? o->trust_password : "", &pkey, &cert, &ca)) {
-		msg(err, errlen, "cannot read PKCS12 trust store %s (wrong password?)", path);
-		PKCS12_free(p12);
+	EVP_PKEY *pkey;
+	X509 *cert;
+	STACK_OF(X509) *ca;
+	if (read_p12("trust store", path, o->trust_password, &pkey, &cert, &ca, err, errlen) < 0)
 		return -EINVAL;
-	}
-	PKCS12_free(p12);
 	int n = 0;
 	if (cert && X509_STORE_add_cert(store, cert) == 1)
 		n++;

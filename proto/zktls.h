@@ -56,6 +56,11 @@ struct zktls_opts {
 	bool verify_peer;	  /* client: verify the server's chain (default in callers: true) */
 };
 
+/* Reads the first line of a file holding a secret (a key store password),
+ * so that secrets stay off command lines and out of config files.  *out is
+ * malloc'd: wipe and free it.  0 or a negative errno. */
+int zktls_read_secret(const char *path, char **out);
+
 /* Builds a context.  Returns it (caller frees with zktls_ctx_free), or NULL
  * with a message naming the file or setting at fault in err. */
 SSL_CTX *zktls_ctx_new(const struct zktls_opts *o, char *err, size_t errlen);

@@ -61,18 +61,8 @@ static char *password(const char *direct, const char *path, int *err)
 	*err = 0;
 	if (direct || !path)
 		return direct ? strdup(direct) : NULL;
-	FILE *f = fopen(path, "r");
-	if (!f) {
-		*err = -errno;
-		return NULL;
-	}
-	char buf[1024];
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	buf[strcspn(buf, "\r\n")] = '\0';
-	char *p = strdup(buf);
-	memset(buf, 0, sizeof(buf));
+	char *p = NULL;
+	*err = zktls_read_secret(path, &p);
 	return p;
 }
 

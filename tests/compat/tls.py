@@ -33,7 +33,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 
-from zkharness import Tap, ZkServer, ServerError, kinds_from_args, zkfs_build, wait_for  # noqa: E402
+from zkharness import Tap, ZkServer, ServerError, free_port, kinds_from_args, zkfs_build, wait_for  # noqa: E402
 from zkraw import RawClient  # noqa: E402
 from zktlscerts import Pki, CLIENT_DN, ADMIN_DN, PASSWORD  # noqa: E402
 
@@ -51,14 +51,6 @@ ZKFS = os.path.join(BUILD, "zkfs")
 JAVA_CP = "/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.jar:/usr/share/java/*"
 
 traces = {}  # scenario name -> {kind: trace}
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def start(kind, secure=True, **extra):
