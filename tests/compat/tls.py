@@ -67,6 +67,7 @@ def start(kind, secure=True, **extra):
     if secure:
         cfg["secureClientPort"] = str(free_port())
     cfg.update(extra)
+    cfg = {k: v for k, v in cfg.items() if v is not None}
     srv = ZkServer(kind, cfg)
     srv.sport = int(cfg["secureClientPort"]) if secure else srv.port
     return srv
@@ -376,6 +377,34 @@ def reload_scenario(srv):
     tap.test("zkfs: client.certReload: a new connection sees the replaced certificate", run)
 
 
+def sysprop_crl_scenario():
+    """zkfs only: the ssl keys as -Dzookeeper.* system properties (through
+    SERVER_JVMFLAGS, as zkServer.sh passes them), and ssl.crl with the CRL in
+    the trust store file (Apache 3.8 checks CRLs through the certificates'
+    distribution points, which a throwaway CA does not have)."""
+    os.environ["SERVER_JVMFLAGS"] = " ".join([
+        "-Dzookeeper.ssl.keyStore.location=" + pki.path("server.pem"),
+        "-Dzookeeper.ssl.keyStore.password=" + PASSWORD,
+        "-Dzookeeper.ssl.trustStore.location=" + pki.path("ca-crl.pem"),
+        "-Dzookeeper.ssl.crl=true"])
+    try:
+        srv = start("zkfs", **{"ssl.keyStore.location": None, "ssl.trustStore.location": None})
+    finally:
+        del os.environ["SERVER_JVMFLAGS"]
+    try:
+        def run():
+            expect(whoami(srv.sport, "client") == ("ok", sorted([("ip", "127.0.0.1"), ("x509", CLIENT_DN)])),
+                   "a good client under ssl.crl")
+            expect(whoami(srv.sport, "revoked")[0] == "refused", "a revoked certificate was accepted")
+            good_client_served(srv)
+            text = srv.four("conf") + srv.four("envi")
+            text += open(os.path.join(srv.dir, "server.log"), errors="replace").read()
+            expect(PASSWORD not in text, "the -D password appears in conf, envi or the log")
+        tap.test("zkfs: -Dzookeeper.ssl.* system properties; ssl.crl refuses a revoked certificate", run)
+    finally:
+        srv.close()
+
+
 def main():
     for kind in KINDS:
         groups = [
@@ -406,8 +435,11 @@ def main():
                 reload_scenario(srv)
             finally:
                 srv.close()
+            sysprop_crl_scenario()
         else:
             tap.skip("%s: client.certReload" % kind, "ZooKeeper 3.8 has no client.certReload (3.9 has)")
+            tap.skip("%s: ssl.crl with a CRL in the trust store" % kind,
+                     "Java fetches CRLs from distribution points; the test CA has none")
     if len(KINDS) == 2:
         for name in sorted(traces):
             t = traces[name]

@@ -12,6 +12,8 @@ temporary directory:
     expired.pem/.crt/.key       a client certificate of the test CA that expired
     rogue.pem/.crt/.key         a client certificate of another, untrusted CA
     enc.key + enc.pass          client.key encrypted with the password in enc.pass
+    revoked.pem/.crt/.key       a client certificate of the test CA, revoked in:
+    ca-crl.pem                  ca.pem followed by the CA's CRL (trust store for ssl.crl)
 
     pki = Pki()          # makes everything (~1 s); pki.path('ca.pem'); pki.close()
 """
@@ -51,6 +53,16 @@ class Pki(object):
         # expired: valid for the two days before yesterday
         self._leaf("expired", "/O=zkfs/OU=test/CN=expired", "ca", "cli.ext",
                    dates=("-not_before", "20200101000000Z", "-not_after", "20200102000000Z"))
+        self._leaf("revoked", "/O=zkfs/OU=test/CN=revoked", "ca", "cli.ext",
+                   dates=("-not_before", "20200101000000Z", "-not_after", "20991231000000Z"))
+        cnf = os.path.join(d, "cadb", "ca.cnf")
+        _ossl(d, "ca", "-config", cnf, "-cert", "ca.pem", "-keyfile", "ca.key", "-revoke", "revoked.crt")
+        _ossl(d, "ca", "-config", cnf, "-cert", "ca.pem", "-keyfile", "ca.key", "-gencrl",
+              "-crldays", "30", "-out", "ca.crl")
+        with open(os.path.join(d, "ca-crl.pem"), "w") as out:
+            for part in ("ca.pem", "ca.crl"):
+                with open(os.path.join(d, part)) as f:
+                    out.write(f.read())
         _ossl(d, "pkcs12", "-export", "-in", "server.crt", "-inkey", "server.key",
               "-certfile", "ca.pem", "-out", "server.p12", "-passout", "pass:" + PASSWORD)
         with open(os.path.join(d, "enc.pass"), "w") as f:
@@ -64,14 +76,17 @@ class Pki(object):
         if dates:
             # `openssl x509 -req` cannot back-date; `openssl ca` can
             cadir = os.path.join(d, "cadb")
+            fresh = not os.path.isdir(cadir)
             os.makedirs(cadir, exist_ok=True)
-            open(os.path.join(cadir, "index.txt"), "w").close()
+            if fresh:
+                open(os.path.join(cadir, "index.txt"), "w").close()
             with open(os.path.join(cadir, "ca.cnf"), "w") as f:
                 f.write("[ca]\ndefault_ca=c\n[c]\ndatabase=%s/index.txt\nnew_certs_dir=%s\n"
                         "serial=%s/serial\ndefault_md=sha256\npolicy=p\nunique_subject=no\n"
-                        "[p]\ncommonName=supplied\n" % (cadir, cadir, cadir))
-            with open(os.path.join(cadir, "serial"), "w") as f:
-                f.write("1000\n")
+                        "default_crl_days=30\n[p]\ncommonName=supplied\n" % (cadir, cadir, cadir))
+            if fresh:
+                with open(os.path.join(cadir, "serial"), "w") as f:
+                    f.write("1000\n")
             _ossl(d, "ca", "-batch", "-config", os.path.join(cadir, "ca.cnf"), "-cert", ca + ".pem",
                   "-keyfile", ca + ".key", "-in", name + ".csr", "-out", name + ".crt",
                   "-notext", "-startdate", dates[1], "-enddate", dates[3], "-extfile", ext)
