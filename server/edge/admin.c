@@ -358,12 +358,14 @@ static void put_conn(struct server *srv, struct json *j, struct conn *c, bool fu
 
 static void cmd_connections(struct admin *a, struct json *j, struct job *q)
 {
-	j_open(j, "connections", '[');
-	for (struct conn *c = a->srv->conns; c; c = c->next)
-		put_conn(a->srv, j, c, true);
-	j_close(j, ']');
-	j_open(j, "secure_connections", '[');
-	j_close(j, ']');
+	/* as ZooKeeper: one list per listening port */
+	for (int secure = 0; secure < 2; secure++) {
+		j_open(j, secure ? "secure_connections" : "connections", '[');
+		for (struct conn *c = a->srv->conns; c; c = c->next)
+			if (c->secure_port == secure)
+				put_conn(a->srv, j, c, true);
+		j_close(j, ']');
+	}
 }
 
 static void cmd_dirs(struct admin *a, struct json *j, struct job *q)
@@ -648,12 +650,14 @@ static void cmd_server_stats(struct admin *a, struct json *j, struct job *q)
 static void cmd_stats(struct admin *a, struct json *j, struct job *q)
 {
 	cmd_server_stats(a, j, q);
-	j_open(j, "connections", '[');
-	for (struct conn *c = a->srv->conns; c; c = c->next)
-		put_conn(a->srv, j, c, false);
-	j_close(j, ']');
-	j_open(j, "secure_connections", '[');
-	j_close(j, ']');
+	/* as ZooKeeper: one list per listening port */
+	for (int secure = 0; secure < 2; secure++) {
+		j_open(j, secure ? "secure_connections" : "connections", '[');
+		for (struct conn *c = a->srv->conns; c; c = c->next)
+			if (c->secure_port == secure)
+				put_conn(a->srv, j, c, false);
+		j_close(j, ']');
+	}
 }
 
 static void cmd_stat_reset(struct admin *a, struct json *j, struct job *q)

@@ -553,6 +553,7 @@ static void on_connection(uv_stream_t *ls, int status)
 	srv->conns = c;
 	srv->nconns++;
 	if ((uv_tcp_t *)ls == &srv->secure_listener) {
+		c->secure_port = true;
 		if (tls_conn_start(c) < 0) {
 			net_close_now(c, "out of memory");
 			return;

@@ -60,6 +60,7 @@ struct conn {
 	 * whose first byte decides */
 	struct tls_conn *tls;
 	bool sniff;
+	bool secure_port; /* accepted on secureClientPort (admin's secure_connections) */
 
 	/* output: out is appended to (plaintext); wbuf is the write in flight (if any) */
 	struct jute_out out;

@@ -69,6 +69,7 @@ def start(kind, secure=True, **extra):
     cfg.update(extra)
     cfg = {k: v for k, v in cfg.items() if v is not None}
     srv = ZkServer(kind, cfg)
+    srv.admin_port = int(cfg.get("admin.serverPort", 0))
     srv.sport = int(cfg["secureClientPort"]) if secure else srv.port
     return srv
 
@@ -323,6 +324,28 @@ def want_scenarios(kind, srv):
             z.close()
     check(kind, "want+PKCS12: kazoo without a certificate", k)
 
+    def admin_lists():
+        import json
+        import urllib.request
+        t = kazoo(srv, "client")
+        p = KazooClient(hosts=srv.hosts, timeout=10)
+        p.start(timeout=10)
+        try:
+            url = "http://127.0.0.1:%d/commands/connections" % srv.admin_port
+            with urllib.request.urlopen(url, timeout=10) as r:
+                body = json.loads(r.read().decode())
+        finally:
+            for z in (t, p):
+                z.stop()
+                z.close()
+        out = {k: sorted(c.get("remote_socket_address", "").startswith("/127.0.0.1") or
+                         c.get("remote_socket_address", "").startswith("127.0.0.1")
+                         for c in body.get(k, [])) for k in ("connections", "secure_connections")}
+        out = {k: len(v) for k, v in out.items()}
+        expect(out == {"connections": 1, "secure_connections": 1}, "admin connections: %r" % (body,))
+        return out
+    check(kind, "want+PKCS12: admin API lists the TLS session under secure_connections", admin_lists)
+
     if kind == "zkfs":
         def no_secret():
             text = open(os.path.join(srv.dir, "server.log"), errors="replace").read()
@@ -411,6 +434,8 @@ def main():
             ("need", need_scenarios, dict(secure=True, **{
                 "ssl.clientAuth": "need", "X509AuthenticationProvider.superUser": ADMIN_DN})),
             ("want", want_scenarios, dict(secure=True, **{
+                "admin.enableServer": "true", "admin.serverAddress": "127.0.0.1",
+                "admin.serverPort": str(free_port()),
                 "ssl.clientAuth": "want", "ssl.keyStore.location": pki.path("server.p12"),
                 "ssl.keyStore.type": "PKCS12", "ssl.keyStore.password": PASSWORD})),
             ("unified", unified_scenarios, dict(secure=False, **{
