@@ -337,6 +337,9 @@ SSL_CTX *zktls_ctx_new(const struct zktls_opts *o, char *err, size_t errlen)
 	if (load_trust_store(ctx, o, err, errlen) < 0)
 		goto fail;
 	if (o->server) {
+		/* as ZooKeeper (jdk.tls.rejectClientInitiatedRenegotiation):
+		 * a client must not make the server redo handshakes at will */
+		SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
 		static const unsigned char sid[] = "zkfs";
 		SSL_CTX_set_session_id_context(ctx, sid, sizeof(sid) - 1);
 		int mode = o->client_auth == ZKTLS_AUTH_NEED	 ? SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT
