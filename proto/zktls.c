@@ -70,23 +70,26 @@ static enum store_type store_type(const char *type, const char *path)
 		return ST_BAD;
 	}
 	const char *dot = strrchr(path, '.');
-	if (dot && (!strcasecmp(dot, ".p12") || !strcasecmp(dot, ".pfx") || !strcasecmp(dot, ".pkcs12")))
+	if (dot &&
+	    (!strcasecmp(dot, ".p12") || !strcasecmp(dot, ".pfx") || !strcasecmp(dot, ".pkcs12")))
 		return ST_PKCS12;
 	if (dot && !strcasecmp(dot, ".jks"))
 		return ST_JKS;
 	return ST_PEM;
 }
 
-static int refuse_store(const char *what, const char *type, const char *path, enum store_type st, char *err,
-			size_t errlen)
+static int refuse_store(const char *what, const char *type, const char *path, enum store_type st,
+			char *err, size_t errlen)
 {
 	if (st == ST_JKS)
 		msg(err, errlen,
 		    "%s %s: JKS stores are not supported; convert it with: keytool -importkeystore "
-		    "-srckeystore %s -destkeystore store.p12 -deststoretype PKCS12 (then type PKCS12)",
+		    "-srckeystore %s -destkeystore store.p12 -deststoretype PKCS12 (then type "
+		    "PKCS12)",
 		    what, path, path);
 	else
-		msg(err, errlen, "%s %s: unknown store type '%s' (PEM or PKCS12)", what, path, type);
+		msg(err, errlen, "%s %s: unknown store type '%s' (PEM or PKCS12)", what, path,
+		    type);
 	return -EINVAL;
 }
 
@@ -107,8 +110,8 @@ int zktls_read_secret(const char *path, char **out)
 
 /* The parts of a PKCS12 file (each may come back NULL); 0 or -EINVAL with
  * the message in err. */
-static int read_p12(const char *what, const char *path, const char *password, EVP_PKEY **pkey, X509 **cert,
-		    STACK_OF(X509) **ca, char *err, size_t errlen)
+static int read_p12(const char *what, const char *path, const char *password, EVP_PKEY **pkey,
+		    X509 **cert, STACK_OF(X509) * *ca, char *err, size_t errlen)
 {
 	*pkey = NULL;
 	*cert = NULL;
@@ -150,10 +153,12 @@ static int load_key_store(SSL_CTX *ctx, const struct zktls_opts *o, char *err, s
 	} else {
 		EVP_PKEY *pkey;
 		X509 *cert;
-		STACK_OF(X509) *ca;
-		if (read_p12("key store", path, o->key_password, &pkey, &cert, &ca, err, errlen) < 0)
+		STACK_OF(X509) * ca;
+		if (read_p12("key store", path, o->key_password, &pkey, &cert, &ca, err, errlen) <
+		    0)
 			return -EINVAL;
-		int ok = pkey && cert && SSL_CTX_use_certificate(ctx, cert) == 1 && SSL_CTX_use_PrivateKey(ctx, pkey) == 1;
+		int ok = pkey && cert && SSL_CTX_use_certificate(ctx, cert) == 1 &&
+			 SSL_CTX_use_PrivateKey(ctx, pkey) == 1;
 		for (int i = 0; ok && ca && i < sk_X509_num(ca); i++)
 			ok = SSL_CTX_add1_chain_cert(ctx, sk_X509_value(ca, i)) == 1;
 		EVP_PKEY_free(pkey);
@@ -197,7 +202,7 @@ static int load_trust_store(SSL_CTX *ctx, const struct zktls_opts *o, char *err,
 	}
 	EVP_PKEY *pkey;
 	X509 *cert;
-	STACK_OF(X509) *ca;
+	STACK_OF(X509) * ca;
 	if (read_p12("trust store", path, o->trust_password, &pkey, &cert, &ca, err, errlen) < 0)
 		return -EINVAL;
 	int n = 0;
@@ -222,8 +227,10 @@ static int version_of(const char *name, int *lo, int *hi)
 		const char *name;
 		int lo, hi;
 	} v[] = {
-	    {"TLSv1", TLS1_VERSION, TLS1_VERSION},	 {"TLSv1.1", TLS1_1_VERSION, TLS1_1_VERSION},
-	    {"TLSv1.2", TLS1_2_VERSION, TLS1_2_VERSION}, {"TLSv1.3", TLS1_3_VERSION, TLS1_3_VERSION},
+	    {"TLSv1", TLS1_VERSION, TLS1_VERSION},
+	    {"TLSv1.1", TLS1_1_VERSION, TLS1_1_VERSION},
+	    {"TLSv1.2", TLS1_2_VERSION, TLS1_2_VERSION},
+	    {"TLSv1.3", TLS1_3_VERSION, TLS1_3_VERSION},
 	    {"TLS", TLS1_2_VERSION, TLS1_3_VERSION},
 	};
 	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
@@ -238,8 +245,8 @@ static int version_of(const char *name, int *lo, int *hi)
 static int set_protocols(SSL_CTX *ctx, const struct zktls_opts *o, char *err, size_t errlen)
 {
 	const char *list = o->enabled_protocols && *o->enabled_protocols ? o->enabled_protocols
-				: o->protocol && *o->protocol	    ? o->protocol
-									    : "TLSv1.2";
+			   : o->protocol && *o->protocol		 ? o->protocol
+									 : "TLSv1.2";
 	int lo = 0, hi = 0;
 	char *copy = strdup(list), *save = NULL;
 	if (!copy)
@@ -326,7 +333,8 @@ SSL_CTX *zktls_ctx_new(const struct zktls_opts *o, char *err, size_t errlen)
 		return NULL;
 	}
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
-	if (set_protocols(ctx, o, err, errlen) < 0 || set_ciphers(ctx, o->ciphersuites, err, errlen) < 0)
+	if (set_protocols(ctx, o, err, errlen) < 0 ||
+	    set_ciphers(ctx, o->ciphersuites, err, errlen) < 0)
 		goto fail;
 	if (o->key_store && load_key_store(ctx, o, err, errlen) < 0)
 		goto fail;
@@ -342,9 +350,10 @@ SSL_CTX *zktls_ctx_new(const struct zktls_opts *o, char *err, size_t errlen)
 		SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
 		static const unsigned char sid[] = "zkfs";
 		SSL_CTX_set_session_id_context(ctx, sid, sizeof(sid) - 1);
-		int mode = o->client_auth == ZKTLS_AUTH_NEED	 ? SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT
+		int mode = o->client_auth == ZKTLS_AUTH_NEED
+			       ? SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT
 			   : o->client_auth == ZKTLS_AUTH_WANT ? SSL_VERIFY_PEER
-								: SSL_VERIFY_NONE;
+							       : SSL_VERIFY_NONE;
 		SSL_CTX_set_verify(ctx, mode, NULL);
 	} else {
 		SSL_CTX_set_verify(ctx, o->verify_peer ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
@@ -553,7 +562,8 @@ int zktls_peer_dn(const struct zktls *t, char *out, size_t cap)
 	if (!b)
 		return -ENOMEM;
 	/* RFC 2253 as Java prints it: most specific first, UTF-8 kept */
-	X509_NAME_print_ex(b, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
+	X509_NAME_print_ex(b, X509_get_subject_name(cert), 0,
+			   XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
 	char *p;
 	long n = BIO_get_mem_data(b, &p);
 	int rc = 0;

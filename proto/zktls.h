@@ -41,16 +41,16 @@ enum zktls_client_auth { ZKTLS_AUTH_NONE, ZKTLS_AUTH_WANT, ZKTLS_AUTH_NEED };
  * name (.p12/.pfx = PKCS12, .jks = JKS, anything else PEM). */
 struct zktls_opts {
 	bool server;
-	const char *key_store;	    /* our certificate chain (+ key for PEM/PKCS12) */
-	const char *key_file;	    /* separate PEM private key, or NULL (in key_store) */
-	const char *key_password;   /* of the key / PKCS12 file, or NULL */
+	const char *key_store;	  /* our certificate chain (+ key for PEM/PKCS12) */
+	const char *key_file;	  /* separate PEM private key, or NULL (in key_store) */
+	const char *key_password; /* of the key / PKCS12 file, or NULL */
 	const char *key_store_type;
 	const char *trust_store;    /* CA certificates (PEM or PKCS12); NULL = system's */
 	const char *trust_password; /* PKCS12 trust store password, or NULL */
 	const char *trust_store_type;
 	enum zktls_client_auth client_auth; /* server: whether to ask for a client cert */
-	const char *protocol;		    /* ssl.protocol: "TLSv1.2" (default), "TLSv1.3", "TLS" */
-	const char *enabled_protocols;	    /* ssl.enabledProtocols: comma list, or NULL = protocol */
+	const char *protocol;	       /* ssl.protocol: "TLSv1.2" (default), "TLSv1.3", "TLS" */
+	const char *enabled_protocols; /* ssl.enabledProtocols: comma list, or NULL = protocol */
 	const char *ciphersuites; /* ssl.ciphersuites: comma list of IANA (Java) or OpenSSL names */
 	bool crl;		  /* ssl.crl: check CRLs found in the trust store file */
 	bool verify_peer;	  /* client: verify the server's chain (default in callers: true) */
@@ -70,9 +70,9 @@ enum zktls_state { ZKTLS_HANDSHAKE, ZKTLS_OPEN, ZKTLS_DONE };
 
 struct zktls {
 	SSL *ssl;
-	BIO *in, *out; /* ciphertext: in = from the peer, out = to the peer */
-	int state;     /* enum zktls_state */
-	uint8_t *early;	   /* plaintext written before the handshake ended */
+	BIO *in, *out;	/* ciphertext: in = from the peer, out = to the peer */
+	int state;	/* enum zktls_state */
+	uint8_t *early; /* plaintext written before the handshake ended */
 	size_t early_len, early_cap;
 	char err[256]; /* why the connection failed (after -EPROTO) */
 };

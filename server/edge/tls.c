@@ -50,8 +50,9 @@ static void stamp(const char *path, struct file_stamp *s)
 
 static bool stamp_differs(const struct file_stamp *a, const struct file_stamp *b)
 {
-	return a->present != b->present || a->dev != b->dev || a->ino != b->ino || a->size != b->size ||
-	       a->mtime.tv_sec != b->mtime.tv_sec || a->mtime.tv_nsec != b->mtime.tv_nsec;
+	return a->present != b->present || a->dev != b->dev || a->ino != b->ino ||
+	       a->size != b->size || a->mtime.tv_sec != b->mtime.tv_sec ||
+	       a->mtime.tv_nsec != b->mtime.tv_nsec;
 }
 
 /* A password given directly, or the first line of its passwordPath file
@@ -156,7 +157,9 @@ static void maybe_reload(struct server *srv)
 	t->trust = tr;
 	SSL_CTX *ctx = build(srv);
 	if (!ctx) {
-		slog_warn("tls", "key or trust store changed but cannot be used: keeping the previous ones");
+		slog_warn(
+		    "tls",
+		    "key or trust store changed but cannot be used: keeping the previous ones");
 		return;
 	}
 	zktls_ctx_free(t->ctx); /* connections using it keep their reference */
@@ -173,8 +176,8 @@ void tls_log_reject(struct server *srv, const char *peer, const char *why)
 		return;
 	}
 	if (t && t->reject_quiet)
-		slog_warn("tls", "%s: %s, closing (%u more rejected connections not logged)", peer, why,
-			  t->reject_quiet);
+		slog_warn("tls", "%s: %s, closing (%u more rejected connections not logged)", peer,
+			  why, t->reject_quiet);
 	else
 		slog_warn("tls", "%s: %s, closing", peer, why);
 	if (t) {
@@ -233,7 +236,8 @@ static void opened(struct conn *c)
 	char dn[1024];
 	if (zktls_peer_dn(&t->z, dn, sizeof(dn)) == 0)
 		t->dn = strdup(dn);
-	slog_debug("tls", "%s: TLS established%s%s", c->peer, t->dn ? ", client " : "", t->dn ? t->dn : "");
+	slog_debug("tls", "%s: TLS established%s%s", c->peer, t->dn ? ", client " : "",
+		   t->dn ? t->dn : "");
 }
 
 int tls_conn_input(struct conn *c, const uint8_t *p, size_t n)

@@ -36,8 +36,8 @@ static const char *path(int slot, const char *name)
 
 /* A certificate for key signed by ca (NULL: self-signed), written with its
  * key (PEM key store) to name.pem, and alone to name.crt. */
-static X509 *make_cert(const char *name, EVP_PKEY *key, X509 *ca, EVP_PKEY *ca_key, const char *o, const char *cn,
-		       const char *san)
+static X509 *make_cert(const char *name, EVP_PKEY *key, X509 *ca, EVP_PKEY *ca_key, const char *o,
+		       const char *cn, const char *san)
 {
 	X509 *x = X509_new();
 	X509_set_version(x, 2);
@@ -51,7 +51,8 @@ static X509 *make_cert(const char *name, EVP_PKEY *key, X509 *ca, EVP_PKEY *ca_k
 	X509_set_issuer_name(x, ca ? X509_get_subject_name(ca) : n);
 	X509V3_CTX ctx;
 	X509V3_set_ctx(&ctx, ca ? ca : x, x, NULL, NULL, 0);
-	X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, &ctx, NID_basic_constraints, ca ? "CA:FALSE" : "critical,CA:TRUE");
+	X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, &ctx, NID_basic_constraints,
+						  ca ? "CA:FALSE" : "critical,CA:TRUE");
 	X509_add_ext(x, ext, -1);
 	X509_EXTENSION_free(ext);
 	if (san) {
@@ -81,7 +82,8 @@ static int setup(void **state)
 	EVP_PKEY *rk = EVP_EC_gen("P-256");
 	X509 *ca = make_cert("ca", cak, NULL, NULL, "zkfs", "unit CA", NULL);
 	X509 *rogue = make_cert("rogueca", rk, NULL, NULL, "zkfs", "rogue CA", NULL);
-	X509_free(make_cert("server", sk, ca, cak, "zkfs", "localhost", "DNS:localhost,IP:127.0.0.1"));
+	X509_free(
+	    make_cert("server", sk, ca, cak, "zkfs", "localhost", "DNS:localhost,IP:127.0.0.1"));
 	X509_free(make_cert("client", ck, ca, cak, "zkfs", "client", NULL));
 	X509_free(ca);
 	X509_free(rogue);
@@ -95,8 +97,9 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	(void)state;
-	const char *names[] = {"ca.pem", "ca.crt", "rogueca.pem", "rogueca.crt", "server.pem",
-			       "server.crt", "client.pem", "client.crt", "x.jks"};
+	const char *names[] = {"ca.pem",      "ca.crt",	    "rogueca.pem",
+			       "rogueca.crt", "server.pem", "server.crt",
+			       "client.pem",  "client.crt", "x.jks"};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		unlink(path(0, names[i]));
 	rmdir(dir);
@@ -204,7 +207,8 @@ static void test_refusals(void **state)
 	(void)state;
 	struct zktls s, c;
 	SSL_CTX *need = server_ctx(ZKTLS_AUTH_NEED), *want = server_ctx(ZKTLS_AUTH_WANT);
-	SSL_CTX *nocert = client_ctx(NULL, "ca.crt"), *rogue = client_ctx("client.pem", "rogueca.crt");
+	SSL_CTX *nocert = client_ctx(NULL, "ca.crt"),
+		*rogue = client_ctx("client.pem", "rogueca.crt");
 	/* no client certificate under need: the server fails the handshake */
 	handshake(need, nocert, "localhost", &s, &c);
 	assert_false(zktls_open(&s));
