@@ -267,8 +267,11 @@ def need_scenarios(kind, srv):
         opts = "tls,cafile=%s,certfile=%s,keyfile=%s,keypassfile=%s,log=%s" % (
             pki.path("ca.pem"), pki.path("client.crt"), pki.path("enc.key"), pki.path("enc.pass"), log)
         try:
-            p = subprocess.run([ZKFS, "127.0.0.1:%d/tls" % srv.sport, mnt, "-o", opts],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30)
+            # through the mount(8) helper, as an fstab line runs it
+            env = dict(os.environ, ZKFS_BIN=ZKFS)
+            p = subprocess.run(["sh", os.path.join(HERE, "..", "..", "mount.zkfs"),
+                                "127.0.0.1:%d/tls" % srv.sport, mnt, "-o", opts],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30, env=env)
             expect(p.returncode == 0, "mount: %s" % p.stdout.decode())
             with open(os.path.join(mnt, "x")) as f:
                 data = f.read()
@@ -286,7 +289,7 @@ def need_scenarios(kind, srv):
             os.rmdir(mnt)
         expect(data == "secret" and "new" in names, "mount saw %r %r" % (data, names))
         return {"x": data, "names": names}
-    check(kind, "need: mount -o tls,cafile=,certfile=,keyfile=,keypassfile=", mount)
+    check(kind, "need: mount.zkfs -o tls,cafile=,certfile=,keyfile=,keypassfile=", mount)
 
     def conf():
         c = srv.four("conf")
