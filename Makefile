@@ -35,13 +35,13 @@ $(error make deps failed)
 endif
 endif
 
-PKGS     := libuv fuse3 libcrypto libmicrohttpd
+PKGS     := libuv fuse3 libssl libcrypto libmicrohttpd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 WARN     := -Wall -Wextra -Wshadow -Wno-unused-parameter -Wno-missing-field-initializers -Wstrict-prototypes -Werror
 OPT      ?= -O2 -g
 CFLAGS   += -std=gnu11 $(OPT) $(WARN) -MMD -MP -D_GNU_SOURCE -Iproto -Iclient $(PKG_CFLAGS) $(EXTRA_CFLAGS)
 LDFLAGS  += $(EXTRA_LDFLAGS)
-LIBS     := -luv -lcrypto -lpthread -lm
+LIBS     := -luv -lssl -lcrypto -lpthread -lm
 
 ifeq ($(SAN),1)
   CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined

@@ -14,6 +14,9 @@
  *   rawgen -h 127.0.0.1:2181 -o get -s 32 -k 16 -t 5 -w 1 -P /bench -n 10000
  *
  * The keyspace PREFIX/n0 .. n(N-1) must exist (loadgen -o load creates it).
+ * With -T CAFILE (and -C CERT.pem, a PEM key store with the client key) it
+ * speaks TLS through the engine zkfs-server and libzkc use (proto/zktls.h):
+ * the same requests, sealed, to a secureClientPort.
  * Output: the same key=value line as loadgen.
  */
 #include <arpa/inet.h>
@@ -31,6 +34,7 @@
 #include <unistd.h>
 
 #include "jute.h"
+#include "zktls.h"
 
 #define MAX_US 2000000
 #define OP_GETDATA 4
@@ -51,10 +55,16 @@ struct sess {
 	int32_t xid;         /* last sent */
 	int32_t acked;       /* last answered: replies must come back in order */
 	uint64_t rx_bytes;
+	struct zktls *tls;    /* NULL: plain text */
+	struct jute_out cout; /* TLS: sealed bytes not yet written */
+	size_t cout_sent;
 };
 
+static SSL_CTX *tls_ctx;
+static uint8_t rscratch[65536];
+
 static struct {
-	const char *host, *prefix, *op;
+	const char *host, *prefix, *op, *cafile, *certfile;
 	int port, sessions, depth, value_size, opcode;
 	double seconds, warmup;
 	long nodes;
@@ -84,6 +94,44 @@ static int read_full(int fd, void *p, size_t n)
 	return 0;
 }
 
+/* Writes the engine's sealed bytes (blocking socket). */
+static int tls_push(struct sess *s)
+{
+	struct jute_out o;
+	jute_out_init(&o);
+	zktls_take(s->tls, &o);
+	int rc = o.len && write(s->fd, o.buf, o.len) != (ssize_t)o.len ? -1 : 0;
+	jute_out_free(&o);
+	return rc;
+}
+
+/* TLS handshake and ZooKeeper ConnectRequest/Response on the blocking
+ * socket; the response is decrypted into resp. */
+static int tls_handshake(struct sess *s, const struct jute_out *req, uint8_t *resp, size_t cap)
+{
+	s->tls = calloc(1, sizeof(*s->tls));
+	if (!s->tls || zktls_init(s->tls, tls_ctx, false, opt.host, false) < 0 ||
+	    zktls_write(s->tls, req->buf, req->len) < 0 || tls_push(s) < 0)
+		return -1;
+	uint8_t buf[4 + 64];
+	size_t have = 0;
+	while (have < 4 || have < 4 + (size_t)jute_load32(buf)) {
+		ssize_t r = read(s->fd, rscratch, sizeof rscratch);
+		if (r <= 0 || zktls_feed(s->tls, rscratch, (size_t)r) < 0 || tls_push(s) < 0) {
+			fprintf(stderr, "rawgen: TLS: %s\n", s->tls->err[0] ? s->tls->err : "closed");
+			return -1;
+		}
+		long got = 0;
+		while (have < sizeof buf && (got = zktls_read(s->tls, buf + have, sizeof buf - have)) > 0)
+			have += (size_t)got;
+		if (got < 0 || (have >= 4 && jute_load32(buf) > cap))
+			return -1;
+	}
+	memcpy(resp, buf + 4, jute_load32(buf));
+	jute_out_init(&s->cout);
+	return 0;
+}
+
 /* Blocking connect + handshake; then the socket turns non-blocking. */
 static int open_session(struct sess *s)
 {
@@ -107,13 +155,21 @@ static int open_session(struct sess *s)
 	jute_put_buffer(&o, pw, 16);
 	jute_put_bool(&o, false);
 	jute_frame_end(&o, at);
-	int rc = o.err ? -1 : (int)write(s->fd, o.buf, o.len);
-	jute_out_free(&o);
-	if (rc < 0 || read_full(s->fd, len, 4) < 0)
-		return -1;
-	uint32_t n = jute_load32(len);
-	if (n < 36 || n > sizeof resp || read_full(s->fd, resp, n) < 0)
-		return -1;
+	int rc;
+	if (tls_ctx) {
+		rc = o.err ? -1 : tls_handshake(s, &o, resp, sizeof resp);
+		jute_out_free(&o);
+		if (rc < 0)
+			return -1;
+	} else {
+		rc = o.err ? -1 : (int)write(s->fd, o.buf, o.len);
+		jute_out_free(&o);
+		if (rc < 0 || read_full(s->fd, len, 4) < 0)
+			return -1;
+		uint32_t n = jute_load32(len);
+		if (n < 36 || n > sizeof resp || read_full(s->fd, resp, n) < 0)
+			return -1;
+	}
 	fcntl(s->fd, F_SETFL, fcntl(s->fd, F_GETFL) | O_NONBLOCK);
 	jute_out_init(&s->out);
 	s->t0 = calloc((size_t)opt.depth, sizeof *s->t0);
@@ -156,6 +212,21 @@ static void queue_request(struct sess *s)
 
 static int flush_out(struct sess *s)
 {
+	if (s->tls) {
+		if (s->out.len && zktls_write(s->tls, s->out.buf, s->out.len) < 0)
+			return -1;
+		jute_out_reset(&s->out);
+		zktls_take(s->tls, &s->cout);
+		while (s->cout_sent < s->cout.len) {
+			ssize_t w = write(s->fd, s->cout.buf + s->cout_sent, s->cout.len - s->cout_sent);
+			if (w < 0)
+				return errno == EAGAIN ? 0 : -1;
+			s->cout_sent += (size_t)w;
+		}
+		jute_out_reset(&s->cout);
+		s->cout_sent = 0;
+		return 0;
+	}
 	while (s->out_sent < s->out.len) {
 		ssize_t w = write(s->fd, s->out.buf + s->out_sent, s->out.len - s->out_sent);
 		if (w < 0)
@@ -219,14 +290,15 @@ static uint64_t percentile(long total, double q)
 static void usage(void)
 {
 	fprintf(stderr, "usage: rawgen [-h HOST:PORT] [-o get|set|exists|create] [-s SESSIONS] [-k OUTSTANDING]\n"
-			"              [-t SECONDS] [-w WARMUP] [-v VALUE_BYTES] [-P PREFIX] [-n KEYSPACE]\n");
+			"              [-t SECONDS] [-w WARMUP] [-v VALUE_BYTES] [-P PREFIX] [-n KEYSPACE]\n"
+			"              [-T CAFILE [-C CLIENT.pem]]   (TLS)\n");
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
 	int c;
-	while ((c = getopt(argc, argv, "h:o:s:k:t:w:v:P:n:")) != -1) {
+	while ((c = getopt(argc, argv, "h:o:s:k:t:w:v:P:n:T:C:")) != -1) {
 		switch (c) {
 		case 'h': {
 			static char host[256];
@@ -247,6 +319,8 @@ int main(int argc, char **argv)
 		case 'v': opt.value_size = atoi(optarg); break;
 		case 'P': opt.prefix = optarg; break;
 		case 'n': opt.nodes = atol(optarg); break;
+		case 'T': opt.cafile = optarg; break;
+		case 'C': opt.certfile = optarg; break;
 		default: usage();
 		}
 	}
@@ -262,6 +336,15 @@ int main(int argc, char **argv)
 		usage();
 	if (opt.sessions < 1 || opt.depth < 1 || opt.nodes < 1 || opt.value_size < 0)
 		usage();
+	if (opt.cafile) {
+		char err[256];
+		struct zktls_opts to = {.key_store = opt.certfile, .trust_store = opt.cafile, .protocol = "TLS",
+					.verify_peer = true};
+		if (!(tls_ctx = zktls_ctx_new(&to, err, sizeof err))) {
+			fprintf(stderr, "rawgen: %s\n", err);
+			return 1;
+		}
+	}
 	value = calloc(1, (size_t)opt.value_size + 1);
 	hist = calloc(MAX_US + 1, sizeof *hist);
 	struct sess *ss = calloc((size_t)opt.sessions, sizeof *ss);
@@ -304,7 +387,34 @@ int main(int argc, char **argv)
 					s->in_cap *= 2;
 					s->in = realloc(s->in, s->in_cap);
 				}
-				ssize_t r = read(s->fd, s->in + s->in_len, s->in_cap - s->in_len);
+				ssize_t r;
+				if (s->tls) {
+					r = read(s->fd, rscratch, sizeof rscratch);
+					if (r > 0) {
+						if (zktls_feed(s->tls, rscratch, (size_t)r) < 0)
+							r = -1;
+						long got = 0;
+						r = r < 0 ? -1 : 0;
+						/* plaintext lands after in_len; counted below */
+						for (;;) {
+							size_t at = s->in_len + (size_t)(r > 0 ? r : 0);
+							if (s->in_cap - at < 16384) {
+								s->in_cap *= 2;
+								s->in = realloc(s->in, s->in_cap);
+							}
+							got = zktls_read(s->tls, s->in + at, s->in_cap - at);
+							if (got <= 0)
+								break;
+							r += got;
+						}
+						if (got < 0)
+							r = -1, errno = EPROTO;
+						else if (r == 0)
+							r = -1, errno = EAGAIN; /* a partial record */
+					}
+				} else {
+					r = read(s->fd, s->in + s->in_len, s->in_cap - s->in_len);
+				}
 				if (r == 0 || (r < 0 && errno != EAGAIN)) {
 					fprintf(stderr, "rawgen: session %d: connection closed by the server\n", s->idx);
 					return 1;
@@ -325,7 +435,8 @@ int main(int argc, char **argv)
 			}
 			if (flush_out(s) < 0)
 				return 1;
-			struct epoll_event ev = {.events = EPOLLIN | (s->out.len ? EPOLLOUT : 0u), .data.ptr = s};
+			bool more = s->out.len || s->cout.len;
+			struct epoll_event ev = {.events = EPOLLIN | (more ? EPOLLOUT : 0u), .data.ptr = s};
 			epoll_ctl(ep, EPOLL_CTL_MOD, s->fd, &ev);
 		}
 	}
@@ -335,7 +446,10 @@ int main(int argc, char **argv)
 		jute_store32(bye + 4, (uint32_t)++ss[i].xid);
 		jute_store32(bye + 8, (uint32_t)OP_CLOSE);
 		fcntl(ss[i].fd, F_SETFL, fcntl(ss[i].fd, F_GETFL) & ~O_NONBLOCK);
-		if (write(ss[i].fd, bye, sizeof bye) < 0) {
+		if (ss[i].tls) {
+			zktls_write(ss[i].tls, bye, sizeof bye);
+			tls_push(&ss[i]);
+		} else if (write(ss[i].fd, bye, sizeof bye) < 0) {
 			/* the session will expire on its own */
 		}
 		close(ss[i].fd);

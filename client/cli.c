@@ -55,12 +55,24 @@ static zkc_session *open_session(void);
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: %s [-s SPEC] [-t SECONDS] [-a SCHEME:AUTH]... COMMAND [ARGS]\n"
+		"usage: %s [-s SPEC] [-t SECONDS] [-a SCHEME:AUTH]... [TLS OPTIONS] COMMAND [ARGS]\n"
 		"\n"
 		"  -s SPEC      servers \"host:port[,host:port...][/chroot]\"\n"
 		"               (default $ZKFS_SERVER, else 127.0.0.1:2181)\n"
 		"  -t SECONDS   session timeout and per-operation deadline (default 10)\n"
 		"  -a SCHEME:AUTH  authenticate before the command, e.g. -a digest:user:pass\n"
+		"\n"
+		"TLS (to a secureClientPort):\n"
+		"  --tls                 connect with TLS\n"
+		"  --cafile FILE         CA certificates (PEM) the server's certificate must\n"
+		"                        chain to (default: the system's)\n"
+		"  --certfile FILE       client certificate (PEM, or a PKCS12 .p12 store)\n"
+		"  --keyfile FILE        its private key (PEM; default: in --certfile)\n"
+		"  --keypassfile FILE    the key's password, first line of FILE\n"
+		"  --no-verify-host      don't check the server's name/IP in its certificate\n"
+		"  -c FILE              ZooKeeper client properties (zookeeper.client.secure,\n"
+		"                        zookeeper.ssl.keyStore.location, ...trustStore.location,\n"
+		"                        ...hostnameVerification, ...) as the Java client reads them\n"
 		"\n"
 		"commands:\n"
 		"  ls [-R] PATH                   children, one per line, sorted (-R: every\n"
@@ -187,8 +199,13 @@ static zkc_session *open_session(void)
 	return g_sess;
 }
 
+static char g_tls_err[256];
+
 static int connect_err(void)
 {
+	/* a TLS failure says more than "connection loss" */
+	if (g_tls_err[0])
+		fprintf(stderr, "%s: %s: %s\n", progname, g_spec, g_tls_err);
 	return fail(g_open_err, "connecting to", g_spec);
 }
 
@@ -687,10 +704,54 @@ int main(int argc, char **argv)
 	struct zkc_auth auth[16];
 	char *auth_copies[16];
 	int nauth = 0;
-	static const struct option longopts[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+	enum { O_TLS = 256, O_CA, O_CERT, O_KEY, O_KEYPASS, O_NOVERIFY };
+	static const struct option longopts[] = {{"help", no_argument, NULL, 'h'},
+						 {"tls", no_argument, NULL, O_TLS},
+						 {"cafile", required_argument, NULL, O_CA},
+						 {"certfile", required_argument, NULL, O_CERT},
+						 {"keyfile", required_argument, NULL, O_KEY},
+						 {"keypassfile", required_argument, NULL, O_KEYPASS},
+						 {"no-verify-host", no_argument, NULL, O_NOVERIFY},
+						 {NULL, 0, NULL, 0}};
+	struct zkc_tls tls = {0};
+	bool use_tls = false;
+	char tls_err[512];
 	int c;
-	while ((c = getopt_long(argc, argv, "+s:t:a:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+s:t:a:c:h", longopts, NULL)) != -1) {
+		const char **field = NULL;
 		switch (c) {
+		case O_TLS:
+			use_tls = true;
+			break;
+		case O_CA:
+			field = &tls.ca_file;
+			break;
+		case O_CERT:
+			field = &tls.cert_file;
+			break;
+		case O_KEY:
+			field = &tls.key_file;
+			break;
+		case O_KEYPASS: {
+			char *pw = NULL;
+			int e = zkc_read_secret_file(optarg, &pw);
+			if (e) {
+				fprintf(stderr, "%s: cannot read %s: %s\n", progname, optarg, strerror(-e));
+				return EX_USAGE_;
+			}
+			free((char *)tls.key_password);
+			tls.key_password = pw;
+			break;
+		}
+		case O_NOVERIFY:
+			tls.no_verify_host = true;
+			break;
+		case 'c':
+			if (zkc_tls_properties(optarg, &tls, &use_tls, tls_err, sizeof(tls_err)) < 0) {
+				fprintf(stderr, "%s: %s\n", progname, tls_err);
+				return EX_USAGE_;
+			}
+			break;
 		case 's':
 			spec = optarg;
 			break;
@@ -720,6 +781,16 @@ int main(int argc, char **argv)
 			usage(stderr);
 			return EX_USAGE_;
 		}
+		if (field) {
+			free((char *)*field);
+			*field = strdup(optarg);
+			use_tls = true;
+		}
+	}
+	if (use_tls && zkc_tls_check(&tls, tls_err, sizeof(tls_err)) != ZE_OK) {
+		fprintf(stderr, "%s: TLS: %s\n", progname, tls_err);
+		zkc_tls_free_strings(&tls);
+		return EX_USAGE_;
 	}
 	if (optind >= argc) {
 		usage(stderr);
@@ -759,7 +830,9 @@ int main(int argc, char **argv)
 	main_thread = pthread_self();
 
 	g_spec = spec;
-	g_opt = (struct zkc_options){.auth = auth, .nauth = nauth, .op_deadline_ms = timeout_s_ms};
+	g_opt = (struct zkc_options){.auth = auth, .nauth = nauth, .op_deadline_ms = timeout_s_ms,
+				     .tls = use_tls ? &tls : NULL, .tls_err_buf = g_tls_err,
+				     .tls_err_len = sizeof(g_tls_err)};
 	if (watching)
 		g_opt.state_cb = on_state;
 	if (strcmp(cmd, "ls") == 0)
@@ -801,5 +874,6 @@ int main(int argc, char **argv)
 out_auth:
 	for (int i = 0; i < nauth; i++)
 		free(auth_copies[i]);
+	zkc_tls_free_strings(&tls);
 	return rc;
 }

@@ -34,24 +34,11 @@
 #include <unistd.h>
 
 #include "zkc_int.h"
+#include "zktls.h"
 
 #define MIN_RBUF 16384
 #define SW_CHUNK (128 * 1024)
 #define MAX_BATCH 512
-
-struct zkc_conn {
-	uv_tcp_t tcp;
-	uv_connect_t creq;
-	zkc_session *s; /* NULL once detached */
-	int phase;      /* 0 tcp connect, 1 handshake, 2 open */
-	uint8_t *rbuf;
-	size_t rlen, rcap;
-	size_t skip;         /* bytes of an oversize frame still to discard */
-	size_t skip_hdr_need; /* header bytes of it still to read */
-	uint8_t skip_hdr[16];
-	size_t skip_hdr_len;
-	bool connecting; /* creq outstanding */
-};
 
 struct wbatch {
 	uv_write_t w;
@@ -431,6 +418,7 @@ static void fail_all(zkc_session *s, int err)
 static void conn_close_cb(uv_handle_t *h)
 {
 	struct zkc_conn *c = h->data;
+	zkc__tls_conn_free(c);
 	free(c->rbuf);
 	free(c);
 }
@@ -464,7 +452,7 @@ static void write_cb(uv_write_t *w, int status)
 
 /* Writes n malloc'd buffers (ownership passes here).  false if the write
  * could not start (the connection is then lost). */
-static bool conn_writev(zkc_session *s, uv_buf_t *bufs, int n)
+static bool stream_writev(zkc_session *s, uv_buf_t *bufs, int n)
 {
 	struct zkc_conn *c = s->conn;
 	struct wbatch *b = malloc(sizeof(*b) + (size_t)n * sizeof(uv_buf_t));
@@ -488,10 +476,29 @@ static bool conn_writev(zkc_session *s, uv_buf_t *bufs, int n)
 	return true;
 }
 
+/* Plaintext out: through TLS when the connection has it. */
+static bool conn_writev(zkc_session *s, uv_buf_t *bufs, int n)
+{
+	if (s->conn->tls)
+		return zkc__tls_writev(s, s->conn, bufs, n);
+	return stream_writev(s, bufs, n);
+}
+
 static bool conn_write(zkc_session *s, uint8_t *buf, size_t len)
 {
 	uv_buf_t b = uv_buf_init((char *)buf, (unsigned)len);
 	return conn_writev(s, &b, 1);
+}
+
+bool zkc__conn_write_raw(zkc_session *s, uint8_t *buf, size_t len)
+{
+	uv_buf_t b = uv_buf_init((char *)buf, (unsigned)len);
+	return stream_writev(s, &b, 1);
+}
+
+void zkc__conn_lost(zkc_session *s)
+{
+	conn_lost(s);
 }
 
 static bool write_request(zkc_session *s, const struct zk_request *r)
@@ -704,6 +711,10 @@ static void tcp_connect_cb(uv_connect_t *req, int status)
 	if (uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb) < 0) {
 		jute_out_free(&o);
 		conn_lost(s);
+		return;
+	}
+	if (s->tls_ctx && !zkc__tls_start(s, c, s->hosts[s->host_idx].host)) {
+		jute_out_free(&o);
 		return;
 	}
 	size_t len;
@@ -994,6 +1005,10 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
 	struct zkc_conn *c = h->data;
 	(void)suggested;
+	if (c->tls) {
+		*buf = zkc__tls_rbuf(c);
+		return;
+	}
 	size_t need = MIN_RBUF;
 	if (c->rlen >= 4 && !c->skip && !c->skip_hdr_need) {
 		size_t flen = (size_t)jute_load32(c->rbuf) + 4;
@@ -1017,7 +1032,6 @@ static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 {
 	struct zkc_conn *c = st->data;
 	zkc_session *s = c->s;
-	(void)buf;
 	if (!s)
 		return;
 	if (nread < 0) {
@@ -1026,7 +1040,12 @@ static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 	}
 	if (nread == 0)
 		return;
-	c->rlen += (size_t)nread;
+	if (c->tls) {
+		if (!zkc__tls_input(s, c, (const uint8_t *)buf->base, (size_t)nread))
+			return;
+	} else {
+		c->rlen += (size_t)nread;
+	}
 	s->last_recv = zkc__now(s);
 	size_t pos = 0;
 	while (c->s == s && s->conn == c) {
@@ -1383,6 +1402,7 @@ static int add_host(zkc_session *s, const char *host, const char *port, int *cap
 		else if (ai->ai_family == AF_INET6)
 			uv_ip6_name((struct sockaddr_in6 *)ai->ai_addr, ip, sizeof(ip));
 		snprintf(h->name, sizeof(h->name), ai->ai_family == AF_INET6 ? "[%s]:%s" : "%s:%s", ip, port);
+		snprintf(h->host, sizeof(h->host), "%s", host);
 	}
 	freeaddrinfo(res);
 	return ZE_OK;
@@ -1466,6 +1486,11 @@ int zkc__session_alloc(const char *connect, int timeout_ms, const struct zkc_opt
 	s->last_zxid = opt->last_zxid;
 	s->b_deadline_ms = opt->op_deadline_ms;
 	s->next_xid = 1;
+	if (opt->tls && zkc__tls_setup(s, opt->tls) != ZE_OK) {
+		uv_mutex_destroy(&s->info_mu);
+		free(s);
+		return ZE_BADARGUMENTS;
+	}
 	s->pub_state = ZKC_STATE_CONNECTING;
 	int err = parse_connect(s, connect);
 	for (int i = 0; !err && i < opt->nauth; i++) {
@@ -1515,6 +1540,7 @@ void zkc__session_free_unstarted(zkc_session *s)
 	free(s->hosts);
 	free(s->chroot);
 	free(s->wt.b);
+	zktls_ctx_free(s->tls_ctx);
 	uv_mutex_destroy(&s->info_mu);
 	free(s);
 }
@@ -1625,6 +1651,14 @@ int zkc_session_timeout(const zkc_session *s)
 int64_t zkc_session_last_zxid(const zkc_session *s)
 {
 	return __atomic_load_n(&s->last_zxid, __ATOMIC_RELAXED);
+}
+
+void zkc_session_tls_error(const zkc_session *s, char *buf, size_t len)
+{
+	zkc_session *m = (zkc_session *)s;
+	uv_mutex_lock(&m->info_mu);
+	snprintf(buf, len, "%s", s->tls_err);
+	uv_mutex_unlock(&m->info_mu);
 }
 
 void zkc_session_server(const zkc_session *s, char *buf, size_t len)

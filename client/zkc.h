@@ -185,6 +185,55 @@ struct zkc_auth {
 #define ZKC_DEFAULT_MAX_OUTSTANDING 4096
 #define ZKC_DEFAULT_MAX_FRAME (JUTE_MAX_BUFFER + 1024)
 
+/* TLS to a server's secureClientPort (or a port with portUnification).
+ * Files are read when the session is opened; strings are borrowed for that
+ * call only.  The server's certificate is checked against ca_file and, unless
+ * no_verify_host, against the host named in the connect string (DNS name or
+ * IP address in its subjectAltName), as ZooKeeper's Java client does with
+ * zookeeper.ssl.hostnameVerification=true (its default). */
+struct zkc_tls {
+	const char *ca_file;	  /* trust store: PEM CA certificates (or PKCS12); NULL = system's */
+	const char *ca_password;  /* PKCS12 trust store password, or NULL */
+	const char *cert_file;	  /* client certificate chain, PEM (or PEM/PKCS12 key store with
+				     the key); NULL = no client certificate */
+	const char *key_file;	  /* its private key (PEM), NULL = inside cert_file */
+	const char *key_password; /* of an encrypted key or PKCS12 file, or NULL */
+	const char *protocols;	  /* "TLSv1.2", "TLSv1.3", "TLS" or a comma list; NULL = TLS
+				     (1.2 and 1.3) */
+	const char *ciphersuites; /* comma list (IANA or OpenSSL names), NULL = OpenSSL's */
+	const char *cert_type;	  /* "PEM" or "PKCS12"; NULL = by the file name (.p12 = PKCS12) */
+	const char *ca_type;	  /* the same for ca_file */
+	bool no_verify_host;	  /* skip the host name check (the chain is still verified) */
+	bool no_verify;		  /* accept any server certificate (tests only) */
+};
+
+/* Checks TLS settings by loading every file they name.  Returns ZE_OK, or
+ * ZE_BADARGUMENTS with a message naming the file at fault in err. */
+int zkc_tls_check(const struct zkc_tls *tls, char *err, size_t errlen);
+
+/*
+ * Reads the first line of a file holding a secret (a key password): callers
+ * keep secrets out of command lines.  *out is malloc'd (wipe and free it).
+ * Returns 0 or a negative errno.
+ */
+int zkc_read_secret_file(const char *path, char **out);
+
+/*
+ * Applies ZooKeeper's Java client properties from a client.properties
+ * file (zookeeper.client.secure, zookeeper.ssl.keyStore.location/.password/
+ * .passwordPath/.type, zookeeper.ssl.trustStore.*, zookeeper.ssl.
+ * hostnameVerification, zookeeper.ssl.protocol, .enabledProtocols,
+ * .ciphersuites; the "zookeeper." prefix may be left out) to *tls, whose
+ * strings it replaces with malloc'd copies (zkc_tls_free_strings frees
+ * them).  *secure is set when the file says zookeeper.client.secure.
+ * Unknown keys are ignored, as the Java client does.  Returns 0, or a
+ * negative errno with a message in err.
+ */
+int zkc_tls_properties(const char *path, struct zkc_tls *tls, bool *secure, char *err, size_t errlen);
+/* Frees the strings of a zkc_tls filled by zkc_tls_properties (or by a
+ * caller that strdup'ed every field) and wipes the passwords. */
+void zkc_tls_free_strings(struct zkc_tls *tls);
+
 struct zkc_options {
 	zkc_state_fn state_cb; /* may be NULL */
 	void *state_arg;
@@ -202,6 +251,11 @@ struct zkc_options {
 	int op_deadline_ms;  /* blocking calls: default deadline, 0 = none */
 	zkc_watch_fn watch_cb; /* session-wide watcher (see zkc_session_watcher) */
 	void *watch_arg;
+	const struct zkc_tls *tls; /* NULL: plain text.  Bad files make the open fail
+				      with ZE_BADARGUMENTS (zkc_tls_check says why) */
+	char *tls_err_buf;	   /* zkc_b_open: where a failed open leaves the last TLS
+				      failure ("" if none), tls_err_len bytes; may be NULL */
+	size_t tls_err_len;
 };
 
 /* Marker: pass it as a watcher to use the session-wide one.  Never call it. */
@@ -242,6 +296,10 @@ int zkc_session_timeout(const zkc_session *s);
 int64_t zkc_session_last_zxid(const zkc_session *s);
 /* "host:port" of the current server, or "" when not connected.  Copies into buf. */
 void zkc_session_server(const zkc_session *s, char *buf, size_t len);
+/* Why the last connection attempt failed at the TLS level ("TLS handshake:
+ * certificate verify failed: ..."), "" if it did not.  Copies into buf.
+ * Safe from any thread. */
+void zkc_session_tls_error(const zkc_session *s, char *buf, size_t len);
 /* Number of requests submitted and not yet completed. */
 int zkc_session_outstanding(const zkc_session *s);
 /* Drops the current connection as if the network had failed (tests, and a

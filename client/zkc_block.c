@@ -367,6 +367,8 @@ int zkc_b_open(zkc_client *c, const char *connect, int timeout_ms, const struct 
 	}
 	err = bwait_wait(w, wait_ms, NULL);
 	if (err) {
+		if (opt && opt->tls_err_buf && opt->tls_err_len)
+			zkc_session_tls_error(s, opt->tls_err_buf, opt->tls_err_len);
 		zkc_b_close(s);
 		return err;
 	}

@@ -69,9 +69,26 @@ struct zkc_req {
 struct zkc_host {
 	struct sockaddr_storage sa;
 	char name[80];
+	char host[256]; /* as given in the connect string (TLS host name check) */
 };
 
-struct zkc_conn;
+struct zkc_tls_conn;
+
+/* One TCP connection of a session (zkc.c). */
+struct zkc_conn {
+	uv_tcp_t tcp;
+	uv_connect_t creq;
+	zkc_session *s; /* NULL once detached */
+	int phase;      /* 0 tcp connect, 1 handshake, 2 open */
+	uint8_t *rbuf;  /* plaintext received, not yet parsed */
+	size_t rlen, rcap;
+	size_t skip;         /* bytes of an oversize frame still to discard */
+	size_t skip_hdr_need; /* header bytes of it still to read */
+	uint8_t skip_hdr[16];
+	size_t skip_hdr_len;
+	bool connecting; /* creq outstanding */
+	struct zkc_tls_conn *tls; /* NULL: plain text */
+};
 
 /* Credentials kept for every reconnect. */
 struct zkc_authent {
@@ -120,6 +137,8 @@ struct zkc_session {
 	void *state_arg;
 	zkc_watch_fn watch_cb;
 	void *watch_arg;
+	struct ssl_ctx_st *tls_ctx; /* NULL: plain text (zkc_tls.c) */
+	bool tls_verify_host;
 
 	/* read from any thread (atomics / info_mu) */
 	int pub_state;
@@ -131,6 +150,7 @@ struct zkc_session {
 	int64_t session_id;
 	uint8_t passwd[16];
 	char server[80];
+	char tls_err[256]; /* last TLS failure, "" if none */
 
 	/* loop thread only */
 	int st;
@@ -207,6 +227,27 @@ struct zkc_req *zkc__build_watches(zkc_session *s, int type, const char *path, i
 				   void *warg, bool local, int *err);
 struct zkc_req *zkc__build_auth(zkc_session *s, const char *scheme, const void *data, size_t len, int *err);
 struct zkc_req *zkc__build_whoami(zkc_session *s, int *err);
+
+/* ---- zkc_tls.c ---- */
+/* Builds s->tls_ctx from opt (ZE_OK or ZE_BADARGUMENTS). */
+int zkc__tls_setup(zkc_session *s, const struct zkc_tls *opt);
+/* Starts TLS on a connected socket (sends the ClientHello).  false: failed,
+ * the connection is lost. */
+bool zkc__tls_start(zkc_session *s, struct zkc_conn *c, const char *host);
+/* Encrypts n malloc'd plaintext buffers (freed here) and writes the result.
+ * false: the connection was lost. */
+bool zkc__tls_writev(zkc_session *s, struct zkc_conn *c, uv_buf_t *bufs, int n);
+/* Ciphertext p[0..n) read: plaintext appended to c's read buffer.  false:
+ * the connection was lost (the reason is in s->tls_err). */
+bool zkc__tls_input(zkc_session *s, struct zkc_conn *c, const uint8_t *p, size_t n);
+/* The read buffer for ciphertext. */
+uv_buf_t zkc__tls_rbuf(struct zkc_conn *c);
+void zkc__tls_conn_free(struct zkc_conn *c);
+
+/* ---- zkc.c, for zkc_tls.c ---- */
+/* Writes one malloc'd buffer as it is (ownership passes); false: lost. */
+bool zkc__conn_write_raw(zkc_session *s, uint8_t *buf, size_t len);
+void zkc__conn_lost(zkc_session *s);
 
 /* ---- zkc_block.c ---- */
 /* Called (loop thread) when a session with an open waiter reaches a state. */

@@ -43,6 +43,10 @@ struct fuse_session *zkfs_fuse;
 static pthread_rwlock_t sess_lock = PTHREAD_RWLOCK_INITIALIZER;
 static zkc_session *main_sess; /* guarded by sess_lock (written under wrlock) */
 static struct zkc_auth auth_rec;
+/* TLS (-o tls,cafile=,certfile=,keyfile=,keypassfile=,noverifyhost,zkconfig=) */
+static struct zkc_tls tls_rec;
+static bool use_tls;
+static char tls_err[256];
 static int status_fd = -1; /* pipe to the waiting parent */
 static FILE *log_fp;
 static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -157,6 +161,11 @@ static int open_session(int wait_ms, zkc_state_fn state_cb, void *state_arg, zkc
 		opt.auth = &auth_rec;
 		opt.nauth = 1;
 	}
+	if (use_tls) {
+		opt.tls = &tls_rec;
+		opt.tls_err_buf = tls_err;
+		opt.tls_err_len = sizeof(tls_err);
+	}
 	rc = zkc_b_open(zkfs_client, zkfs_cfg.spec, zkfs_cfg.timeout_ms, &opt, wait_ms, out);
 	if (rc == ZE_OK && zkfs_cfg.op_wait_ms > 0)
 		zkc_b_set_deadline(*out, zkfs_cfg.op_wait_ms);
@@ -244,6 +253,14 @@ static void usage(FILE *out)
 		"                          (default .zdata)\n"
 		"  auth=digest:USER:PASS   ZooKeeper digest credentials\n"
 		"  authfile=PATH           read 'digest:USER:PASS' from PATH instead\n"
+		"  tls                     connect with TLS (the server's secureClientPort)\n"
+		"  cafile=PATH             CA certificates (PEM) for the server's certificate\n"
+		"  certfile=PATH           client certificate (PEM, or PKCS12 .p12)\n"
+		"  keyfile=PATH            its private key (PEM; default: in certfile)\n"
+		"  keypassfile=PATH        the key's password, first line of PATH\n"
+		"  noverifyhost            don't check the server's name/IP in its certificate\n"
+		"  zkconfig=PATH           ZooKeeper client properties (zookeeper.client.secure,\n"
+		"                          zookeeper.ssl.keyStore.location, ...) as Java reads them\n"
 		"  entry_timeout=SEC, attr_timeout=SEC, negative_timeout=SEC\n"
 		"                          kernel cache timeouts (default 60; kept coherent\n"
 		"                          by ZooKeeper watches while connected)\n"
@@ -412,6 +429,26 @@ static void one_option(char *o, struct fuse_args *fargs)
 		set_auth(v);
 	} else if (KEY("authfile")) {
 		read_authfile(v);
+	} else if (KEY("tls")) {
+		use_tls = true;
+	} else if (KEY("cafile") || KEY("certfile") || KEY("keyfile")) {
+		const char **f = KEY("cafile") ? &tls_rec.ca_file : KEY("certfile") ? &tls_rec.cert_file : &tls_rec.key_file;
+		free((char *)*f);
+		*f = strdup(v);
+		use_tls = true;
+	} else if (KEY("keypassfile")) {
+		char *pw = NULL;
+		int e = zkc_read_secret_file(v, &pw);
+		if (e)
+			die("cannot read keypassfile %s: %s", v, strerror(-e));
+		free((char *)tls_rec.key_password);
+		tls_rec.key_password = pw;
+	} else if (KEY("noverifyhost")) {
+		tls_rec.no_verify_host = true;
+	} else if (KEY("zkconfig")) {
+		char err[512];
+		if (zkc_tls_properties(v, &tls_rec, &use_tls, err, sizeof(err)) < 0)
+			die("%s", err);
 	} else if (KEY("entry_timeout")) {
 		zkfs_cfg.entry_timeout = parse_sec("entry_timeout", v);
 	} else if (KEY("attr_timeout")) {
@@ -556,6 +593,11 @@ int main(int argc, char **argv)
 	check_spec(zkfs_cfg.spec);
 	if (access("/dev/fuse", R_OK | W_OK))
 		die("/dev/fuse: %s (is the fuse module loaded?)", strerror(errno));
+	if (use_tls) {
+		char err[512];
+		if (zkc_tls_check(&tls_rec, err, sizeof(err)) != ZE_OK)
+			die("TLS: %s", err);
+	}
 	if (zkfs_cfg.auth) {
 		char *colon = strchr(zkfs_cfg.auth, ':');
 		auth_rec.scheme = "digest";
@@ -599,7 +641,8 @@ int main(int argc, char **argv)
 		die("cannot start the ZooKeeper client");
 	rc = open_session(connect_ms, on_main_state, NULL, &main_sess);
 	if (rc != ZE_OK)
-		die("cannot connect to ZooKeeper at %s: %s", zkfs_cfg.spec, zkc_strerror(rc));
+		die("cannot connect to ZooKeeper at %s: %s%s%s", zkfs_cfg.spec, zkc_strerror(rc),
+		    tls_err[0] ? ": " : "", tls_err);
 	rc = zkc_b_exists(main_sess, "/", NULL, NULL, NULL);
 	if (rc != ZE_OK)
 		die("%s: the root of the mount is not readable: %s", zkfs_cfg.spec,

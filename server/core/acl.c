@@ -49,6 +49,13 @@ void core_auth_free(struct core_auth *a)
 	memset(a, 0, sizeof(*a));
 }
 
+void core_auth_add_x509(struct core_auth *a, const char *dn, bool super)
+{
+	if (super)
+		acl_auth_push(a, "super", dn);
+	acl_auth_push(a, "x509", dn);
+}
+
 bool acl_is_super(const struct core_auth *auth)
 {
 	if (!auth)
@@ -404,11 +411,13 @@ int acl_fixup(const struct zk_acl_vec *in, const struct core_auth *auth, struct 
 				goto invalid;
 			vec_push(out, e->perms, scheme, id);
 		} else if (!strcmp(scheme, "auth")) {
-			/* Only ids of authenticated schemes count: ip is not. */
+			/* Only ids of authenticated schemes count: ip is not (nor
+			 * super, which has no provider in ZooKeeper). */
 			bool any = false;
 			for (int k = 0; auth && k < auth->n; k++) {
-				if (!strcmp(auth->ids[k].scheme, "digest")) {
-					vec_push(out, e->perms, "digest", auth->ids[k].id);
+				const char *s = auth->ids[k].scheme;
+				if (!strcmp(s, "digest") || !strcmp(s, "x509")) {
+					vec_push(out, e->perms, s, auth->ids[k].id);
 					any = true;
 				}
 			}
@@ -420,6 +429,11 @@ int acl_fixup(const struct zk_acl_vec *in, const struct core_auth *auth, struct 
 			vec_push(out, e->perms, scheme, id);
 		} else if (!strcmp(scheme, "ip")) {
 			if (!acl_ip_valid(id))
+				goto invalid;
+			vec_push(out, e->perms, scheme, id);
+		} else if (!strcmp(scheme, "x509")) {
+			/* ZooKeeper: whatever X500Principal parses, i.e. type=value */
+			if (!strchr(id, '=') || id[0] == '=')
 				goto invalid;
 			vec_push(out, e->perms, scheme, id);
 		} else {

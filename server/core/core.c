@@ -1505,8 +1505,10 @@ static void add_whoami(const struct core_auth *auth, struct zk_result *r)
 		/* ZooKeeper shows the provider's user name, not the ACL id: for
 		 * digest that is the part before ':' (the id keeps the hash) */
 		const char *colon = strcmp(id->scheme, "digest") ? NULL : strchr(id->id, ':');
-		r->info[i].user =
-		    colon ? xstrndup(id->id, (size_t)(colon - id->id)) : xstrdup(id->id);
+		/* super has no provider there: its user shows empty, whoever it is */
+		r->info[i].user = colon			       ? xstrndup(id->id, (size_t)(colon - id->id))
+				  : !strcmp(id->scheme, "super") ? xstrdup("")
+								 : xstrdup(id->id);
 	}
 	r->ninfo = auth->n;
 }

@@ -155,6 +155,14 @@ void core_auth_free(struct core_auth *a);
 int core_auth_add(struct core *c, struct core_auth *a, const char *scheme, const uint8_t *auth,
 		  int32_t len);
 
+/*
+ * Adds the identity of a verified TLS client certificate: x509:<dn>, the
+ * subject's RFC 2253 name, preceded by super:<dn> when super is true (the
+ * edge compares dn with X509AuthenticationProvider.superUser), in the order
+ * ZooKeeper's X509AuthenticationProvider adds them.
+ */
+void core_auth_add_x509(struct core_auth *a, const char *dn, bool super);
+
 /* ------------------------------------------------------------------ writes */
 
 /* True for opcodes that go through core_prep/core_apply: create (1, 15, 19,

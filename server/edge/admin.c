@@ -356,14 +356,22 @@ static void put_conn(struct server *srv, struct json *j, struct conn *c, bool fu
 	j_close(j, '}');
 }
 
+/* "connections" and "secure_connections": as ZooKeeper, one list per
+ * listening port (TLS on a unified clientPort counts as clientPort's). */
+static void put_conn_lists(struct server *srv, struct json *j, bool full)
+{
+	for (int secure = 0; secure < 2; secure++) {
+		j_open(j, secure ? "secure_connections" : "connections", '[');
+		for (struct conn *c = srv->conns; c; c = c->next)
+			if (c->secure_port == secure)
+				put_conn(srv, j, c, full);
+		j_close(j, ']');
+	}
+}
+
 static void cmd_connections(struct admin *a, struct json *j, struct job *q)
 {
-	j_open(j, "connections", '[');
-	for (struct conn *c = a->srv->conns; c; c = c->next)
-		put_conn(a->srv, j, c, true);
-	j_close(j, ']');
-	j_open(j, "secure_connections", '[');
-	j_close(j, ']');
+	put_conn_lists(a->srv, j, true);
 }
 
 static void cmd_dirs(struct admin *a, struct json *j, struct job *q)
@@ -648,12 +656,7 @@ static void cmd_server_stats(struct admin *a, struct json *j, struct job *q)
 static void cmd_stats(struct admin *a, struct json *j, struct job *q)
 {
 	cmd_server_stats(a, j, q);
-	j_open(j, "connections", '[');
-	for (struct conn *c = a->srv->conns; c; c = c->next)
-		put_conn(a->srv, j, c, false);
-	j_close(j, ']');
-	j_open(j, "secure_connections", '[');
-	j_close(j, ']');
+	put_conn_lists(a->srv, j, false);
 }
 
 static void cmd_stat_reset(struct admin *a, struct json *j, struct job *q)

@@ -4,7 +4,7 @@
  * One table lists every key zkfs knows, with where it goes in struct config
  * and its range; keys the Java server has but zkfs does not need are in a
  * second table, marked silent (harmless: JVM, metrics, admin server) or
- * warned (they change behaviour zkfs does not implement, such as TLS).
+ * warned (they change behaviour zkfs does not implement, such as quorum TLS).
  * Anything else is an unknown key: a warning naming it and its line, never
  * an error, so a zoo.cfg written for Apache ZooKeeper always starts zkfs.
  * Values, on the other hand, are checked strictly: a bad number stops the
@@ -106,6 +106,8 @@ void config_init(struct config *cfg)
 	cfg->admin_port = 8080;
 	cfg->admin_idle_timeout_ms = 30000;
 	cfg->metrics_port = 7000;
+	cfg->secure_client_port = -1;
+	cfg->ssl_client_auth = 2; /* need, as ZooKeeper */
 }
 
 static void free_list(char **v, size_t n)
@@ -127,6 +129,16 @@ void config_free(struct config *cfg)
 	free(cfg->admin_command_url);
 	free(cfg->metrics_class);
 	free(cfg->metrics_host);
+	free(cfg->secure_client_port_address);
+	char **ssl[] = {&cfg->ssl_key_store,	      &cfg->ssl_key_password,	    &cfg->ssl_key_password_path,
+			&cfg->ssl_key_store_type,     &cfg->ssl_trust_store,	    &cfg->ssl_trust_password,
+			&cfg->ssl_trust_password_path, &cfg->ssl_trust_store_type, &cfg->ssl_protocol,
+			&cfg->ssl_enabled_protocols,  &cfg->ssl_ciphersuites,	    &cfg->x509_super_user};
+	for (size_t i = 0; i < sizeof(ssl) / sizeof(ssl[0]); i++) {
+		if (*ssl[i] && (ssl[i] == &cfg->ssl_key_password || ssl[i] == &cfg->ssl_trust_password))
+			memset(*ssl[i], 0, strlen(*ssl[i])); /* don't leave passwords in freed memory */
+		free(*ssl[i]);
+	}
 	free_list(cfg->sysprops, cfg->n_sysprops);
 	free_list(cfg->four_lw, cfg->n_four_lw);
 	free_list(cfg->warnings, cfg->n_warnings);
@@ -262,6 +274,25 @@ static const struct key keys[] = {
     {"zookeeper.admin.commandURL", K_SPECIAL, 0, 0, 0},
     {"admin.idleTimeout", K_INT, F(admin_idle_timeout_ms), 1, INT_MAX},
     {"zookeeper.admin.idleTimeout", K_INT, F(admin_idle_timeout_ms), 1, INT_MAX},
+    {"secureClientPort", K_INT, F(secure_client_port), -1, 65535},
+    {"secureClientPortAddress", K_STR, F(secure_client_port_address), 0, 0},
+    {"client.portUnification", K_BOOL, F(port_unification), 0, 0},
+    {"client.certReload", K_BOOL, F(cert_reload), 0, 0},
+    {"ssl.keyStore.location", K_STR, F(ssl_key_store), 0, 0},
+    {"ssl.keyStore.password", K_SPECIAL, 0, 0, 0},
+    {"ssl.keyStore.passwordPath", K_STR, F(ssl_key_password_path), 0, 0},
+    {"ssl.keyStore.type", K_STR, F(ssl_key_store_type), 0, 0},
+    {"ssl.trustStore.location", K_STR, F(ssl_trust_store), 0, 0},
+    {"ssl.trustStore.password", K_SPECIAL, 0, 0, 0},
+    {"ssl.trustStore.passwordPath", K_STR, F(ssl_trust_password_path), 0, 0},
+    {"ssl.trustStore.type", K_STR, F(ssl_trust_store_type), 0, 0},
+    {"ssl.clientAuth", K_SPECIAL, 0, 0, 0},
+    {"ssl.protocol", K_STR, F(ssl_protocol), 0, 0},
+    {"ssl.enabledProtocols", K_STR, F(ssl_enabled_protocols), 0, 0},
+    {"ssl.ciphersuites", K_STR, F(ssl_ciphersuites), 0, 0},
+    {"ssl.crl", K_BOOL, F(ssl_crl), 0, 0},
+    {"ssl.ocsp", K_BOOL, F(ssl_ocsp), 0, 0},
+    {"X509AuthenticationProvider.superUser", K_STR, F(x509_super_user), 0, 0},
     {"metricsProvider.className", K_STR, F(metrics_class), 0, 0},
     {"metricsProvider.httpHost", K_STR, F(metrics_host), 0, 0},
     {"metricsProvider.httpPort", K_INT, F(metrics_port), 0, 65535},
@@ -306,10 +337,14 @@ static const struct ignored ignored[] = {
     {"zookeeper.digest.enabled", false},
     {"zookeeper.skipACL", true},
     {"skipACL", true},
-    {"secureClientPort", true},
-    {"secureClientPortAddress", true},
-    {"ssl.", true},
-    {"zookeeper.ssl.", true},
+    /* the x509 provider is built in; other providers are Java classes */
+    {"authProvider.x509", false},
+    {"ssl.authProvider", false},
+    {"ssl.hostnameVerification", false}, /* a server does not check client names */
+    {"ssl.handshakeDetectionTimeoutMillis", false},
+    {"ssl.context.supplier.class", true},
+    {"ssl.quorum.", true},
+    {"zookeeper.ssl.quorum.", true},
     {"sslQuorum", true},
     {"authProvider.", true},
     {"zookeeper.authProvider.", true},
@@ -518,9 +553,17 @@ int config_set(struct config *cfg, const char *key, const char *value, const cha
 		return parse_peer(cfg, key, value, at, line);
 
 	const struct key *k = NULL;
-	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-		if (!strcmp(keys[i].name, key))
-			k = &keys[i];
+	for (int pass = 0; pass < 2 && !k; pass++) {
+		/* a system property's name ("zookeeper.ssl.keyStore.location")
+		 * works in zoo.cfg as well */
+		if (pass == 1 && strncmp(key, "zookeeper.", 10) != 0)
+			break;
+		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+			if (!strcmp(keys[i].name, pass ? key + 10 : key))
+				k = &keys[i];
+	}
+	if (k)
+		key = k->name;
 	if (!k) {
 		const struct ignored *ig = find_ignored(key);
 		if (ig) {
@@ -616,6 +659,23 @@ int config_set(struct config *cfg, const char *key, const char *value, const cha
 			return errorf(cfg, -EINVAL, "%s%s: '%s' is not a hexadecimal number", at,
 				      key, value);
 		cfg->config_version = v;
+		return 0;
+	}
+	if (!strcmp(key, "ssl.keyStore.password"))
+		return set_str(&cfg->ssl_key_password, value);
+	if (!strcmp(key, "ssl.trustStore.password"))
+		return set_str(&cfg->ssl_trust_password, value);
+	if (!strcmp(key, "ssl.clientAuth")) {
+		/* ZooKeeper's ClientAuth: none, want, need (any case) */
+		if (!strcasecmp(value, "none"))
+			cfg->ssl_client_auth = 0;
+		else if (!strcasecmp(value, "want"))
+			cfg->ssl_client_auth = 1;
+		else if (!strcasecmp(value, "need"))
+			cfg->ssl_client_auth = 2;
+		else
+			return errorf(cfg, -EINVAL, "%s%s: '%s' is not none, want or need", at, key,
+				      value);
 		return 0;
 	}
 	if (!strcmp(key, "admin.commandURL") || !strcmp(key, "zookeeper.admin.commandURL")) {
@@ -1088,6 +1148,15 @@ int config_finish(struct config *cfg)
 			      cfg->election_min_notify_ms, cfg->election_max_notify_ms);
 	if (!cfg->four_lw && set_whitelist(cfg, "srvr"))
 		return -ENOMEM;
+	if ((cfg->secure_client_port >= 0 || cfg->port_unification) && !cfg->ssl_key_store)
+		return errorf(cfg, -EINVAL,
+			      "%s needs a key store: set ssl.keyStore.location (and "
+			      "ssl.trustStore.location for client certificates)",
+			      cfg->secure_client_port >= 0 ? "secureClientPort" : "client.portUnification");
+	if (cfg->ssl_ocsp)
+		return errorf(cfg, -EINVAL,
+			      "ssl.ocsp=true is not supported by zkfs-server; use ssl.crl=true with the "
+			      "CRLs in the trust store file");
 	int rc = 0;
 	if (cfg->dynamic_config_file && (rc = load_dynamic(cfg)))
 		return rc;
@@ -1439,7 +1508,7 @@ char *config_format(const struct config *cfg)
 	b.p[0] = '\0';
 	/* first the keys Apache ZooKeeper's `conf` prints, in its order */
 	sb_printf(&b, "clientPort=%d\n", cfg->client_port);
-	sb_printf(&b, "secureClientPort=-1\n");
+	sb_printf(&b, "secureClientPort=%d\n", cfg->secure_client_port);
 	sb_printf(&b, "dataDir=%s\n", cfg->data_dir ? cfg->data_dir : "");
 	sb_printf(&b, "dataLogDir=%s\n", cfg->data_log_dir ? cfg->data_log_dir : "");
 	sb_printf(&b, "tickTime=%d\n", cfg->tick_time);
@@ -1484,6 +1553,18 @@ char *config_format(const struct config *cfg)
 	sb_printf(&b, "localSessionsEnabled=%s\n", cfg->local_sessions ? "true" : "false");
 	sb_printf(&b, "znode.container.checkIntervalMs=%d\n", cfg->container_check_interval_ms);
 	sb_printf(&b, "znode.container.maxPerMinute=%d\n", cfg->container_max_per_minute);
+	if (cfg->secure_client_port >= 0 || cfg->port_unification) {
+		/* where the keys are, never their passwords */
+		static const char *const auth[] = {"none", "want", "need"};
+		if (cfg->secure_client_port_address)
+			sb_printf(&b, "secureClientPortAddress=%s\n", cfg->secure_client_port_address);
+		sb_printf(&b, "client.portUnification=%s\n", cfg->port_unification ? "true" : "false");
+		sb_printf(&b, "client.certReload=%s\n", cfg->cert_reload ? "true" : "false");
+		sb_printf(&b, "ssl.keyStore.location=%s\n", cfg->ssl_key_store ? cfg->ssl_key_store : "");
+		sb_printf(&b, "ssl.trustStore.location=%s\n",
+			  cfg->ssl_trust_store ? cfg->ssl_trust_store : "");
+		sb_printf(&b, "ssl.clientAuth=%s\n", auth[cfg->ssl_client_auth]);
+	}
 	if (cfg->disable_add_watch) /* a test switch: shown only when on */
 		sb_printf(&b, "zkfs.disableAddWatch=true\n");
 	if (cfg->snapshot_slice_nodes) /* a test switch: shown only when set */

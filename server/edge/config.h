@@ -6,7 +6,7 @@
  * whitespace trimmed) so existing deployment tooling and test harnesses
  * work unchanged, plus "myid" from dataDir when present.  Defaults are
  * Apache ZooKeeper's.  Keys that only mean something to the Java server
- * (admin.*, ssl.*, metricsProvider.*, ...) are accepted, some silently,
+ * (admin.*, metricsProvider.*, ...) are accepted, some silently,
  * some with a warning; unknown keys produce a warning naming the key and
  * the line.  Bad values are errors with a message naming key and line.
  *
@@ -126,6 +126,31 @@ struct config {
 				     * doubles up to this */
 	int commit_log_count;	    /* zkfs.commitLogCount (5000): committed txns kept in
 				     * memory for DIFF syncs of learners */
+
+	/* TLS on the client port (server/edge/tls.c); ZooKeeper's names, which
+	 * also work as -Dzookeeper.<name> system properties */
+	int secure_client_port;		   /* secureClientPort (-1 = none; 0 = any free port) */
+	char *secure_client_port_address;  /* secureClientPortAddress (NULL = clientPortAddress) */
+	bool port_unification;		   /* client.portUnification: TLS and plain text on
+					    * clientPort, told apart by the first byte */
+	bool cert_reload;		   /* client.certReload: new connections use the key and
+					    * trust stores as they are now on disk */
+	char *ssl_key_store;		   /* ssl.keyStore.location */
+	char *ssl_key_password;		   /* ssl.keyStore.password (secret: never shown) */
+	char *ssl_key_password_path;	   /* ssl.keyStore.passwordPath: file holding it */
+	char *ssl_key_store_type;	   /* ssl.keyStore.type: PEM, PKCS12 (JKS refused) */
+	char *ssl_trust_store;		   /* ssl.trustStore.location */
+	char *ssl_trust_password;	   /* ssl.trustStore.password (secret) */
+	char *ssl_trust_password_path;	   /* ssl.trustStore.passwordPath */
+	char *ssl_trust_store_type;	   /* ssl.trustStore.type */
+	int ssl_client_auth;		   /* ssl.clientAuth: enum zktls_client_auth (need) */
+	char *ssl_protocol;		   /* ssl.protocol (TLSv1.2) */
+	char *ssl_enabled_protocols;	   /* ssl.enabledProtocols (= ssl.protocol) */
+	char *ssl_ciphersuites;		   /* ssl.ciphersuites (OpenSSL's defaults) */
+	bool ssl_crl;			   /* ssl.crl: check CRLs in the trust store file */
+	bool ssl_ocsp;			   /* ssl.ocsp: not implemented, refused with a message */
+	char *x509_super_user;		   /* X509AuthenticationProvider.superUser: the subject
+					    * DN that authenticates as super */
 
 	/* HTTP: ZooKeeper's AdminServer and Prometheus endpoint (admin.c) */
 	bool admin_enable;	   /* admin.enableServer (false: unlike ZooKeeper, whose

@@ -23,11 +23,13 @@
 #include "fourlw.h"
 #include "server.h"
 #include "slog.h"
+#include "tls.h"
 
 #define READ_CHUNK 65536
 
 static void conn_free(struct conn *c)
 {
+	tls_conn_free(c);
 	free(c->rbuf);
 	free(c->wbuf);
 	jute_out_free(&c->out);
@@ -53,7 +55,7 @@ static void on_handle_closed(uv_handle_t *h)
 
 size_t net_pending_out(const struct conn *c)
 {
-	return c->out.len + (c->writing ? c->wlen : 0);
+	return c->out.len + (c->writing ? c->wlen : 0) + (c->tls ? c->tls->cout.len : 0);
 }
 
 static void on_flush_idle(uv_idle_t *h)
@@ -148,7 +150,7 @@ static void on_write(uv_write_t *w, int status)
 		net_close_now(c, uv_strerror(status));
 		return;
 	}
-	if (c->out.len || c->state == CONN_CLOSING)
+	if (c->out.len || c->state == CONN_CLOSING || (c->tls && c->tls->cout.len))
 		flush_conn(c);
 	else
 		net_conn_update(c); /* back-pressure may be over */
@@ -158,12 +160,21 @@ static void flush_conn(struct conn *c)
 {
 	if (c->state == CONN_CLOSED || c->writing)
 		return;
-	if (c->out.len == 0) {
+	/* TLS: what leaves is the sealed copy of `out` */
+	struct jute_out *out = &c->out;
+	if (c->tls) {
+		if (tls_conn_seal(c) < 0) {
+			net_close_now(c, "TLS output failed");
+			return;
+		}
+		out = &c->tls->cout;
+	}
+	if (out->len == 0) {
 		if (c->state == CONN_CLOSING)
 			net_close_now(c, "flushed");
 		return;
 	}
-	uv_buf_t b = uv_buf_init((char *)c->out.buf, (unsigned)c->out.len);
+	uv_buf_t b = uv_buf_init((char *)out->buf, (unsigned)out->len);
 	int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
 	if (n == UV_EAGAIN || n == UV_ENOSYS)
 		n = 0;
@@ -171,8 +182,8 @@ static void flush_conn(struct conn *c)
 		net_close_now(c, uv_strerror(n));
 		return;
 	}
-	if ((size_t)n == c->out.len) {
-		jute_out_reset(&c->out);
+	if ((size_t)n == out->len) {
+		jute_out_reset(out);
 		if (c->state == CONN_CLOSING)
 			net_close_now(c, "flushed");
 		else if (!c->reading)
@@ -181,7 +192,7 @@ static void flush_conn(struct conn *c)
 	}
 	/* the rest goes out asynchronously; `out` starts afresh */
 	size_t total;
-	uint8_t *buf = jute_out_steal(&c->out, &total);
+	uint8_t *buf = jute_out_steal(out, &total);
 	if ((size_t)n > 0)
 		memmove(buf, buf + n, total - (size_t)n);
 	c->wbuf = buf;
@@ -258,6 +269,13 @@ static size_t split(struct conn *c, const uint8_t *base, size_t len, size_t *nee
 		}
 		int32_t flen = (int32_t)jute_load32(p);
 		if (flen < 0 || (int64_t)flen > (int64_t)srv->max_buffer) {
+			if (c->state == CONN_NEW && !c->tls && zktls_is_hello(p[0])) {
+				tls_log_reject(srv, c->peer,
+					       "TLS handshake on the plain-text client port (use "
+					       "secureClientPort, or set client.portUnification=true)");
+				net_close_now(c, "TLS on the plain port");
+				break;
+			}
 			slog_warn("net", "%s: frame length %d out of range (jute.maxbuffer %zu), closing",
 				  c->peer, flen, srv->max_buffer);
 			net_close_now(c, "bad frame length");
@@ -332,6 +350,19 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	struct conn *c = h->data;
 	struct server *srv = c->srv;
 	(void)suggested;
+	if (c->tls) {
+		/* ciphertext: decrypted into the connection's buffer by on_read */
+		if (!srv->rshared_busy && (srv->rshared || (srv->rshared = malloc(READ_CHUNK)))) {
+			srv->rshared_busy = true;
+			c->in_shared = true;
+			*buf = uv_buf_init((char *)srv->rshared, READ_CHUNK);
+		} else {
+			size_t len = 0;
+			uint8_t *p = tls_conn_scratch(c, &len);
+			*buf = uv_buf_init((char *)p, p ? (unsigned)len : 0);
+		}
+		return;
+	}
 	if (c->rlen == 0 && !srv->rshared_busy) {
 		if (!srv->rshared && !(srv->rshared = malloc(READ_CHUNK))) {
 			*buf = uv_buf_init(NULL, 0);
@@ -354,12 +385,39 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	*buf = uv_buf_init((char *)c->rbuf + c->rlen, (unsigned)(c->rcap - c->rlen));
 }
 
+/* A read of a TLS connection, or the first of a unified port's connection.
+ * Returns true when it was handled (false: plain text, go on as usual). */
+static bool tls_read(struct conn *c, const uint8_t *p, size_t n)
+{
+	if (c->sniff) {
+		c->sniff = false;
+		if (!zktls_is_hello(p[0]))
+			return false;
+		if (tls_conn_start(c) < 0) {
+			net_close_now(c, "out of memory");
+			return true;
+		}
+	}
+	int rc = tls_conn_input(c, p, n);
+	if (rc == -EPIPE) {
+		net_close_now(c, "TLS close_notify");
+		return true;
+	}
+	if (rc < 0) {
+		/* the alert (if any) goes out before the close */
+		net_close_after_flush(c, "TLS failure");
+		return true;
+	}
+	if (parse(c))
+		net_conn_update(c);
+	return true;
+}
+
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
 	struct conn *c = s->data;
 	struct server *srv = c->srv;
 	bool shared = c->in_shared;
-	(void)buf;
 	if (shared) {
 		c->in_shared = false;
 		srv->rshared_busy = false;
@@ -370,6 +428,10 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 	}
 	if (n == 0)
 		return;
+	if (__builtin_expect(c->tls != NULL || c->sniff, 0)) {
+		if (tls_read(c, shared ? srv->rshared : (const uint8_t *)buf->base, (size_t)n))
+			return;
+	}
 	if (!shared) {
 		c->rlen += (size_t)n;
 		if (parse(c))
@@ -490,11 +552,22 @@ static void on_connection(uv_stream_t *ls, int status)
 		srv->conns->prev = c;
 	srv->conns = c;
 	srv->nconns++;
-	slog_debug("net", "connection %llu from %s", (unsigned long long)c->id, c->peer);
+	if ((uv_tcp_t *)ls == &srv->secure_listener) {
+		c->secure_port = true;
+		if (tls_conn_start(c) < 0) {
+			net_close_now(c, "out of memory");
+			return;
+		}
+	} else if (srv->tls && srv->cfg->port_unification) {
+		c->sniff = true; /* the first byte says TLS or plain text */
+	}
+	slog_debug("net", "connection %llu from %s%s", (unsigned long long)c->id, c->peer,
+		   c->tls ? " (TLS)" : "");
 	net_conn_update(c);
 }
 
-int net_listen(struct server *srv, const char *host, int port, int backlog)
+static int listen_on(struct server *srv, uv_tcp_t *l, bool *listening, const char *host, int port,
+		     int backlog, int *bound_port)
 {
 	struct sockaddr_storage ss;
 	int rc;
@@ -504,32 +577,47 @@ int net_listen(struct server *srv, const char *host, int port, int backlog)
 		rc = uv_ip4_addr(host, port, (struct sockaddr_in *)&ss);
 	if (rc < 0)
 		return rc;
-	rc = uv_tcp_init(srv->loop, &srv->listener);
+	rc = uv_tcp_init(srv->loop, l);
 	if (rc < 0)
 		return rc;
-	srv->listener.data = srv;
-	srv->listening = true;
-	rc = uv_tcp_bind(&srv->listener, (struct sockaddr *)&ss, 0);
+	l->data = srv;
+	*listening = true;
+	rc = uv_tcp_bind(l, (struct sockaddr *)&ss, 0);
 	if (rc == 0)
-		rc = uv_listen((uv_stream_t *)&srv->listener, backlog > 0 ? backlog : 1024,
-			       on_connection);
+		rc = uv_listen((uv_stream_t *)l, backlog > 0 ? backlog : 1024, on_connection);
 	if (rc < 0) {
-		net_stop_listening(srv);
+		*listening = false;
+		uv_close((uv_handle_t *)l, NULL);
 		return rc;
 	}
 	/* with port 0 the kernel chose one: the operator needs to know it */
 	struct sockaddr_storage bound;
 	int bl = sizeof(bound);
-	srv->bound_port = port;
-	if (uv_tcp_getsockname(&srv->listener, (struct sockaddr *)&bound, &bl) == 0)
-		srv->bound_port = ntohs(bound.ss_family == AF_INET6
-					       ? ((struct sockaddr_in6 *)&bound)->sin6_port
-					       : ((struct sockaddr_in *)&bound)->sin_port);
+	*bound_port = port;
+	if (uv_tcp_getsockname(l, (struct sockaddr *)&bound, &bl) == 0)
+		*bound_port = ntohs(bound.ss_family == AF_INET6
+					   ? ((struct sockaddr_in6 *)&bound)->sin6_port
+					   : ((struct sockaddr_in *)&bound)->sin_port);
 	return 0;
+}
+
+int net_listen(struct server *srv, const char *host, int port, int backlog)
+{
+	return listen_on(srv, &srv->listener, &srv->listening, host, port, backlog, &srv->bound_port);
+}
+
+int net_listen_secure(struct server *srv, const char *host, int port, int backlog)
+{
+	return listen_on(srv, &srv->secure_listener, &srv->secure_listening, host, port, backlog,
+			 &srv->secure_bound_port);
 }
 
 void net_stop_listening(struct server *srv)
 {
+	if (srv->secure_listening) {
+		srv->secure_listening = false;
+		uv_close((uv_handle_t *)&srv->secure_listener, NULL);
+	}
 	if (!srv->listening)
 		return;
 	srv->listening = false;

@@ -34,6 +34,7 @@
 
 struct server;
 struct req;
+struct tls_conn;
 
 enum conn_state { CONN_NEW, CONN_HANDSHAKE, CONN_OPEN, CONN_CLOSING, CONN_CLOSED };
 
@@ -55,7 +56,13 @@ struct conn {
 	bool reading;   /* uv_read_start is in effect */
 	bool in_shared; /* the read in progress uses the server's shared buffer */
 
-	/* output: out is appended to; wbuf is the write in flight (if any) */
+	/* TLS (tls.c): NULL for plain text; sniff = a unified port's connection
+	 * whose first byte decides */
+	struct tls_conn *tls;
+	bool sniff;
+	bool secure_port; /* accepted on secureClientPort (admin's secure_connections) */
+
+	/* output: out is appended to (plaintext); wbuf is the write in flight (if any) */
 	struct jute_out out;
 	uint8_t *wbuf;
 	size_t wlen;
@@ -89,7 +96,11 @@ struct conn {
  * Returns 0 or a negative errno (for example -EADDRINUSE). */
 int net_listen(struct server *srv, const char *host, int port, int backlog);
 
-/* Stops accepting new connections (shutdown). */
+/* Starts listening for TLS connections (secureClientPort) on host:port;
+ * srv->tls must be set up.  Returns 0 or a negative errno. */
+int net_listen_secure(struct server *srv, const char *host, int port, int backlog);
+
+/* Stops accepting new connections, plain and TLS (shutdown). */
 void net_stop_listening(struct server *srv);
 
 /* Appends bytes to the connection's output and schedules a write at the

@@ -33,6 +33,7 @@
 
 #include "server_int.h"
 #include "slog.h"
+#include "tls.h"
 #include "snap.h"
 #include "snapper.h"
 
@@ -639,6 +640,10 @@ static int handle_connect(struct conn *c, const uint8_t *body, size_t len)
 	c->has_read_only = cr.has_read_only;
 	if (!c->auth_inited) {
 		core_auth_init(&c->auth, c->ip);
+		if (c->tls && c->tls->dn) {
+			const char *su = srv->cfg->x509_super_user;
+			core_auth_add_x509(&c->auth, c->tls->dn, su && !strcmp(su, c->tls->dn));
+		}
 		c->auth_inited = true;
 	}
 	int64_t last = core_last_zxid(srv->core);
@@ -1292,7 +1297,25 @@ int server_init(struct server *srv, uv_loop_t *loop, struct config *cfg)
 	uv_signal_start(&srv->sigint, on_signal, SIGINT);
 	signal(SIGPIPE, SIG_IGN);
 
+	if (tls_server_init(srv) < 0) {
+		srv->exit_code = 1;
+		server_shutdown(srv, "TLS set-up failed");
+		return 0;
+	}
 	const char *host = cfg->client_port_address ? cfg->client_port_address : "0.0.0.0";
+	if (cfg->secure_client_port >= 0) {
+		const char *sh = cfg->secure_client_port_address ? cfg->secure_client_port_address : host;
+		rc = net_listen_secure(srv, sh, cfg->secure_client_port, cfg->client_port_listen_backlog);
+		if (rc < 0) {
+			slog_error("server", "cannot listen on %s:%d (secureClientPort): %s", sh,
+				   cfg->secure_client_port, uv_strerror(rc));
+			srv->exit_code = 1;
+			server_shutdown(srv, "listen failed");
+			return 0;
+		}
+		slog_info("server", "TLS clients on %s:%d (clientAuth %s)", sh, srv->secure_bound_port,
+			  cfg->ssl_client_auth == 2 ? "need" : cfg->ssl_client_auth == 1 ? "want" : "none");
+	}
 	rc = net_listen(srv, host, cfg->client_port, cfg->client_port_listen_backlog);
 	if (rc < 0) {
 		slog_error("server", "cannot listen on %s:%d: %s", host, cfg->client_port,
@@ -1376,6 +1399,7 @@ void server_free(struct server *srv)
 		core_free(srv->core);
 	srv->core = NULL;
 	jute_out_free(&srv->scratch);
+	tls_server_free(srv);
 	free(srv->rshared);
 	srv->rshared = NULL;
 }

@@ -34,6 +34,7 @@
 
 struct zab;
 struct peer_net;
+struct tls_server;
 
 struct server {
 	uv_loop_t *loop;
@@ -47,6 +48,10 @@ struct server {
 	uv_tcp_t listener;
 	bool listening;
 	int bound_port;             /* the port actually bound (clientPort 0 = any) */
+	uv_tcp_t secure_listener;   /* secureClientPort (TLS) */
+	bool secure_listening;
+	int secure_bound_port;
+	struct tls_server *tls;     /* TLS context (tls.c), NULL when TLS is off */
 	struct conn *conns;
 	unsigned nconns;
 	uint64_t next_conn_id;

@@ -37,7 +37,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 
-from zkharness import Tap, ZkServer, ServerError, wait_for, zkfs_build  # noqa: E402
+from zkharness import Tap, ZkServer, ServerError, free_port, wait_for, zkfs_build  # noqa: E402
 
 from kazoo.client import KazooClient  # noqa: E402
 
@@ -55,14 +55,6 @@ DATA_KEYED = {("dump", "expiry_time_to_session_ids"), ("dump", "session_id_to_ep
 # Apache's per-namespace summary sets ("avg_a_write_per_namespace" for /a):
 # their names depend on the data; zkfs does not export these sets.
 PER_NAMESPACE = re.compile(r"^(avg|min|max|cnt|sum)_.+_(read|write)_per_namespace$")
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def http_get(port, path, timeout=10.0):

@@ -352,7 +352,7 @@ def build_programs(tmp):
                         "-I" + os.path.join(ROOT, "proto"), "-I" + os.path.join(ROOT, "client")] + uv +
                        ["-o", zkc, os.path.join(HERE, "clients_failover_zkc.c"),
                         os.path.join(b, "libzkc.a"), os.path.join(b, "libproto.a"),
-                        "-luv", "-lcrypto", "-lpthread", "-lm"],
+                        "-luv", "-lssl", "-lcrypto", "-lpthread", "-lm"],
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, timeout=120)
     out["libzkc"] = zkc if p.returncode == 0 else "build failed:\n" + p.stdout
     return out

@@ -4,7 +4,7 @@
  * its temp dir:
  *
  *     cc -std=gnu11 -Iproto -Iclient -o zkc_client clients_failover_zkc.c \
- *        build/libzkc.a build/libproto.a -luv -lcrypto -lpthread -lm
+ *        build/libzkc.a build/libproto.a -luv -lssl -lcrypto -lpthread -lm
  *     zkc_client HOSTS TIMEOUT_MS [ordered]
  *
  * "ordered" tries the hosts in the order given (zkc_options.no_shuffle).

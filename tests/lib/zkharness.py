@@ -186,6 +186,16 @@ class ZkServer(object):
         return False
 
 
+def free_port():
+    """A loopback port the kernel says is free now (for secureClientPort,
+    admin ports, ...): bind to port 0 and let go."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
 def four_letter(port, cmd, timeout=5.0):
     s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
     try:

@@ -306,8 +306,10 @@ def parse_multi(body):
 class RawClient(object):
     def __init__(self, port, host="127.0.0.1", timeout_ms=10000, session_id=0,
                  passwd=b"\0" * 16, last_zxid=0, read_only=False, handshake=True,
-                 io_timeout=10.0):
+                 io_timeout=10.0, ssl_context=None):
         self.sock = socket.create_connection((host, port), timeout=io_timeout)
+        if ssl_context is not None:  # TLS (tests/compat/tls.py): handshake now
+            self.sock = ssl_context.wrap_socket(self.sock, server_hostname=host)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.io_timeout = io_timeout
         self.rbuf = b""

@@ -207,15 +207,15 @@ static void test_java_only_and_unknown_keys(void **state)
 	char text[512];
 	snprintf(text, sizeof(text),
 		 "dataDir=%s\n"
-		 "secureClientPort=2281\n"
-		 "ssl.keyStore.location=/x\n"
+		 "sslQuorum=true\n"
+		 "ssl.quorum.keyStore.location=/x\n"
 		 "jvm.flags=-Xmx1g\n"
 		 "snapshot.trust.empty=true\n"
 		 "fooBar=1\n",
 		 fx->dir);
 	assert_int_equal(load(fx, text), 0);
-	assert_true(has_warning(&fx->cfg, ":2: 'secureClientPort' is not supported"));
-	assert_true(has_warning(&fx->cfg, ":3: 'ssl.keyStore.location' is not supported"));
+	assert_true(has_warning(&fx->cfg, ":2: 'sslQuorum' is not supported"));
+	assert_true(has_warning(&fx->cfg, ":3: 'ssl.quorum.keyStore.location' is not supported"));
 	assert_true(has_warning(&fx->cfg, ":6: unknown key 'fooBar'"));
 	assert_int_equal(fx->cfg.n_warnings, 3);
 	FILE *f = tmpfile();
@@ -225,6 +225,50 @@ static void test_java_only_and_unknown_keys(void **state)
 	assert_non_null(fgets(line, sizeof(line), f));
 	assert_non_null(strstr(line, "zkfs-server: warning: "));
 	fclose(f);
+}
+
+/* TLS on the client port: ZooKeeper's keys, their zookeeper.-prefixed
+ * (system property) names, and no password in `conf` */
+static void test_tls_keys(void **state)
+{
+	struct fx *fx = *state;
+	char text[1024];
+	snprintf(text, sizeof(text),
+		 "dataDir=%s\n"
+		 "secureClientPort=2281\n"
+		 "zookeeper.ssl.keyStore.location=/k.pem\n"
+		 "ssl.keyStore.password=sekrit\n"
+		 "ssl.trustStore.location=/ca.pem\n"
+		 "ssl.clientAuth=WANT\n"
+		 "client.portUnification=true\n"
+		 "authProvider.x509=org.apache.zookeeper.server.auth.X509AuthenticationProvider\n"
+		 "serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory\n"
+		 "X509AuthenticationProvider.superUser=CN=admin\n",
+		 fx->dir);
+	assert_int_equal(load(fx, text), 0);
+	assert_int_equal(fx->cfg.n_warnings, 0);
+	assert_int_equal(fx->cfg.secure_client_port, 2281);
+	assert_string_equal(fx->cfg.ssl_key_store, "/k.pem");
+	assert_string_equal(fx->cfg.ssl_key_password, "sekrit");
+	assert_int_equal(fx->cfg.ssl_client_auth, 1);
+	assert_true(fx->cfg.port_unification);
+	assert_string_equal(fx->cfg.x509_super_user, "CN=admin");
+	char *conf = config_format(&fx->cfg);
+	assert_non_null(strstr(conf, "secureClientPort=2281\n"));
+	assert_null(strstr(conf, "sekrit"));
+	free(conf);
+	config_free(&fx->cfg);
+	snprintf(text, sizeof(text), "dataDir=%s\nsecureClientPort=2281\n", fx->dir);
+	assert_int_equal(load(fx, text), -EINVAL);
+	assert_non_null(strstr(fx->cfg.error, "ssl.keyStore.location"));
+	config_free(&fx->cfg);
+	snprintf(text, sizeof(text), "dataDir=%s\nssl.clientAuth=maybe\n", fx->dir);
+	assert_int_equal(load(fx, text), -EINVAL);
+	config_free(&fx->cfg);
+	snprintf(text, sizeof(text), "dataDir=%s\nssl.keyStore.location=/k\nsecureClientPort=1\nssl.ocsp=true\n",
+		 fx->dir);
+	assert_int_equal(load(fx, text), -EINVAL);
+	assert_non_null(strstr(fx->cfg.error, "ssl.ocsp"));
 }
 
 /* each bad file: expected message fragment */
@@ -886,6 +930,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_full_file, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_session_timeouts_follow_tick, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_java_only_and_unknown_keys, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_tls_keys, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_values, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_missing_file, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_server_lines_and_myid, setup, teardown),
