@@ -41,7 +41,7 @@ WARN     := -Wall -Wextra -Wshadow -Wno-unused-parameter -Wno-missing-field-init
 OPT      ?= -O2 -g
 CFLAGS   += -std=gnu11 $(OPT) $(WARN) -MMD -MP -D_GNU_SOURCE -Iproto -Iclient $(PKG_CFLAGS) $(EXTRA_CFLAGS)
 LDFLAGS  += $(EXTRA_LDFLAGS)
-LIBS     := -luv -lcrypto -lpthread -lm
+LIBS     := -luv -lcrypto -lsasl2 -lpthread -lm
 
 ifeq ($(SAN),1)
   CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
