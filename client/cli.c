@@ -55,12 +55,19 @@ static zkc_session *open_session(void);
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: %s [-s SPEC] [-t SECONDS] [-a SCHEME:AUTH]... COMMAND [ARGS]\n"
+		"usage: %s [-s SPEC] [-t SECONDS] [-a SCHEME:AUTH]... [--sasl MECH] [--sasl-file FILE]\n"
+		"       [-c client.properties] COMMAND [ARGS]\n"
 		"\n"
 		"  -s SPEC      servers \"host:port[,host:port...][/chroot]\"\n"
 		"               (default $ZKFS_SERVER, else 127.0.0.1:2181)\n"
 		"  -t SECONDS   session timeout and per-operation deadline (default 10)\n"
 		"  -a SCHEME:AUTH  authenticate before the command, e.g. -a digest:user:pass\n"
+		"  --sasl MECH  SASL authentication: DIGEST-MD5 or GSSAPI (default: from the file)\n"
+		"  --sasl-file FILE  SASL credentials: a JAAS file (its Client section) or\n"
+		"               'username=' / 'password=' / 'principal=' / 'keytab=' lines\n"
+		"  -c FILE      ZooKeeper client properties (java.security.auth.login.config,\n"
+		"               zookeeper.sasl.client, zookeeper.sasl.clientconfig,\n"
+		"               zookeeper.sasl.client.username, zookeeper.server.principal)\n"
 		"\n"
 		"commands:\n"
 		"  ls [-R] PATH                   children, one per line, sorted (-R: every\n"
@@ -99,7 +106,8 @@ static int exit_code(int err)
 	case ZE_BADVERSION: return EX_BADVER;
 	case ZE_NOTEMPTY: return EX_NOTEMPTY;
 	case ZE_NOAUTH:
-	case ZE_AUTHFAILED: return EX_AUTH;
+	case ZE_AUTHFAILED:
+	case ZE_SESSIONCLOSEDREQUIRESASLAUTH: return EX_AUTH;
 	case ZE_CONNECTIONLOSS:
 	case ZE_SESSIONEXPIRED:
 	case ZE_OPERATIONTIMEOUT:
@@ -677,6 +685,109 @@ static int cmd_4lw(const char *spec, int argc, char **argv)
 	return 0;
 }
 
+/* ------------------------------------------------------------------ SASL options */
+
+/* What --sasl, --sasl-file and -c said about SASL. */
+struct sasl_opts {
+	char *mech;	 /* NULL: from the credentials */
+	char *file;	 /* JAAS or key=value credentials */
+	char *section;	 /* JAAS section (zookeeper.sasl.clientconfig), NULL = Client */
+	char *service;	 /* zookeeper.sasl.client.username */
+	char *host;	 /* from zookeeper.server.principal */
+	bool disabled;	 /* zookeeper.sasl.client=false */
+};
+
+static void sasl_opts_free(struct sasl_opts *o)
+{
+	free(o->mech);
+	free(o->file);
+	free(o->section);
+	free(o->service);
+	free(o->host);
+	memset(o, 0, sizeof(*o));
+}
+
+static void set_opt(char **dst, const char *v)
+{
+	free(*dst);
+	*dst = strdup(v);
+}
+
+/*
+ * -c FILE: a ZooKeeper client properties file (Java's ZKClientConfig names,
+ * "key=value" or "key: value" lines, '#' and '!' comments).  Only the SASL
+ * keys are read here; other readers (TLS) get their own function.
+ * Returns 0 or -1 (message printed).
+ */
+static int read_client_properties_sasl(const char *path, struct sasl_opts *o)
+{
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		fprintf(stderr, "%s: cannot open %s: %s\n", progname, path, strerror(errno));
+		return -1;
+	}
+	char line[2048];
+	while (fgets(line, sizeof(line), f)) {
+		char *k = line + strspn(line, " \t");
+		k[strcspn(k, "\r\n")] = 0;
+		if (!*k || *k == '#' || *k == '!')
+			continue;
+		size_t kl = strcspn(k, "=: \t");
+		char *v = k + kl;
+		v += strspn(v, " \t");
+		if (*v == '=' || *v == ':')
+			v++;
+		v += strspn(v, " \t");
+		k[kl] = 0;
+		if (!strcmp(k, "java.security.auth.login.config"))
+			set_opt(&o->file, v);
+		else if (!strcmp(k, "zookeeper.sasl.clientconfig"))
+			set_opt(&o->section, v);
+		else if (!strcmp(k, "zookeeper.sasl.client"))
+			o->disabled = !strcmp(v, "false");
+		else if (!strcmp(k, "zookeeper.sasl.client.username"))
+			set_opt(&o->service, v);
+		else if (!strcmp(k, "zookeeper.server.principal") || !strcmp(k, "zookeeper.sasl.client.principal")) {
+			/* service/host@REALM: the service and the host to name */
+			char *slash = strchr(v, '/'), *at = strchr(v, '@');
+			if (slash) {
+				*slash = 0;
+				set_opt(&o->service, v);
+				if (at)
+					*at = 0;
+				set_opt(&o->host, slash + 1);
+			}
+		}
+	}
+	fclose(f);
+	return 0;
+}
+
+/* Fills *out from the options; returns 0 (SASL or not) or a usage exit code. */
+static int sasl_setup(const struct sasl_opts *o, struct zkc_sasl *out, bool *on)
+{
+	*on = false;
+	if (o->disabled || (!o->file && !o->mech))
+		return 0;
+	if (!o->file)
+		return usage_error("--sasl needs --sasl-file (credentials are never read from the command line)");
+	char err[512];
+	if (zkc_sasl_load(o->file, o->section, o->mech, out, err, sizeof(err)) != ZE_OK) {
+		fprintf(stderr, "%s: %s\n", progname, err);
+		return EX_USAGE_;
+	}
+	if (o->service) {
+		free((char *)out->service);
+		out->service = strdup(o->service);
+	}
+	if (o->host) {
+		free((char *)out->host);
+		out->host = strdup(o->host);
+	}
+	*on = true;
+	return 0;
+}
+
 /* ------------------------------------------------------------------ main */
 
 int main(int argc, char **argv)
@@ -687,10 +798,29 @@ int main(int argc, char **argv)
 	struct zkc_auth auth[16];
 	char *auth_copies[16];
 	int nauth = 0;
-	static const struct option longopts[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+	struct sasl_opts so = {0};
+	struct zkc_sasl sasl = {0};
+	bool sasl_on = false;
+	int rc;
+	static const struct option longopts[] = {{"help", no_argument, NULL, 'h'},
+						  {"sasl", required_argument, NULL, 'S'},
+						  {"sasl-file", required_argument, NULL, 'F'},
+						  {NULL, 0, NULL, 0}};
 	int c;
-	while ((c = getopt_long(argc, argv, "+s:t:a:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+s:t:a:c:h", longopts, NULL)) != -1) {
 		switch (c) {
+		case 'S':
+			set_opt(&so.mech, optarg);
+			break;
+		case 'F':
+			set_opt(&so.file, optarg);
+			break;
+		case 'c':
+			if (read_client_properties_sasl(optarg, &so) < 0) {
+				sasl_opts_free(&so);
+				return EX_USAGE_;
+			}
+			break;
 		case 's':
 			spec = optarg;
 			break;
@@ -723,12 +853,16 @@ int main(int argc, char **argv)
 	}
 	if (optind >= argc) {
 		usage(stderr);
+		sasl_opts_free(&so);
 		return EX_USAGE_;
 	}
+	rc = sasl_setup(&so, &sasl, &sasl_on);
+	sasl_opts_free(&so);
+	if (rc)
+		goto out_auth;
 	char **cargv = argv + optind;
 	int cargc = argc - optind;
 	const char *cmd = cargv[0];
-	int rc;
 	if (strcmp(cmd, "4lw") == 0) {
 		rc = cmd_4lw(spec, cargc, cargv);
 		goto out_auth;
@@ -759,7 +893,8 @@ int main(int argc, char **argv)
 	main_thread = pthread_self();
 
 	g_spec = spec;
-	g_opt = (struct zkc_options){.auth = auth, .nauth = nauth, .op_deadline_ms = timeout_s_ms};
+	g_opt = (struct zkc_options){.auth = auth, .nauth = nauth, .op_deadline_ms = timeout_s_ms,
+				     .sasl = sasl_on ? &sasl : NULL};
 	if (watching)
 		g_opt.state_cb = on_state;
 	if (strcmp(cmd, "ls") == 0)
@@ -801,5 +936,6 @@ int main(int argc, char **argv)
 out_auth:
 	for (int i = 0; i < nauth; i++)
 		free(auth_copies[i]);
+	zkc_sasl_clear(&sasl);
 	return rc;
 }
