@@ -54,6 +54,7 @@ static struct {
 	char mech[16];
 	char service[128];
 	char host[256];
+	char realm[256]; /* GSSAPI: the realm of the server's principal */
 	bool remove_host, remove_realm;
 	char **users, **passwords; /* DIGEST-MD5 users of the JAAS section */
 	size_t nusers;
@@ -166,7 +167,7 @@ static int cb_proxy(sasl_conn_t *conn, void *ctx, const char *requested_user, un
 
 /* Cyrus stores every callback as int (*)(void); the detour through
  * void (*)(void) says the cast is meant. */
-#define CB(fn) ((sasl_callback_ft)(void (*)(void))(fn))
+#define CB(fn) ((int (*)(void))(void (*)(void))(fn))
 
 static const sasl_callback_t callbacks[] = {
     {SASL_CB_GETOPT, CB(cb_getopt), NULL},
@@ -257,6 +258,7 @@ static int read_section(const struct jaas_section *sec, const char *file, char *
 		g.service[sl] = 0;
 		memcpy(g.host, slash + 1, hl);
 		g.host[hl] = 0;
+		snprintf(g.realm, sizeof(g.realm), "%s", at ? at + 1 : "");
 		snprintf(g.mech, sizeof(g.mech), "GSSAPI");
 		if (keytab && setenv("KRB5_KTNAME", keytab, 1) < 0)
 			return -errno;
@@ -466,6 +468,15 @@ enum sasl_step sasl_edge_step(struct zsasl **st, const char *peer, const uint8_t
 		char *at = strchr(id, '@');
 		if (at && !strcmp(at + 1, g.host))
 			*at = 0;
+	} else if (!strchr(id, '@') && g.realm[0]) {
+		/* Cyrus drops the realm of principals of the default realm;
+		 * Java's GSSAPI keeps it: put back the realm (the server
+		 * principal's, which is the default realm of a sane set-up) */
+		size_t l = strlen(id), rl = strlen(g.realm);
+		if (l + 1 + rl >= sizeof(id))
+			return failed(x, peer, "identity too long", now_ms);
+		id[l] = '@';
+		memcpy(id + l + 1, g.realm, rl + 1);
 	}
 	if (sasl_identity(id, g.remove_host, g.remove_realm, x->user, sizeof(x->user)) < 0)
 		return failed(x, peer, "identity too long", now_ms);
