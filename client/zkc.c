@@ -716,7 +716,7 @@ static void tcp_connect_cb(uv_connect_t *req, int status)
 }
 
 static void send_sasl(zkc_session *s, const char *tok, unsigned toklen);
-static void sasl_failed(zkc_session *s, int err);
+static void sasl_go_on(zkc_session *s, int rc, const char *tok, unsigned toklen);
 static void open_done(zkc_session *s);
 
 static void handshake_done(zkc_session *s, const uint8_t *body, size_t len)
@@ -747,14 +747,9 @@ static void handshake_done(zkc_session *s, const uint8_t *body, size_t len)
 		const char *tok;
 		unsigned toklen;
 		c->phase = 3;
-		int rc = zkc__sasl_begin(s->sasl, (const struct sockaddr *)&s->hosts[s->host_idx].sa,
-					 &tok, &toklen);
-		if (rc < 0)
-			sasl_failed(s, ZE_AUTHFAILED);
-		else if (rc > 0)
-			send_sasl(s, tok, toklen);
-		else
-			open_done(s);
+		sasl_go_on(s, zkc__sasl_begin(s->sasl, (const struct sockaddr *)&s->hosts[s->host_idx].sa,
+					      &tok, &toklen),
+			   tok, toklen);
 		return;
 	}
 	open_done(s);
@@ -774,6 +769,18 @@ static void send_sasl(zkc_session *s, const char *tok, unsigned toklen)
 static void sasl_failed(zkc_session *s, int err)
 {
 	session_end(s, ST_AUTH_FAILED, ZKC_STATE_AUTH_FAILED, err);
+}
+
+/* After a client step (rc of zkc__sasl_begin/next): fail, send the next
+ * token, or open the connection. */
+static void sasl_go_on(zkc_session *s, int rc, const char *tok, unsigned toklen)
+{
+	if (rc < 0)
+		sasl_failed(s, ZE_AUTHFAILED);
+	else if (rc > 0)
+		send_sasl(s, tok, toklen);
+	else
+		open_done(s);
 }
 
 /* The server's answer to a SASL token (connection phase 3). */
@@ -805,12 +812,7 @@ static void sasl_reply(zkc_session *s, const uint8_t *body, size_t len)
 	unsigned toklen;
 	int rc = zkc__sasl_next(s->sasl, r.r.data, r.r.data_len, &tok, &toklen);
 	zk_response_free(&r);
-	if (rc < 0)
-		sasl_failed(s, ZE_AUTHFAILED);
-	else if (rc > 0)
-		send_sasl(s, tok, toklen);
-	else
-		open_done(s);
+	sasl_go_on(s, rc, tok, toklen);
 }
 
 /* The connection is ready for requests (after the handshake and SASL). */

@@ -8,6 +8,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,47 +77,32 @@ static enum tok next(struct lexer *lx)
 	case '=': lx->p++; return T_EQ;
 	default: break;
 	}
-	size_t cap = 32, n = 0;
-	char *w = malloc(cap);
-	if (!w)
-		return T_ERR;
-	if (ch == '"' || ch == '\'') {
-		lx->p++;
-		while (*lx->p && *lx->p != ch) {
-			char c = *lx->p++;
-			if (c == '\\' && *lx->p)
-				c = *lx->p++;
-			if (c == '\n')
-				lx->line++;
-			if (n + 2 > cap) {
-				char *nw = realloc(w, cap *= 2);
-				if (!nw) {
-					free(w);
-					return T_ERR;
-				}
-				w = nw;
-			}
-			w[n++] = c;
-		}
-		if (!*lx->p) {
-			free(w);
+	/* find the token's end first: its text is never longer than that */
+	bool quoted = ch == '"' || ch == '\'';
+	const char *b = lx->p + quoted, *e = b;
+	if (quoted) {
+		while (*e && *e != ch)
+			e += e[0] == '\\' && e[1] ? 2 : 1;
+		if (!*e) {
 			fail(lx, "unterminated quoted value");
 			return T_ERR;
 		}
-		lx->p++;
 	} else {
-		while (*lx->p && !isspace((unsigned char)*lx->p) && !strchr("{};=\"'", *lx->p)) {
-			if (n + 2 > cap) {
-				char *nw = realloc(w, cap *= 2);
-				if (!nw) {
-					free(w);
-					return T_ERR;
-				}
-				w = nw;
-			}
-			w[n++] = *lx->p++;
-		}
+		while (*e && !isspace((unsigned char)*e) && !strchr("{};=\"'", *e))
+			e++;
 	}
+	char *w = malloc((size_t)(e - b) + 1);
+	if (!w)
+		return T_ERR;
+	size_t n = 0;
+	for (const char *q = b; q < e; q++) {
+		if (quoted && *q == '\\' && q + 1 < e)
+			q++;
+		if (*q == '\n')
+			lx->line++;
+		w[n++] = *q;
+	}
+	lx->p = e + quoted;
 	w[n] = 0;
 	lx->word = w;
 	return T_WORD;
@@ -129,9 +115,16 @@ static char *take_word(struct lexer *lx)
 	return w;
 }
 
-static void *grow(void *v, size_t n, size_t size)
+/* Appends a zeroed element to the vector *v of *n elements of size bytes;
+ * returns it, or NULL (out of memory, *v unchanged). */
+static void *push(void *v, size_t *n, size_t size)
 {
-	return realloc(v, (n + 1) * size);
+	char *nv = realloc(*(void **)v, (*n + 1) * size);
+	if (!nv)
+		return NULL;
+	*(void **)v = nv;
+	memset(nv + *n * size, 0, size);
+	return nv + (*n)++ * size;
 }
 
 static void entry_free(struct jaas_entry *e)
@@ -166,15 +159,13 @@ static int parse_entry(struct lexer *lx, struct jaas_entry *e)
 			free(key);
 			return rc;
 		}
-		struct jaas_option *no = grow(e->opts, e->nopts, sizeof(*no));
-		if (!no) {
+		struct jaas_option *o = push(&e->opts, &e->nopts, sizeof(*o));
+		if (!o) {
 			free(key);
 			return -ENOMEM;
 		}
-		e->opts = no;
-		e->opts[e->nopts].key = key;
-		e->opts[e->nopts].value = take_word(lx);
-		e->nopts++;
+		o->key = key;
+		o->value = take_word(lx);
 	}
 }
 
@@ -193,14 +184,11 @@ int jaas_parse(const char *text, const char *name, struct jaas *out, char *err, 
 			rc = t == T_ERR && err && err[0] ? -EINVAL : fail(&lx, "expected a section name");
 			goto fail;
 		}
-		struct jaas_section *ns = grow(out->sections, out->nsections, sizeof(*ns));
-		if (!ns) {
+		struct jaas_section *s = push(&out->sections, &out->nsections, sizeof(*s));
+		if (!s) {
 			rc = -ENOMEM;
 			goto fail;
 		}
-		out->sections = ns;
-		struct jaas_section *s = &out->sections[out->nsections++];
-		memset(s, 0, sizeof(*s));
 		s->name = take_word(&lx);
 		if (next(&lx) != T_LBRACE) {
 			rc = fail(&lx, "expected '{' after section '%s'", s->name);
@@ -215,14 +203,11 @@ int jaas_parse(const char *text, const char *name, struct jaas *out, char *err, 
 					  s->name);
 				goto fail;
 			}
-			struct jaas_entry *ne = grow(s->entries, s->nentries, sizeof(*ne));
-			if (!ne) {
+			struct jaas_entry *e = push(&s->entries, &s->nentries, sizeof(*e));
+			if (!e) {
 				rc = -ENOMEM;
 				goto fail;
 			}
-			s->entries = ne;
-			struct jaas_entry *e = &s->entries[s->nentries++];
-			memset(e, 0, sizeof(*e));
 			rc = parse_entry(&lx, e);
 			if (rc < 0)
 				goto fail;

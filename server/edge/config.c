@@ -549,6 +549,19 @@ static int set_whitelist(struct config *cfg, const char *value)
 /* ------------------------------------------------------------------ */
 /* Setting one key                                                     */
 
+static int set_auth_provider(struct config *cfg, const char *key, const char *value, const char *at)
+{
+	static const char sasl_cls[] = "SASLAuthenticationProvider";
+	size_t vl = strlen(value), cl = sizeof(sasl_cls) - 1;
+	if (vl >= cl && !strcmp(value + vl - cl, sasl_cls))
+		cfg->sasl_provider = true;
+	else if (!strstr(value, "DigestAuthenticationProvider") &&
+		 !strstr(value, "IPAuthenticationProvider"))
+		warnf(cfg, "%s%s: provider '%s' is Java code zkfs does not run; ignored", at, key,
+		      value);
+	return 0;
+}
+
 int config_set(struct config *cfg, const char *key, const char *value, const char *name, int line)
 {
 	char at[300];
@@ -556,17 +569,8 @@ int config_set(struct config *cfg, const char *key, const char *value, const cha
 
 	if (!strncmp(key, "server.", 7))
 		return parse_peer(cfg, key, value, at, line);
-	if (is_auth_provider_key(key)) {
-		size_t vl = strlen(value);
-		static const char sasl_cls[] = "SASLAuthenticationProvider";
-		if (vl >= sizeof(sasl_cls) - 1 && !strcmp(value + vl - (sizeof(sasl_cls) - 1), sasl_cls))
-			cfg->sasl_provider = true;
-		else if (!strstr(value, "DigestAuthenticationProvider") &&
-			 !strstr(value, "IPAuthenticationProvider"))
-			warnf(cfg, "%s%s: provider '%s' is Java code zkfs does not run; ignored", at,
-			      key, value);
-		return 0;
-	}
+	if (is_auth_provider_key(key))
+		return set_auth_provider(cfg, key, value, at);
 
 	const struct key *k = NULL;
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
@@ -749,17 +753,6 @@ static int set_dynamic(struct config *cfg, const char *key, const char *value, c
 	where(at, sizeof(at), name, line);
 	if (!strncmp(key, "server.", 7))
 		return parse_peer(cfg, key, value, at, line);
-	if (is_auth_provider_key(key)) {
-		size_t vl = strlen(value);
-		static const char sasl_cls[] = "SASLAuthenticationProvider";
-		if (vl >= sizeof(sasl_cls) - 1 && !strcmp(value + vl - (sizeof(sasl_cls) - 1), sasl_cls))
-			cfg->sasl_provider = true;
-		else if (!strstr(value, "DigestAuthenticationProvider") &&
-			 !strstr(value, "IPAuthenticationProvider"))
-			warnf(cfg, "%s%s: provider '%s' is Java code zkfs does not run; ignored", at,
-			      key, value);
-		return 0;
-	}
 	if (!strcmp(key, "version"))
 		return errorf(cfg, -EINVAL,
 			      "%sa dynamic configuration file must not hold 'version' (it is "

@@ -79,6 +79,21 @@ def kazoo(srv, user=None, pw=None, mech="DIGEST-MD5"):
     return zk
 
 
+def as_user(srv, user, pw, op, *args):
+    """Outcome of zk.op(*args) for a fresh session of user (None: no SASL);
+    kazoo reports CONNECTED before its SASL exchange, so the request shows
+    how the exchange went."""
+    try:
+        zk = kazoo(srv, user, pw)
+    except Exception as e:  # noqa: BLE001
+        return type(e).__name__
+    try:
+        return outcome(getattr(zk, op), *args)
+    finally:
+        zk.stop()
+        zk.close()
+
+
 def outcome(fn, *a, **kw):
     try:
         fn(*a, **kw)
@@ -115,38 +130,18 @@ def sc_kazoo(srv):
                                        acl=[make_acl("sasl", "svc/host@REALM", all=True)])
     zk.stop()
     zk.close()
-    zk = kazoo(srv, "alice", "alicesecret")
-    tr["other user read"] = outcome(zk.get, "/k")
-    zk.stop()
-    zk.close()
-    zk = kazoo(srv)
-    tr["unauthenticated read"] = outcome(zk.get, "/k")
-    zk.stop()
-    zk.close()
-    zk = kazoo(srv, "root", "supersecret")  # zookeeper.superUser=root
-    tr["super user read"] = outcome(zk.get, "/k")
-    zk.stop()
-    zk.close()
+    tr["other user read"] = as_user(srv, "alice", "alicesecret", "get", "/k")
+    tr["unauthenticated read"] = as_user(srv, None, None, "get", "/k")
+    tr["super user read"] = as_user(srv, "root", "supersecret", "get", "/k")  # zookeeper.superUser
     return tr
 
 
 def sc_wrong_password(srv):
     tr = {}
     for user, pw in (("bob", "wrong"), ("nobody", "x")):
-        try:
-            # kazoo reports CONNECTED before its SASL exchange: the first
-            # request shows the outcome
-            zk = kazoo(srv, user, pw)
-            tr[user] = outcome(zk.get_children, "/")
-            zk.stop()
-            zk.close()
-        except Exception as e:  # noqa: BLE001
-            tr[user] = type(e).__name__
+        tr[user] = as_user(srv, user, pw, "get_children", "/")
     # another client is unaffected
-    zk = kazoo(srv, "bob", "bobsecret")
-    tr["after"] = outcome(zk.get_children, "/")
-    zk.stop()
-    zk.close()
+    tr["after"] = as_user(srv, "bob", "bobsecret", "get_children", "/")
     return tr
 
 
@@ -198,10 +193,7 @@ def sc_raw(srv):
     r = c.call(OP.AUTH, enc.auth("sasl", b"bob"), xid=-4)
     tr["auth packet sasl"] = r.err
     # everyone else still served
-    zk = kazoo(srv, "bob", "bobsecret")
-    tr["served after"] = outcome(zk.get_children, "/")
-    zk.stop()
-    zk.close()
+    tr["served after"] = as_user(srv, "bob", "bobsecret", "get_children", "/")
     return tr
 
 
@@ -259,13 +251,7 @@ def sc_enforced(srv):
     r = c.call(OP.EXISTS, enc.path_watch("/"))
     tr["unauthenticated exists"] = (r.err, r.zxid)
     tr["then closed"] = c.wait_closed(5)
-    try:
-        zk = kazoo(srv, "bob", "bobsecret")
-        tr["sasl client"] = outcome(zk.get_children, "/")
-        zk.stop()
-        zk.close()
-    except Exception as e:  # noqa: BLE001
-        tr["sasl client"] = type(e).__name__
+    tr["sasl client"] = as_user(srv, "bob", "bobsecret", "get_children", "/")
     c = RawClient(srv.port)
     c.call(SASL_OP, buf(b""))
     r = c.call(SASL_OP, buf(b"bad"))

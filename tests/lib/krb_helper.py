@@ -115,6 +115,13 @@ def _write(path, text):
     return path
 
 
+def gss_cli(cli, hosts, creds, *args):
+    """zkfs-cli with GSSAPI from the client keytab (an empty private ccache)."""
+    return subprocess.run([cli, "-s", hosts, "-t", "5", "--sasl", "GSSAPI", "--sasl-file", creds] + list(args),
+                          capture_output=True, text=True, timeout=30,
+                          env=dict(os.environ, KRB5CCNAME="MEMORY:zkcli"))
+
+
 def run_gssapi(tap, kinds, base, cli):
     try:
         realm = Realm(base)
@@ -129,24 +136,16 @@ def run_gssapi(tap, kinds, base, cli):
 
 
 def _checks(tap, kinds, base, cli, realm):
-    jaas = _write(os.path.join(base, "gss-jaas.conf"), """
-Server {
+    def krb5_section(name, keytab, principal):
+        return """%s {
     com.sun.security.auth.module.Krb5LoginModule required
-    useKeyTab=true
-    keyTab="%s"
-    storeKey=true
-    useTicketCache=false
-    principal="zookeeper/localhost@%s";
+    useKeyTab=true keyTab="%s" storeKey=true useTicketCache=false
+    principal="%s@%s";
 };
-Client {
-    com.sun.security.auth.module.Krb5LoginModule required
-    useKeyTab=true
-    keyTab="%s"
-    storeKey=true
-    useTicketCache=false
-    principal="zkcli@%s";
-};
-""" % (realm.server_keytab, REALM, realm.client_keytab, REALM))
+""" % (name, keytab, principal, REALM)
+    jaas = _write(os.path.join(base, "gss-jaas.conf"),
+                  krb5_section("Server", realm.server_keytab, "zookeeper/localhost") +
+                  krb5_section("Client", realm.client_keytab, "zkcli"))
     creds = _write(os.path.join(base, "gss.creds"),
                    "principal=zkcli@%s\nkeytab=%s\n" % (REALM, realm.client_keytab))
     flags = "-Djava.security.auth.login.config=%s %s -Djava.security.krb5.conf=%s" % (
@@ -177,13 +176,9 @@ Client {
                 except Exception as e:  # noqa: BLE001
                     tr["kazoo acl"] = type(e).__name__ + ": " + str(e)[:200]
                 # zkfs-cli / libzkc: keytab from the credentials file
-                p = subprocess.run([cli, "-s", hosts, "-t", "5", "--sasl", "GSSAPI", "--sasl-file", creds,
-                                    "whoami"], capture_output=True, text=True, timeout=30,
-                                   env=dict(os.environ, KRB5CCNAME="MEMORY:zkcli"))
+                p = gss_cli(cli, hosts, creds, "whoami")
                 tr["zkfs-cli whoami"] = (p.returncode, sorted(p.stdout.split("\n")), p.stderr.strip()[-200:])
-                p = subprocess.run([cli, "-s", hosts, "-t", "5", "--sasl", "GSSAPI", "--sasl-file", creds,
-                                    "get", "/g"], capture_output=True, text=True, timeout=30,
-                                   env=dict(os.environ, KRB5CCNAME="MEMORY:zkcli"))
+                p = gss_cli(cli, hosts, creds, "get", "/g")
                 tr["zkfs-cli get"] = (p.returncode, p.stdout)
                 # the Apache Java client with the Client section
                 p = subprocess.run(["java", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC",
@@ -206,9 +201,7 @@ Client {
         # kerberos.removeRealmFromPrincipal: the sasl id without @REALM
         for kind in kinds:
             with ZkServer(kind, jvm_flags=flags + " -Dzookeeper.kerberos.removeRealmFromPrincipal=true") as srv:
-                p = subprocess.run([cli, "-s", "localhost:%d" % srv.port, "-t", "5", "--sasl", "GSSAPI",
-                                    "--sasl-file", creds, "whoami"], capture_output=True, text=True,
-                                   timeout=30, env=dict(os.environ, KRB5CCNAME="MEMORY:zkcli"))
+                p = gss_cli(cli, "localhost:%d" % srv.port, creds, "whoami")
                 tap.eq("%s: gssapi: removeRealmFromPrincipal" % kind,
                        (p.returncode, sorted(p.stdout.split("\n"))), (0, ["", "ip 127.0.0.1", "sasl zkcli"]))
         if len(traces) == 2:
