@@ -747,9 +747,9 @@ static void handshake_done(zkc_session *s, const uint8_t *body, size_t len)
 		const char *tok;
 		unsigned toklen;
 		c->phase = 3;
-		sasl_go_on(s, zkc__sasl_begin(s->sasl, (const struct sockaddr *)&s->hosts[s->host_idx].sa,
-					      &tok, &toklen),
-			   tok, toklen);
+		int rc = zkc__sasl_begin(s->sasl, (const struct sockaddr *)&s->hosts[s->host_idx].sa,
+					 &tok, &toklen);
+		sasl_go_on(s, rc, tok, toklen); /* tok is set only once begin returned */
 		return;
 	}
 	open_done(s);

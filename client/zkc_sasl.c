@@ -14,7 +14,9 @@
  *
  * Cyrus is initialised once per process (sasl_client_init under a
  * uv_once); every connection gets its own sasl_conn_t, disposed when the
- * connection goes.
+ * connection goes.  For GSSAPI the Kerberos credentials are acquired here
+ * and handed to Cyrus (SASL_GSS_CREDS): its plugin never releases the ones
+ * it acquires itself, which would leak once per connection.
  */
 #include <errno.h>
 #include <netdb.h>
@@ -22,6 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <gssapi/gssapi.h>
+#include <gssapi/gssapi_krb5.h>
 #include <sasl/sasl.h>
 
 #include "jaas.h"
@@ -32,6 +36,7 @@
 struct zkc_sasl_state {
 	char *mech, *user, *password, *service, *host, *keytab;
 	sasl_conn_t *conn;
+	gss_cred_id_t gss_cred; /* GSSAPI: this connection's credentials, ours */
 	bool complete; /* the client side returned SASL_OK */
 	sasl_secret_t *secret;
 	sasl_callback_t cbs[5];
@@ -159,10 +164,16 @@ int zkc__sasl_new(const struct zkc_sasl *cfg, struct zkc_sasl_state **out)
 
 void zkc__sasl_reset(struct zkc_sasl_state *st)
 {
-	if (st && st->conn)
+	if (!st)
+		return;
+	if (st->conn)
 		sasl_dispose(&st->conn);
-	if (st)
-		st->complete = false;
+	if (st->gss_cred != GSS_C_NO_CREDENTIAL) {
+		OM_uint32 minor;
+		gss_release_cred(&minor, &st->gss_cred);
+		st->gss_cred = GSS_C_NO_CREDENTIAL;
+	}
+	st->complete = false;
 }
 
 void zkc__sasl_free(struct zkc_sasl_state *st)
@@ -220,6 +231,17 @@ int zkc__sasl_begin(struct zkc_sasl_state *st, const struct sockaddr *sa, const 
 	int sr = sasl_client_new(st->service, host, NULL, NULL, st->cbs, SASL_SUCCESS_DATA, &st->conn);
 	if (sr != SASL_OK)
 		return -EIO;
+	if (!strcmp(st->mech, "GSSAPI")) {
+		/* the default initiator (ticket cache, or client keytab), Kerberos
+		 * only: a credential for every mechanism would let the library
+		 * start with another (Java's server accepts raw krb5 tokens) */
+		OM_uint32 minor;
+		gss_OID_set_desc krb5 = {1, (gss_OID)gss_mech_krb5};
+		if (gss_acquire_cred(&minor, GSS_C_NO_NAME, GSS_C_INDEFINITE, &krb5, GSS_C_INITIATE,
+				     &st->gss_cred, NULL, NULL) != GSS_S_COMPLETE)
+			return -EACCES; /* no credentials: Cyrus could not do better */
+		sasl_setprop(st->conn, SASL_GSS_CREDS, st->gss_cred);
+	}
 	const char *out = NULL, *chosen = NULL;
 	unsigned outlen = 0;
 	sr = sasl_client_start(st->conn, st->mech, NULL, &out, &outlen, &chosen);

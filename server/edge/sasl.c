@@ -47,9 +47,14 @@ struct zsasl {
 	char user[256];
 };
 
+/* Cyrus is initialised once per process and never shut down: on
+ * sasl_server_done it unloads its plugins, and memory one of them allocates
+ * at load time (Debian's 2.1.28) is then lost; kept loaded, it stays
+ * reachable. */
+static bool cyrus_ready;
+
 /* Process-wide: Cyrus itself is. */
 static struct {
-	bool inited;  /* sasl_server_init ran */
 	bool enabled; /* a usable JAAS section was found */
 	char mech[16];
 	char service[128];
@@ -285,7 +290,7 @@ int sasl_edge_init(const struct config *cfg, char *err, size_t errlen)
 				    "(java.security.auth.login.config)");
 		return 0;
 	}
-	if (g.inited || g.enabled)
+	if (g.enabled)
 		return errf(err, errlen, -EALREADY, "SASL is already set up in this process");
 	const char *section = cfg->sasl_section ? cfg->sasl_section : "Server";
 	struct jaas j;
@@ -304,18 +309,16 @@ int sasl_edge_init(const struct config *cfg, char *err, size_t errlen)
 		goto fail;
 	g.remove_host = cfg->krb_remove_host;
 	g.remove_realm = cfg->krb_remove_realm;
-	int sr = sasl_server_init(callbacks, "zkfs-server");
-	if (sr != SASL_OK) {
-		rc = errf(err, errlen, -EIO, "Cyrus SASL failed to start: %s",
-			  sasl_errstring(sr, NULL, NULL));
-		goto fail;
-	}
-	g.inited = true;
-	sr = sasl_auxprop_add_plugin(plugin_name, jaas_auxprop_init);
-	if (sr != SASL_OK) {
-		rc = errf(err, errlen, -EIO, "Cyrus SASL refused the JAAS user plugin: %s",
-			  sasl_errstring(sr, NULL, NULL));
-		goto fail;
+	if (!cyrus_ready) {
+		int sr = sasl_server_init(callbacks, "zkfs-server");
+		if (sr == SASL_OK)
+			sr = sasl_auxprop_add_plugin(plugin_name, jaas_auxprop_init);
+		if (sr != SASL_OK) {
+			rc = errf(err, errlen, -EIO, "Cyrus SASL failed to start: %s",
+				  sasl_errstring(sr, NULL, NULL));
+			goto fail;
+		}
+		cyrus_ready = true;
 	}
 	/* the mechanism's plugin must be there (libsasl2-modules for
 	 * DIGEST-MD5, libsasl2-modules-gssapi-mit for GSSAPI) */
@@ -343,8 +346,6 @@ fail:
 
 void sasl_edge_done(void)
 {
-	if (g.inited)
-		sasl_server_done();
 	forget_users();
 	memset(&g, 0, sizeof(g));
 }

@@ -37,7 +37,9 @@ struct zsasl; /* one connection's exchange */
  * section missing, no users and no Kerberos principal, Cyrus without the
  * mechanism's plugin); the server must not start then, as ZooKeeper. */
 int sasl_edge_init(const struct config *cfg, char *err, size_t errlen);
-/* Releases the process-wide state (at exit; safe when never initialised). */
+/* Forgets the JAAS users (wiped) and turns SASL off; safe when never
+ * initialised.  Cyrus itself stays loaded (see sasl.c): a later
+ * sasl_edge_init in the same process (tests) reuses it. */
 void sasl_edge_done(void);
 /* True once sasl_edge_init found a usable JAAS section. */
 bool sasl_edge_enabled(void);
