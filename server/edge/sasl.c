@@ -18,8 +18,8 @@
  * (KRB5_KTNAME, set before Cyrus initialises).
  *
  * Nothing here logs a password or a token: failures say which connection
- * and Cyrus's reason, once per LOG_EVERY_MS for the whole process with a
- * count of the ones not shown.
+ * and Cyrus's reason, once per LOG_EVERY_MS per server (struct
+ * sasl_ratelog) with a count of the ones not shown.
  */
 #include "sasl.h"
 
@@ -63,8 +63,6 @@ static struct {
 	bool remove_host, remove_realm;
 	char **users, **passwords; /* DIGEST-MD5 users of the JAAS section */
 	size_t nusers;
-	uint64_t last_log_ms;
-	uint64_t unlogged;
 } g;
 
 static char plugin_name[] = "zkfs-jaas";
@@ -383,37 +381,46 @@ int sasl_identity(const char *authid, bool remove_host, bool remove_realm, char 
 
 /* ---------------------------------------------------------------- one exchange */
 
-static void log_failure(const char *peer, const char *why, uint64_t now_ms)
+/* Where the rate limit and the time of one step live. */
+struct logctx {
+	struct sasl_ratelog *rl;
+	uint64_t now_ms;
+	const char *peer;
+};
+
+static void log_failure(const struct logctx *lc, const char *why)
 {
-	if (g.last_log_ms && now_ms - g.last_log_ms < LOG_EVERY_MS) {
-		g.unlogged++;
+	struct sasl_ratelog *rl = lc->rl;
+	if (rl->last_ms && lc->now_ms - rl->last_ms < LOG_EVERY_MS) {
+		rl->unlogged++;
 		return;
 	}
-	if (g.unlogged)
+	if (rl->unlogged)
 		slog_warn("sasl", "%s: SASL authentication failed (%s), closing (%llu more "
-			  "failures not logged)", peer, why, (unsigned long long)g.unlogged);
+			  "failures not logged)", lc->peer, why, (unsigned long long)rl->unlogged);
 	else
-		slog_warn("sasl", "%s: SASL authentication failed (%s), closing", peer, why);
-	g.last_log_ms = now_ms ? now_ms : 1;
-	g.unlogged = 0;
+		slog_warn("sasl", "%s: SASL authentication failed (%s), closing", lc->peer, why);
+	rl->last_ms = lc->now_ms ? lc->now_ms : 1;
+	rl->unlogged = 0;
 }
 
-static enum sasl_step failed(struct zsasl *x, const char *peer, const char *why, uint64_t now_ms)
+static enum sasl_step failed(struct zsasl *x, const struct logctx *lc, const char *why)
 {
 	x->state = X_FAILED;
-	log_failure(peer, why, now_ms);
+	log_failure(lc, why);
 	return SASL_STEP_FAILED;
 }
 
 enum sasl_step sasl_edge_step(struct zsasl **st, const char *peer, const uint8_t *in,
-			      int32_t inlen, uint64_t now_ms, const uint8_t **out,
-			      int32_t *outlen, const char **user)
+			      int32_t inlen, struct sasl_ratelog *rl, uint64_t now_ms,
+			      const uint8_t **out, int32_t *outlen, const char **user)
 {
+	const struct logctx lc = {rl, now_ms, peer};
 	*out = NULL;
 	*outlen = -1;
 	*user = NULL;
 	if (!g.enabled) {
-		log_failure(peer, "no JAAS configuration: SASL is not enabled on this server", now_ms);
+		log_failure(&lc, "no JAAS configuration: SASL is not enabled on this server");
 		return SASL_STEP_FAILED;
 	}
 	struct zsasl *x = *st;
@@ -425,7 +432,7 @@ enum sasl_step sasl_edge_step(struct zsasl **st, const char *peer, const uint8_t
 	if (!x) {
 		x = calloc(1, sizeof(*x));
 		if (!x) {
-			log_failure(peer, "out of memory", now_ms);
+			log_failure(&lc, "out of memory");
 			return SASL_STEP_FAILED;
 		}
 		*st = x;
@@ -434,17 +441,16 @@ enum sasl_step sasl_edge_step(struct zsasl **st, const char *peer, const uint8_t
 		sr = sasl_server_new(g.service, g.host, NULL, NULL, NULL, NULL, SASL_SUCCESS_DATA,
 				     &x->conn);
 		if (sr != SASL_OK)
-			return failed(x, peer, sasl_errstring(sr, NULL, NULL), now_ms);
+			return failed(x, &lc, sasl_errstring(sr, NULL, NULL));
 		x->state = X_STARTED;
 		sr = sasl_server_start(x->conn, g.mech, inlen ? (const char *)in : NULL,
 				       (unsigned)inlen, &sout, &soutlen);
 	} else if (x->state == X_STARTED) {
 		sr = sasl_server_step(x->conn, (const char *)in, (unsigned)inlen, &sout, &soutlen);
 	} else {
-		return failed(x, peer,
+		return failed(x, &lc,
 			      x->state == X_DONE ? "a token after the exchange completed"
-						 : "a token after a failed exchange",
-			      now_ms);
+						 : "a token after a failed exchange");
 	}
 	if (sr == SASL_CONTINUE) {
 		*out = (const uint8_t *)sout;
@@ -455,12 +461,12 @@ enum sasl_step sasl_edge_step(struct zsasl **st, const char *peer, const uint8_t
 		/* errdetail names the reason ("no secret in database", "client
 		 * response doesn't match what we generated"), never a secret */
 		const char *why = sasl_errdetail(x->conn);
-		return failed(x, peer, why && *why ? why : sasl_errstring(sr, NULL, NULL), now_ms);
+		return failed(x, &lc, why && *why ? why : sasl_errstring(sr, NULL, NULL));
 	}
 	const char *authid = NULL;
 	if (sasl_getprop(x->conn, SASL_AUTHUSER, (const void **)&authid) != SASL_OK || !authid ||
 	    !*authid)
-		return failed(x, peer, "no authentication id", now_ms);
+		return failed(x, &lc, "no authentication id");
 	char id[sizeof(x->user)];
 	snprintf(id, sizeof(id), "%s", authid);
 	if (strcmp(g.mech, "GSSAPI")) {
@@ -473,14 +479,14 @@ enum sasl_step sasl_edge_step(struct zsasl **st, const char *peer, const uint8_t
 		/* Cyrus drops the realm of principals of the default realm;
 		 * Java's GSSAPI keeps it: put back the realm (the server
 		 * principal's, which is the default realm of a sane set-up) */
-		size_t l = strlen(id), rl = strlen(g.realm);
-		if (l + 1 + rl >= sizeof(id))
-			return failed(x, peer, "identity too long", now_ms);
+		size_t l = strlen(id), realm_len = strlen(g.realm);
+		if (l + 1 + realm_len >= sizeof(id))
+			return failed(x, &lc, "identity too long");
 		id[l] = '@';
-		memcpy(id + l + 1, g.realm, rl + 1);
+		memcpy(id + l + 1, g.realm, realm_len + 1);
 	}
 	if (sasl_identity(id, g.remove_host, g.remove_realm, x->user, sizeof(x->user)) < 0)
-		return failed(x, peer, "identity too long", now_ms);
+		return failed(x, &lc, "identity too long");
 	x->state = X_DONE;
 	*out = (const uint8_t *)sout;
 	*outlen = sout ? (int32_t)soutlen : -1;

@@ -55,16 +55,22 @@ enum sasl_step {
 			       rate-limited) */
 };
 
+/* Failure logging of one server: one line per 10 s at most. */
+struct sasl_ratelog {
+	uint64_t last_ms;  /* when a failure was last logged (loop ms), 0 = never */
+	uint64_t unlogged; /* failures since then, not logged */
+};
+
 /*
- * Feeds one client token of connection c (ip/peer for messages) into its
- * exchange, creating the exchange on the first call.  *out and *outlen are
- * valid until the next call for c or sasl_edge_conn_free (NULL/0 = a null
- * token); *user is valid as long.  now_ms limits failure logging to one
- * line per few seconds for the whole server.
+ * Feeds one client token of a connection (peer for messages) into its
+ * exchange *st, creating the exchange on the first call.  *out and *outlen
+ * are valid until the next call for *st or sasl_edge_conn_free (NULL/-1 = a
+ * null token); *user is valid as long.  Failures are logged through rl at
+ * now_ms.
  */
 enum sasl_step sasl_edge_step(struct zsasl **st, const char *peer, const uint8_t *in,
-			      int32_t inlen, uint64_t now_ms, const uint8_t **out,
-			      int32_t *outlen, const char **user);
+			      int32_t inlen, struct sasl_ratelog *rl, uint64_t now_ms,
+			      const uint8_t **out, int32_t *outlen, const char **user);
 /* Frees an exchange (NULL is fine); *st becomes NULL. */
 void sasl_edge_conn_free(struct zsasl **st);
 

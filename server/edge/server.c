@@ -214,7 +214,7 @@ static int do_sasl(struct conn *c, const struct zk_request *r, struct zk_respons
 	const char *user;
 	resp->zxid = 0;
 	enum sasl_step st = sasl_edge_step(&c->sasl, c->peer, r->auth_data, r->auth_len,
-					   uv_now(srv->loop), &out, &outlen, &user);
+					   &srv->sasl_log, uv_now(srv->loop), &out, &outlen, &user);
 	if (st == SASL_STEP_FAILED) {
 		if (srv->cfg->allow_sasl_failed && !srv->cfg->sasl_required) {
 			resp->r.data_len = -1;

@@ -270,6 +270,18 @@ def sc_enforce_schemes(srv):
     return tr
 
 
+def sc_allow_failed(srv):
+    """allowSaslFailedClients: a failed exchange answers a null token and the
+    connection stays, unauthenticated."""
+    c = RawClient(srv.port)
+    c.call(SASL_OP, buf(b""))
+    r = c.call(SASL_OP, buf(b"bad"))
+    tr = {"failed sasl": (r.err, r.body)}
+    tr["then exists"] = c.call(OP.EXISTS, enc.path_watch("/")).err
+    c.close()
+    return tr
+
+
 def sc_no_jaas(srv):
     """SASL against a server without a JAAS file."""
     c = RawClient(srv.port)
@@ -373,6 +385,13 @@ try:
             tap.eq("%s: failed SASL when required: -124" % kind, e["failed sasl"][0], -124)
     run("enforce.auth schemes sasl,digest", [("schemes", sc_enforce_schemes)],
         FLAGS + " -Dzookeeper.enforce.auth.enabled=true -Dzookeeper.enforce.auth.schemes=sasl,digest")
+    tr5 = run("allowSaslFailedClients", [("allow failed", sc_allow_failed)],
+              FLAGS + " -Dzookeeper.allowSaslFailedClients=true")
+    for kind in kinds:
+        e = tr5.get("allow failed", {}).get(kind)
+        if e:
+            tap.eq("%s: allowSaslFailedClients keeps the connection" % kind, e,
+                   {"failed sasl": (0, b"\xff\xff\xff\xff"), "then exists": 0})
     # Apache 3.8 answers SASL without a JAAS file with err 0 and a null token
     # (a NullPointerException inside, logged) and keeps the connection; zkfs
     # answers AuthFailed and closes, a clear error: compared, not required equal.

@@ -248,6 +248,8 @@ static void test_edge_init_errors(void **state)
 
 /* Runs libzkc's client against the server edge until one side stops.
  * Returns the server's last step; *user gets the identity. */
+static struct sasl_ratelog rl;
+
 static enum sasl_step exchange(const char *user, const char *pw, const char **who, struct zsasl **srv)
 {
 	struct zkc_sasl cfg = {.mech = "DIGEST-MD5", .user = user, .password = pw};
@@ -261,8 +263,8 @@ static enum sasl_step exchange(const char *user, const char *pw, const char **wh
 	for (int round = 0; rc > 0 && round < 5; round++) {
 		const uint8_t *out;
 		int32_t outlen;
-		st = sasl_edge_step(srv, "test", (const uint8_t *)tok, (int32_t)toklen, 1000 * (uint64_t)round,
-				    &out, &outlen, who);
+		st = sasl_edge_step(srv, "test", (const uint8_t *)tok, (int32_t)toklen, &rl,
+				    1000 * (uint64_t)round, &out, &outlen, who);
 		if (st == SASL_STEP_FAILED)
 			break;
 		rc = zkc__sasl_next(cl, out, outlen, &tok, &toklen);
@@ -293,7 +295,7 @@ static void test_digest_exchange(void **state)
 	/* a token after the end is refused */
 	const uint8_t *out;
 	int32_t outlen;
-	assert_int_equal(sasl_edge_step(&srv, "test", (const uint8_t *)"x", 1, 0, &out, &outlen, &who),
+	assert_int_equal(sasl_edge_step(&srv, "test", (const uint8_t *)"x", 1, &rl, 0, &out, &outlen, &who),
 			 SASL_STEP_FAILED);
 	sasl_edge_conn_free(&srv);
 	assert_int_equal(exchange("bob", "wrong", &who, &srv), SASL_STEP_FAILED);
@@ -301,14 +303,14 @@ static void test_digest_exchange(void **state)
 	assert_int_equal(exchange("mallory", "x", &who, &srv), SASL_STEP_FAILED);
 	sasl_edge_conn_free(&srv);
 	/* garbage as the response to the challenge */
-	assert_int_equal(sasl_edge_step(&srv, "test", NULL, 0, 0, &out, &outlen, &who), SASL_STEP_CONTINUE);
+	assert_int_equal(sasl_edge_step(&srv, "test", NULL, 0, &rl, 0, &out, &outlen, &who), SASL_STEP_CONTINUE);
 	assert_true(outlen > 0);
-	assert_int_equal(sasl_edge_step(&srv, "test", (const uint8_t *)"\x01\xff garbage", 10, 0, &out, &outlen,
+	assert_int_equal(sasl_edge_step(&srv, "test", (const uint8_t *)"\x01\xff garbage", 10, &rl, 0, &out, &outlen,
 					&who),
 			 SASL_STEP_FAILED);
 	sasl_edge_conn_free(&srv);
 	/* abandoned half-way: freed with its Cyrus state */
-	assert_int_equal(sasl_edge_step(&srv, "test", NULL, 0, 0, &out, &outlen, &who), SASL_STEP_CONTINUE);
+	assert_int_equal(sasl_edge_step(&srv, "test", NULL, 0, &rl, 0, &out, &outlen, &who), SASL_STEP_CONTINUE);
 	sasl_edge_conn_free(&srv);
 	sasl_edge_done();
 	assert_false(sasl_edge_enabled());
