@@ -41,7 +41,9 @@ WARN     := -Wall -Wextra -Wshadow -Wno-unused-parameter -Wno-missing-field-init
 OPT      ?= -O2 -g
 CFLAGS   += -std=gnu11 $(OPT) $(WARN) -MMD -MP -D_GNU_SOURCE -Iproto -Iclient $(PKG_CFLAGS) $(EXTRA_CFLAGS)
 LDFLAGS  += $(EXTRA_LDFLAGS)
-LIBS     := -luv -lssl -lcrypto -lpthread -lm
+# Cyrus SASL for SASL authentication; MIT GSSAPI so libzkc owns the
+# Kerberos credentials it hands to Cyrus (client/zkc_sasl.c)
+LIBS     := -luv -lssl -lcrypto -lsasl2 $(shell pkg-config --libs krb5-gssapi 2>/dev/null || echo -lgssapi_krb5) -lpthread -lm
 
 ifeq ($(SAN),1)
   CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined

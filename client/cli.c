@@ -55,12 +55,19 @@ static zkc_session *open_session(void);
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: %s [-s SPEC] [-t SECONDS] [-a SCHEME:AUTH]... [TLS OPTIONS] COMMAND [ARGS]\n"
+		"usage: %s [-s SPEC] [-t SECONDS] [-a SCHEME:AUTH]... [TLS OPTIONS]\n"
+		"       [--sasl MECH] [--sasl-file FILE] [-c client.properties] COMMAND [ARGS]\n"
 		"\n"
 		"  -s SPEC      servers \"host:port[,host:port...][/chroot]\"\n"
 		"               (default $ZKFS_SERVER, else 127.0.0.1:2181)\n"
 		"  -t SECONDS   session timeout and per-operation deadline (default 10)\n"
 		"  -a SCHEME:AUTH  authenticate before the command, e.g. -a digest:user:pass\n"
+		"  --sasl MECH  SASL authentication: DIGEST-MD5 or GSSAPI (default: from the file)\n"
+		"  --sasl-file FILE  SASL credentials: a JAAS file (its Client section) or\n"
+		"               'username=' / 'password=' / 'principal=' / 'keytab=' lines\n"
+		"  -c FILE      ZooKeeper client properties (java.security.auth.login.config,\n"
+		"               zookeeper.sasl.client, zookeeper.sasl.clientconfig,\n"
+		"               zookeeper.sasl.client.username, zookeeper.server.principal)\n"
 		"\n"
 		"TLS (to a secureClientPort):\n"
 		"  --tls                 connect with TLS\n"
@@ -111,7 +118,8 @@ static int exit_code(int err)
 	case ZE_BADVERSION: return EX_BADVER;
 	case ZE_NOTEMPTY: return EX_NOTEMPTY;
 	case ZE_NOAUTH:
-	case ZE_AUTHFAILED: return EX_AUTH;
+	case ZE_AUTHFAILED:
+	case ZE_SESSIONCLOSEDREQUIRESASLAUTH: return EX_AUTH;
 	case ZE_CONNECTIONLOSS:
 	case ZE_SESSIONEXPIRED:
 	case ZE_OPERATIONTIMEOUT:
@@ -694,6 +702,109 @@ static int cmd_4lw(const char *spec, int argc, char **argv)
 	return 0;
 }
 
+/* ------------------------------------------------------------------ SASL options */
+
+/* What --sasl, --sasl-file and -c said about SASL. */
+struct sasl_opts {
+	char *mech;	 /* NULL: from the credentials */
+	char *file;	 /* JAAS or key=value credentials */
+	char *section;	 /* JAAS section (zookeeper.sasl.clientconfig), NULL = Client */
+	char *service;	 /* zookeeper.sasl.client.username */
+	char *host;	 /* from zookeeper.server.principal */
+	bool disabled;	 /* zookeeper.sasl.client=false */
+};
+
+static void sasl_opts_free(struct sasl_opts *o)
+{
+	free(o->mech);
+	free(o->file);
+	free(o->section);
+	free(o->service);
+	free(o->host);
+	memset(o, 0, sizeof(*o));
+}
+
+static void set_opt(char **dst, const char *v)
+{
+	free(*dst);
+	*dst = strdup(v);
+}
+
+/*
+ * -c FILE: a ZooKeeper client properties file (Java's ZKClientConfig names,
+ * "key=value" or "key: value" lines, '#' and '!' comments).  Only the SASL
+ * keys are read here; other readers (TLS) get their own function.
+ * Returns 0 or -1 (message printed).
+ */
+static int read_client_properties_sasl(const char *path, struct sasl_opts *o)
+{
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		fprintf(stderr, "%s: cannot open %s: %s\n", progname, path, strerror(errno));
+		return -1;
+	}
+	char line[2048];
+	while (fgets(line, sizeof(line), f)) {
+		char *k = line + strspn(line, " \t");
+		k[strcspn(k, "\r\n")] = 0;
+		if (!*k || *k == '#' || *k == '!')
+			continue;
+		size_t kl = strcspn(k, "=: \t");
+		char *v = k + kl;
+		v += strspn(v, " \t");
+		if (*v == '=' || *v == ':')
+			v++;
+		v += strspn(v, " \t");
+		k[kl] = 0;
+		if (!strcmp(k, "java.security.auth.login.config"))
+			set_opt(&o->file, v);
+		else if (!strcmp(k, "zookeeper.sasl.clientconfig"))
+			set_opt(&o->section, v);
+		else if (!strcmp(k, "zookeeper.sasl.client"))
+			o->disabled = !strcmp(v, "false");
+		else if (!strcmp(k, "zookeeper.sasl.client.username"))
+			set_opt(&o->service, v);
+		else if (!strcmp(k, "zookeeper.server.principal") || !strcmp(k, "zookeeper.sasl.client.principal")) {
+			/* service/host@REALM: the service and the host to name */
+			char *slash = strchr(v, '/'), *at = strchr(v, '@');
+			if (slash) {
+				*slash = 0;
+				set_opt(&o->service, v);
+				if (at)
+					*at = 0;
+				set_opt(&o->host, slash + 1);
+			}
+		}
+	}
+	fclose(f);
+	return 0;
+}
+
+/* Fills *out from the options; returns 0 (SASL or not) or a usage exit code. */
+static int sasl_setup(const struct sasl_opts *o, struct zkc_sasl *out, bool *on)
+{
+	*on = false;
+	if (o->disabled || (!o->file && !o->mech))
+		return 0;
+	if (!o->file)
+		return usage_error("--sasl needs --sasl-file (credentials are never read from the command line)");
+	char err[512];
+	if (zkc_sasl_load(o->file, o->section, o->mech, out, err, sizeof(err)) != ZE_OK) {
+		fprintf(stderr, "%s: %s\n", progname, err);
+		return EX_USAGE_;
+	}
+	if (o->service) {
+		free((char *)out->service);
+		out->service = strdup(o->service);
+	}
+	if (o->host) {
+		free((char *)out->host);
+		out->host = strdup(o->host);
+	}
+	*on = true;
+	return 0;
+}
+
 /* ------------------------------------------------------------------ main */
 
 int main(int argc, char **argv)
@@ -704,7 +815,7 @@ int main(int argc, char **argv)
 	struct zkc_auth auth[16];
 	char *auth_copies[16];
 	int nauth = 0;
-	enum { O_TLS = 256, O_CA, O_CERT, O_KEY, O_KEYPASS, O_NOVERIFY };
+	enum { O_TLS = 256, O_CA, O_CERT, O_KEY, O_KEYPASS, O_NOVERIFY, O_SASL, O_SASLFILE };
 	static const struct option longopts[] = {{"help", no_argument, NULL, 'h'},
 						 {"tls", no_argument, NULL, O_TLS},
 						 {"cafile", required_argument, NULL, O_CA},
@@ -712,10 +823,16 @@ int main(int argc, char **argv)
 						 {"keyfile", required_argument, NULL, O_KEY},
 						 {"keypassfile", required_argument, NULL, O_KEYPASS},
 						 {"no-verify-host", no_argument, NULL, O_NOVERIFY},
+						 {"sasl", required_argument, NULL, O_SASL},
+						 {"sasl-file", required_argument, NULL, O_SASLFILE},
 						 {NULL, 0, NULL, 0}};
 	struct zkc_tls tls = {0};
 	bool use_tls = false;
 	char tls_err[512];
+	struct sasl_opts so = {0};
+	struct zkc_sasl sasl = {0};
+	bool sasl_on = false;
+	int rc;
 	int c;
 	while ((c = getopt_long(argc, argv, "+s:t:a:c:h", longopts, NULL)) != -1) {
 		const char **field = NULL;
@@ -746,9 +863,21 @@ int main(int argc, char **argv)
 		case O_NOVERIFY:
 			tls.no_verify_host = true;
 			break;
+		case O_SASL:
+			set_opt(&so.mech, optarg);
+			break;
+		case O_SASLFILE:
+			set_opt(&so.file, optarg);
+			break;
 		case 'c':
+			/* one properties file, ZooKeeper's names for both */
 			if (zkc_tls_properties(optarg, &tls, &use_tls, tls_err, sizeof(tls_err)) < 0) {
 				fprintf(stderr, "%s: %s\n", progname, tls_err);
+				sasl_opts_free(&so);
+				return EX_USAGE_;
+			}
+			if (read_client_properties_sasl(optarg, &so) < 0) {
+				sasl_opts_free(&so);
 				return EX_USAGE_;
 			}
 			break;
@@ -794,12 +923,16 @@ int main(int argc, char **argv)
 	}
 	if (optind >= argc) {
 		usage(stderr);
+		sasl_opts_free(&so);
 		return EX_USAGE_;
 	}
+	rc = sasl_setup(&so, &sasl, &sasl_on);
+	sasl_opts_free(&so);
+	if (rc)
+		goto out_auth;
 	char **cargv = argv + optind;
 	int cargc = argc - optind;
 	const char *cmd = cargv[0];
-	int rc;
 	if (strcmp(cmd, "4lw") == 0) {
 		rc = cmd_4lw(spec, cargc, cargv);
 		goto out_auth;
@@ -832,7 +965,7 @@ int main(int argc, char **argv)
 	g_spec = spec;
 	g_opt = (struct zkc_options){.auth = auth, .nauth = nauth, .op_deadline_ms = timeout_s_ms,
 				     .tls = use_tls ? &tls : NULL, .tls_err_buf = g_tls_err,
-				     .tls_err_len = sizeof(g_tls_err)};
+				     .tls_err_len = sizeof(g_tls_err), .sasl = sasl_on ? &sasl : NULL};
 	if (watching)
 		g_opt.state_cb = on_state;
 	if (strcmp(cmd, "ls") == 0)
@@ -875,5 +1008,6 @@ out_auth:
 	for (int i = 0; i < nauth; i++)
 		free(auth_copies[i]);
 	zkc_tls_free_strings(&tls);
+	zkc_sasl_clear(&sasl);
 	return rc;
 }

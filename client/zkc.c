@@ -9,6 +9,9 @@
  *        └───┘                         ST_CONNECTED ◄─handshake_done──┘
  *   handshake with timeout 0 / other id ──► ST_EXPIRED      (session_end)
  *   auth reply -115                     ──► ST_AUTH_FAILED  (session_end)
+ *   with SASL, handshake_done starts the exchange (connection phase 3, the
+ *   session still CONNECTING/DISCONNECTED and under the attempt timeout);
+ *   sasl_reply makes it ST_CONNECTED (open_done) or ST_AUTH_FAILED.
  *   zkc_session_close ──► ST_CLOSING ──close_finish──► ST_CLOSED (freed after uv_close)
  *
  * Timing (ZooKeeper's client rules): pings after 1/3 of the negotiated
@@ -435,6 +438,7 @@ static void conn_detach(zkc_session *s)
 	s->server[0] = 0;
 	uv_mutex_unlock(&s->info_mu);
 	uv_prepare_stop(&s->flush);
+	zkc__sasl_reset(s->sasl);
 	/* A pending connect request keeps the handle; uv_close cancels it. */
 	uv_close((uv_handle_t *)&c->tcp, conn_close_cb);
 }
@@ -722,6 +726,10 @@ static void tcp_connect_cb(uv_connect_t *req, int status)
 	conn_write(s, p, len);
 }
 
+static void send_sasl(zkc_session *s, const char *tok, unsigned toklen);
+static void sasl_go_on(zkc_session *s, int rc, const char *tok, unsigned toklen);
+static void open_done(zkc_session *s);
+
 static void handshake_done(zkc_session *s, const uint8_t *body, size_t len)
 {
 	struct zk_connect_resp r;
@@ -744,10 +752,86 @@ static void handshake_done(zkc_session *s, const uint8_t *body, size_t len)
 	snprintf(s->server, sizeof(s->server), "%s", s->hosts[s->host_idx].name);
 	uv_mutex_unlock(&s->info_mu);
 	__atomic_store_n(&s->timeout_neg, r.timeout, __ATOMIC_RELAXED);
-	c->phase = 2;
-	s->fails = 0;
 	s->ro_conn = r.read_only;
 	s->last_recv = zkc__now(s);
+	if (s->sasl) {
+		const char *tok;
+		unsigned toklen;
+		c->phase = 3;
+		int rc = zkc__sasl_begin(s->sasl, (const struct sockaddr *)&s->hosts[s->host_idx].sa,
+					 &tok, &toklen);
+		sasl_go_on(s, rc, tok, toklen); /* tok is set only once begin returned */
+		return;
+	}
+	open_done(s);
+}
+
+/* A SASL token to the server, with the next xid as ZooKeeper's clients do. */
+static void send_sasl(zkc_session *s, const char *tok, unsigned toklen)
+{
+	struct zk_request r = {.xid = s->next_xid++, .type = ZOP_SASL,
+			       .auth_data = (uint8_t *)(uintptr_t)tok, .auth_len = (int32_t)toklen};
+	if (s->next_xid <= 0)
+		s->next_xid = 1;
+	s->sasl_xid = r.xid;
+	write_request(s, &r);
+}
+
+static void sasl_failed(zkc_session *s, int err)
+{
+	session_end(s, ST_AUTH_FAILED, ZKC_STATE_AUTH_FAILED, err);
+}
+
+/* After a client step (rc of zkc__sasl_begin/next): fail, send the next
+ * token, or open the connection. */
+static void sasl_go_on(zkc_session *s, int rc, const char *tok, unsigned toklen)
+{
+	if (rc < 0)
+		sasl_failed(s, ZE_AUTHFAILED);
+	else if (rc > 0)
+		send_sasl(s, tok, toklen);
+	else
+		open_done(s);
+}
+
+/* The server's answer to a SASL token (connection phase 3). */
+static void sasl_reply(zkc_session *s, const uint8_t *body, size_t len)
+{
+	if (len < 16) {
+		conn_lost(s);
+		return;
+	}
+	int32_t xid = (int32_t)jute_load32(body);
+	int32_t herr = (int32_t)jute_load32(body + 12);
+	if (xid == ZXID_NOTIFICATION || xid == ZXID_PING)
+		return;
+	if (xid != s->sasl_xid) {
+		conn_lost(s);
+		return;
+	}
+	if (herr) {
+		/* AuthFailed, or -124 from a server that requires SASL */
+		sasl_failed(s, herr == ZE_SESSIONCLOSEDREQUIRESASLAUTH ? herr : ZE_AUTHFAILED);
+		return;
+	}
+	struct zk_response r;
+	if (zk_response_get(body, len, ZOP_SASL, &r)) {
+		sasl_failed(s, ZE_AUTHFAILED);
+		return;
+	}
+	const char *tok;
+	unsigned toklen;
+	int rc = zkc__sasl_next(s->sasl, r.r.data, r.r.data_len, &tok, &toklen);
+	zk_response_free(&r);
+	sasl_go_on(s, rc, tok, toklen);
+}
+
+/* The connection is ready for requests (after the handshake and SASL). */
+static void open_done(zkc_session *s)
+{
+	struct zkc_conn *c = s->conn;
+	c->phase = 2;
+	s->fails = 0;
 	s->st = ST_CONNECTED;
 	/* Credentials first, then watches, then whatever was queued. */
 	for (struct zkc_authent *a = s->auths; a && s->conn == c; a = a->next) {
@@ -762,7 +846,7 @@ static void handshake_done(zkc_session *s, const uint8_t *body, size_t len)
 	if (s->unsent)
 		uv_prepare_start(&s->flush, flush_cb);
 	rearm(s);
-	report_state(s, r.read_only ? ZKC_STATE_CONNECTED_RO : ZKC_STATE_CONNECTED);
+	report_state(s, s->ro_conn ? ZKC_STATE_CONNECTED_RO : ZKC_STATE_CONNECTED);
 }
 
 /* ------------------------------------------------------------------ replies */
@@ -1072,12 +1156,12 @@ static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 		if (avail < 4)
 			break;
 		uint32_t flen = jute_load32(c->rbuf + pos);
-		if (flen > INT32_MAX || (c->phase == 2 && flen < 16)) {
+		if (flen > INT32_MAX || (c->phase >= 2 && flen < 16)) {
 			conn_lost(s);
 			return;
 		}
 		if (flen > s->max_frame) {
-			if (c->phase != 2) {
+			if (c->phase != 2) { /* also a huge SASL token */
 				conn_lost(s);
 				return;
 			}
@@ -1093,6 +1177,8 @@ static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 		pos += 4 + (size_t)flen;
 		if (c->phase == 1)
 			handshake_done(s, body, flen);
+		else if (c->phase == 3)
+			sasl_reply(s, body, flen);
 		else
 			process_reply(s, body, flen);
 	}
@@ -1493,6 +1579,8 @@ int zkc__session_alloc(const char *connect, int timeout_ms, const struct zkc_opt
 	}
 	s->pub_state = ZKC_STATE_CONNECTING;
 	int err = parse_connect(s, connect);
+	if (!err && opt->sasl)
+		err = zkc__sasl_new(opt->sasl, &s->sasl);
 	for (int i = 0; !err && i < opt->nauth; i++) {
 		struct zkc_authent *a = calloc(1, sizeof(*a)), **pp = &s->auths;
 		if (!a || !opt->auth[i].scheme) {
@@ -1537,6 +1625,7 @@ void zkc__session_free_unstarted(zkc_session *s)
 		free(a->data);
 		free(a);
 	}
+	zkc__sasl_free(s->sasl);
 	free(s->hosts);
 	free(s->chroot);
 	free(s->wt.b);

@@ -181,6 +181,46 @@ struct zkc_auth {
 	size_t len;
 };
 
+/*
+ * SASL (opcode 102) after every handshake, through Cyrus SASL, as ZooKeeper's
+ * Java and C clients do it: nothing else is sent on a connection until the
+ * exchange is over; a failure ends the session with ZKC_STATE_AUTH_FAILED
+ * (ZE_AUTHFAILED, or ZE_SESSIONCLOSEDREQUIRESASLAUTH when the server demands
+ * SASL).  The server's sasl identity is the authentication id.
+ *   DIGEST-MD5: user + password; the server name is "zk-sasl-md5" (hard-coded
+ *     by ZooKeeper).
+ *   GSSAPI: Kerberos credentials from the default ccache (KRB5CCNAME) or, with
+ *     keytab, from that client keytab (the library then sets the process-wide
+ *     KRB5_CLIENT_KTNAME, and KRB5CCNAME to a private in-memory cache if unset);
+ *     the server principal is service/host, host = the server's canonical
+ *     name (reverse lookup, "localhost" for 127.0.0.1) unless host is given.
+ */
+struct zkc_sasl {
+	const char *mech;      /* "DIGEST-MD5" or "GSSAPI" (required) */
+	const char *user;      /* authentication id (DIGEST-MD5: required) */
+	const char *password;  /* DIGEST-MD5 */
+	const char *service;   /* NULL = "zookeeper" (zookeeper.sasl.client.username) */
+	const char *host;      /* NULL = see above (zookeeper.server.principal's host) */
+	const char *principal; /* GSSAPI: the client principal (informational; the
+				  keytab's entry for it is used) */
+	const char *keytab;    /* GSSAPI: client keytab file, NULL = ccache only */
+};
+
+/*
+ * Reads SASL credentials for mech (NULL: GSSAPI when the file names a
+ * principal or keytab, else DIGEST-MD5) from a file, never from a command line:
+ * either a JAAS file as Java clients use (its `section`, NULL = "Client":
+ * DigestLoginModule username/password, Krb5LoginModule principal/keyTab) or
+ * plain lines "username=NAME", "password=SECRET" (and "principal=",
+ * "keytab=", "service=", "host="), '#' comments.  Strings in *out are
+ * malloc'd: zkc_sasl_clear frees them.  Returns ZE_OK, or ZE_BADARGUMENTS
+ * with a message in err (no secret in it).
+ */
+int zkc_sasl_load(const char *path, const char *section, const char *mech, struct zkc_sasl *out,
+		  char *err, size_t errlen);
+/* Frees (and wipes) what zkc_sasl_load put into *s and zeroes it. */
+void zkc_sasl_clear(struct zkc_sasl *s);
+
 /* Defaults when a member is 0 / NULL / false. */
 #define ZKC_DEFAULT_MAX_OUTSTANDING 4096
 #define ZKC_DEFAULT_MAX_FRAME (JUTE_MAX_BUFFER + 1024)
@@ -239,6 +279,7 @@ struct zkc_options {
 	void *state_arg;
 	const struct zkc_auth *auth; /* copied; may be NULL */
 	int nauth;
+	const struct zkc_sasl *sasl; /* copied; NULL = no SASL */
 	bool read_only;    /* accept read-only servers (state CONNECTED_RO) */
 	int64_t session_id; /* non-zero: resume this session ... */
 	uint8_t passwd[16]; /* ... with this password */

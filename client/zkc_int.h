@@ -79,7 +79,7 @@ struct zkc_conn {
 	uv_tcp_t tcp;
 	uv_connect_t creq;
 	zkc_session *s; /* NULL once detached */
-	int phase;      /* 0 tcp connect, 1 handshake, 2 open */
+	int phase;      /* 0 tcp connect, 1 handshake, 2 open, 3 SASL exchange */
 	uint8_t *rbuf;  /* plaintext received, not yet parsed */
 	size_t rlen, rcap;
 	size_t skip;         /* bytes of an oversize frame still to discard */
@@ -181,6 +181,8 @@ struct zkc_session {
 	struct zkc_req *waitq, *waitq_tail;
 	struct zkc_authent *auths;
 	struct zkc_authwait *authq, *authq_tail;
+	struct zkc_sasl_state *sasl; /* NULL = no SASL (zkc_sasl.c) */
+	int32_t sasl_xid;	     /* of the SASL token awaiting its answer */
 	struct zkc_wtable wt;
 
 	struct bwait *open_wait; /* zkc_b_open waiting for the first connection */
@@ -198,6 +200,26 @@ int zkc__session_start(zkc_session *s, uv_loop_t *loop);
  * done is not called, and the error returned. */
 int zkc__req_submit(struct zkc_req *q);
 void zkc__req_free(struct zkc_req *q);
+
+/* ---- zkc_sasl.c: one session's SASL exchange on Cyrus ---- */
+struct zkc_sasl_state;
+/* Copies cfg.  Returns ZE_OK, ZE_BADARGUMENTS (unknown mechanism, DIGEST-MD5
+ * without user/password) or ZE_SYSTEMERROR (Cyrus did not initialise). */
+int zkc__sasl_new(const struct zkc_sasl *cfg, struct zkc_sasl_state **out);
+void zkc__sasl_free(struct zkc_sasl_state *st);
+/* Drops the exchange of the connection that went away. */
+void zkc__sasl_reset(struct zkc_sasl_state *st);
+/* Starts an exchange on a new connection to sa (GSSAPI names the server
+ * after it).  Returns 1 with a token to send (*tok may be empty), 0 when
+ * authenticated with nothing to send, or a negative errno.  *tok is valid
+ * until the next call. */
+int zkc__sasl_begin(struct zkc_sasl_state *st, const struct sockaddr *sa, const char **tok,
+		    unsigned *toklen);
+/* The server answered with token in (inlen < 0: null).  Same returns. */
+int zkc__sasl_next(struct zkc_sasl_state *st, const uint8_t *in, int32_t inlen, const char **tok,
+		   unsigned *toklen);
+/* Cyrus's reason for the last failure (no secrets). */
+const char *zkc__sasl_error(const struct zkc_sasl_state *st);
 
 /* ---- zkc_ops.c ---- */
 /* Builds a request for r (paths chroot-relative; the chroot is added here).

@@ -47,6 +47,7 @@ static struct zkc_auth auth_rec;
 static struct zkc_tls tls_rec;
 static bool use_tls;
 static char tls_err[256];
+static struct zkc_sasl sasl_rec; /* loaded from saslfile= (mech set = SASL on) */
 static int status_fd = -1; /* pipe to the waiting parent */
 static FILE *log_fp;
 static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -166,6 +167,8 @@ static int open_session(int wait_ms, zkc_state_fn state_cb, void *state_arg, zkc
 		opt.tls_err_buf = tls_err;
 		opt.tls_err_len = sizeof(tls_err);
 	}
+	if (sasl_rec.mech)
+		opt.sasl = &sasl_rec;
 	rc = zkc_b_open(zkfs_client, zkfs_cfg.spec, zkfs_cfg.timeout_ms, &opt, wait_ms, out);
 	if (rc == ZE_OK && zkfs_cfg.op_wait_ms > 0)
 		zkc_b_set_deadline(*out, zkfs_cfg.op_wait_ms);
@@ -261,6 +264,11 @@ static void usage(FILE *out)
 		"  noverifyhost            don't check the server's name/IP in its certificate\n"
 		"  zkconfig=PATH           ZooKeeper client properties (zookeeper.client.secure,\n"
 		"                          zookeeper.ssl.keyStore.location, ...) as Java reads them\n"
+		"  sasl=MECH               SASL authentication, DIGEST-MD5 or GSSAPI\n"
+		"                          (default: DIGEST-MD5, GSSAPI if saslfile names a keytab)\n"
+		"  saslfile=PATH           SASL credentials: a JAAS file with a Client section,\n"
+		"                          or 'username=' and 'password=' lines (GSSAPI:\n"
+		"                          'principal=' and 'keytab=')\n"
 		"  entry_timeout=SEC, attr_timeout=SEC, negative_timeout=SEC\n"
 		"                          kernel cache timeouts (default 60; kept coherent\n"
 		"                          by ZooKeeper watches while connected)\n"
@@ -390,6 +398,30 @@ static void read_authfile(const char *path)
 	set_auth(buf);
 }
 
+/* sasl=, saslfile=: credentials from the file (never the command line);
+ * the mount then also counts as its sasl identity for mode bits. */
+static void load_sasl(void)
+{
+	char err[512];
+	if (!zkfs_cfg.sasl_file) {
+		if (zkfs_cfg.sasl_mech)
+			die("sasl=%s needs saslfile=PATH (credentials are read from a file)",
+			    zkfs_cfg.sasl_mech);
+		return;
+	}
+	if (zkc_sasl_load(zkfs_cfg.sasl_file, NULL, zkfs_cfg.sasl_mech, &sasl_rec, err,
+			  sizeof(err)) != ZE_OK)
+		die("%s", err);
+	const char *who = sasl_rec.user ? sasl_rec.user : sasl_rec.principal;
+	if (who) {
+		char **ids = realloc(zkfs_cfg.own_ids, sizeof(char *) * (size_t)(zkfs_cfg.n_own + 1));
+		if (!ids || asprintf(&ids[zkfs_cfg.n_own], "sasl:%s", who) < 0)
+			die("out of memory");
+		zkfs_cfg.own_ids = ids;
+		zkfs_cfg.n_own++;
+	}
+}
+
 /* Handles one -o item: zkfs's own, mount(8) noise, or passed to FUSE. */
 static void one_option(char *o, struct fuse_args *fargs)
 {
@@ -449,6 +481,14 @@ static void one_option(char *o, struct fuse_args *fargs)
 		char err[512];
 		if (zkc_tls_properties(v, &tls_rec, &use_tls, err, sizeof(err)) < 0)
 			die("%s", err);
+	} else if (KEY("sasl")) {
+		if (strcmp(v, "DIGEST-MD5") && strcmp(v, "GSSAPI"))
+			die("sasl must be DIGEST-MD5 or GSSAPI");
+		free(zkfs_cfg.sasl_mech);
+		zkfs_cfg.sasl_mech = strdup(v);
+	} else if (KEY("saslfile")) {
+		free(zkfs_cfg.sasl_file);
+		zkfs_cfg.sasl_file = strdup(v);
 	} else if (KEY("entry_timeout")) {
 		zkfs_cfg.entry_timeout = parse_sec("entry_timeout", v);
 	} else if (KEY("attr_timeout")) {
@@ -609,6 +649,7 @@ int main(int argc, char **argv)
 			die("out of memory");
 		zkfs_cfg.n_own = 1;
 	}
+	load_sasl();
 	if (zkfs_cfg.logfile) {
 		log_fp = fopen(zkfs_cfg.logfile, "a");
 		if (!log_fp)

@@ -33,7 +33,9 @@ struct zkfs_config {
 	int lock_names;       /* enum locks_names: how this mount names lock contenders */
 	double entry_timeout, attr_timeout, neg_timeout;
 	char *auth;     /* "user:password" for digest auth, or NULL */
-	char **own_ids; /* "digest:user" ids the mount authenticates as */
+	char **own_ids; /* "digest:user" / "sasl:user" ids the mount authenticates as */
+	char *sasl_mech; /* sasl=MECH (DIGEST-MD5, GSSAPI), NULL = from saslfile */
+	char *sasl_file; /* saslfile=PATH: SASL credentials, NULL = no SASL */
 	int n_own;
 	bool ro;
 	bool foreground;

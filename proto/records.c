@@ -450,6 +450,10 @@ void zk_request_put(struct jute_out *o, const struct zk_request *r)
 		jute_put_string(o, r->auth_scheme);
 		jute_put_buffer(o, r->auth_data, r->auth_len);
 		break;
+	case ZOP_SASL:
+		/* GetSASLRequest: the client's token */
+		jute_put_buffer(o, r->auth_data, r->auth_len);
+		break;
 	default:
 		zk_op_put(o, &r->op);
 		break;
@@ -533,6 +537,12 @@ int zk_request_get_limit(const uint8_t *body, size_t len, size_t maxbuf, struct 
 			in.err = -EBADMSG;
 		break;
 	case ZOP_SASL:
+		/* GetSASLRequest {buffer token}: the token goes to auth_data
+		 * (NULL and length 0 for an empty or null token) */
+		r->auth_data = jute_get_buffer_dup(&in, &r->auth_len);
+		if (r->auth_len < 0)
+			r->auth_len = 0;
+		break;
 	case ZOP_RECONFIG:
 		/* Refused by the server; the body is not needed. */
 		in.pos = in.len;
@@ -743,6 +753,10 @@ void zk_response_put(struct jute_out *o, int32_t req_type, const struct zk_respo
 		jute_put_int(o, r->ev.type);
 		jute_put_int(o, r->ev.state);
 		jute_put_string(o, r->ev.path);
+	} else if (r->err != 0 && req_type == ZOP_SASL) {
+		/* ZooKeeper answers a failed SASL step with the header and an
+		 * empty SetSASLResponse (null token) before it closes */
+		jute_put_buffer(o, NULL, -1);
 	} else if (r->err == 0) {
 		if (req_type == ZOP_MULTI || req_type == ZOP_MULTIREAD) {
 			for (int32_t i = 0; i < r->nres; i++) {

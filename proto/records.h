@@ -125,12 +125,12 @@ struct zk_request {
 	/* setWatches (3 vectors) / setWatches2 (5) */
 	int64_t rel_zxid;
 	struct zk_str_vec watches[ZK_SW_COUNT];
-	/* auth */
+	/* auth; for sasl (102) auth_data/auth_len carry the SASL token */
 	int32_t auth_type;
 	char *auth_scheme;
 	uint8_t *auth_data;
 	int32_t auth_len;
-	/* reconfig and sasl are decoded only enough to be refused */
+	/* reconfig is decoded only enough to be refused */
 };
 
 /* One reply body.  type is the opcode that produced it (for multi

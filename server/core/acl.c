@@ -1,7 +1,10 @@
 /*
  * acl.c — the ACL store, permission checks, ACL fix-up for create/setACL,
- * digest ids and ip/CIDR matching (ZooKeeper's world, auth, digest, ip and
- * super schemes).
+ * digest ids and ip/CIDR matching (ZooKeeper's world, auth, digest, ip,
+ * sasl and super schemes).  The sasl scheme's ids are the names the edge's
+ * SASL exchange authenticated (sasl.c); they match as ZooKeeper's
+ * SASLAuthenticationProvider does: equal names, and the name "super"
+ * matches every sasl id.
  */
 #include "acl.h"
 
@@ -354,6 +357,8 @@ static bool id_matches(const struct zk_id *acl_id, const struct core_auth_id *wh
 		return false;
 	if (!strcmp(acl_id->scheme, "ip"))
 		return acl_ip_match(acl_id->id, who->id);
+	if (!strcmp(acl_id->scheme, "sasl") && !strcmp(who->id, "super"))
+		return true;
 	return !strcmp(acl_id->id, who->id);
 }
 
@@ -391,13 +396,28 @@ static void vec_push(struct zk_acl_vec *v, int32_t perms, const char *scheme, co
 	v->n++;
 }
 
+/* A sasl id must be a valid Kerberos name, as ZooKeeper checks it: a
+ * simple name without '@', or "primary[/instance]@REALM" with no further
+ * '/' or '@'. */
+static bool sasl_id_valid(const char *id)
+{
+	const char *at = strchr(id, '@');
+	if (!at)
+		return true;
+	if (strchr(at + 1, '@') || strchr(at + 1, '/'))
+		return false;
+	const char *slash = memchr(id, '/', (size_t)(at - id));
+	return !slash || !memchr(slash + 1, '/', (size_t)(at - slash - 1));
+}
+
 static bool digest_id_valid(const char *id)
 {
 	const char *colon = strchr(id, ':');
 	return colon && colon != id && !strchr(colon + 1, ':');
 }
 
-int acl_fixup(const struct zk_acl_vec *in, const struct core_auth *auth, struct zk_acl_vec *out)
+int acl_fixup(const struct zk_acl_vec *in, const struct core_auth *auth, bool sasl_scheme,
+	      struct zk_acl_vec *out)
 {
 	memset(out, 0, sizeof(*out));
 	if (!in || in->n == 0)
@@ -412,12 +432,14 @@ int acl_fixup(const struct zk_acl_vec *in, const struct core_auth *auth, struct 
 			vec_push(out, e->perms, scheme, id);
 		} else if (!strcmp(scheme, "auth")) {
 			/* Only ids of authenticated schemes count: ip is not (nor
-			 * super, which has no provider in ZooKeeper). */
+			 * super, which has no provider in ZooKeeper); sasl is when
+			 * its provider is configured. */
 			bool any = false;
 			for (int k = 0; auth && k < auth->n; k++) {
-				const char *s = auth->ids[k].scheme;
-				if (!strcmp(s, "digest") || !strcmp(s, "x509")) {
-					vec_push(out, e->perms, s, auth->ids[k].id);
+				const char *sc = auth->ids[k].scheme;
+				if (!strcmp(sc, "digest") || !strcmp(sc, "x509") ||
+				    (sasl_scheme && !strcmp(sc, "sasl"))) {
+					vec_push(out, e->perms, sc, auth->ids[k].id);
 					any = true;
 				}
 			}
@@ -434,6 +456,10 @@ int acl_fixup(const struct zk_acl_vec *in, const struct core_auth *auth, struct 
 		} else if (!strcmp(scheme, "x509")) {
 			/* ZooKeeper: whatever X500Principal parses, i.e. type=value */
 			if (!strchr(id, '=') || id[0] == '=')
+				goto invalid;
+			vec_push(out, e->perms, scheme, id);
+		} else if (!strcmp(scheme, "sasl") && sasl_scheme) {
+			if (!sasl_id_valid(id))
 				goto invalid;
 			vec_push(out, e->perms, scheme, id);
 		} else {

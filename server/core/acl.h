@@ -65,12 +65,15 @@ bool acl_is_super(const struct core_auth *auth);
 
 /*
  * The ACL to store for a create/setACL: "auth" entries become one entry per
- * authenticated (digest) id of the caller, world must be anyone, digest ids
- * need "user:hash", ip ids must parse; duplicates are dropped.  Returns 0
- * with *out filled (caller frees), or ZE_INVALIDACL (empty list, unknown
- * scheme, bad id, "auth" with no authenticated id).
+ * authenticated id of the caller (digest, and sasl when sasl_scheme), world
+ * must be anyone, digest ids need "user:hash", ip ids must parse, sasl ids
+ * (only with sasl_scheme: ZooKeeper's SASLAuthenticationProvider is
+ * configured) must be Kerberos-shaped names; duplicates are dropped.
+ * Returns 0 with *out filled (caller frees), or ZE_INVALIDACL (empty list,
+ * unknown scheme, bad id, "auth" with no authenticated id).
  */
-int acl_fixup(const struct zk_acl_vec *in, const struct core_auth *auth, struct zk_acl_vec *out);
+int acl_fixup(const struct zk_acl_vec *in, const struct core_auth *auth, bool sasl_scheme,
+	      struct zk_acl_vec *out);
 
 /* digest id of "user:password": "user:BASE64(SHA1(user:password))" into
  * out (cap >= len + 32); returns 0 or -EINVAL (no ':' in it). */

@@ -527,7 +527,7 @@ static int prep_create(struct core *c, int64_t sid, const struct core_auth *auth
 	if (len == 0 || path[0] != '/')
 		return ZE_BADARGUMENTS;
 	struct zk_acl_vec acl;
-	int rc = acl_fixup(&op->acl, auth, &acl);
+	int rc = acl_fixup(&op->acl, auth, c->cfg.sasl_acl, &acl);
 	if (rc)
 		return rc;
 	size_t plen = create_parent_len(path, len);
@@ -703,7 +703,7 @@ static int prep_setacl(struct core *c, int64_t sid, const struct core_auth *auth
 	if (!zk_path_valid(path, len))
 		return ZE_BADARGUMENTS;
 	struct zk_acl_vec acl;
-	int rc = acl_fixup(&op->acl, auth, &acl);
+	int rc = acl_fixup(&op->acl, auth, c->cfg.sasl_acl, &acl);
 	if (rc)
 		return rc;
 	struct nview nv;

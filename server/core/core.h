@@ -97,6 +97,9 @@ struct core_config {
 	int32_t max_session_timeout_ms; /* default 20 * tick when 0 */
 	bool ttl_enabled;		/* zookeeper.extendedTypesEnabled: createTTL allowed */
 	const char *super_digest;	/* "super:BASE64(SHA1(super:password))" or NULL; copied */
+	bool sasl_acl;			/* the sasl ACL scheme is valid (ZooKeeper's
+					   SASLAuthenticationProvider is configured); sasl
+					   ids themselves come from the edge (sasl.c) */
 	int64_t server_id;		/* myid (0 standalone); top byte of session ids */
 	int64_t now_ms;			/* wall clock at start: seeds session ids */
 	uint8_t session_secret[16];	/* mixes into session passwords; all zero = fixed default.

@@ -139,6 +139,10 @@ void config_free(struct config *cfg)
 			memset(*ssl[i], 0, strlen(*ssl[i])); /* don't leave passwords in freed memory */
 		free(*ssl[i]);
 	}
+	free(cfg->jaas_file);
+	free(cfg->sasl_section);
+	free(cfg->sasl_super_user);
+	free_list(cfg->enforce_schemes, cfg->n_enforce_schemes);
 	free_list(cfg->sysprops, cfg->n_sysprops);
 	free_list(cfg->four_lw, cfg->n_four_lw);
 	free_list(cfg->warnings, cfg->n_warnings);
@@ -296,7 +300,36 @@ static const struct key keys[] = {
     {"metricsProvider.className", K_STR, F(metrics_class), 0, 0},
     {"metricsProvider.httpHost", K_STR, F(metrics_host), 0, 0},
     {"metricsProvider.httpPort", K_INT, F(metrics_port), 0, 65535},
+    /* SASL (sasl.c): the JVM property, and ZooKeeper's properties with and
+     * without "zookeeper." (zoo.cfg keys become "zookeeper." + key) */
+    {"java.security.auth.login.config", K_STR, F(jaas_file), 0, 0},
+    {"zookeeper.sasl.serverconfig", K_STR, F(sasl_section), 0, 0},
+    {"sasl.serverconfig", K_STR, F(sasl_section), 0, 0},
+    {"zookeeper.enforce.auth.enabled", K_BOOL, F(enforce_auth), 0, 0},
+    {"enforce.auth.enabled", K_BOOL, F(enforce_auth), 0, 0},
+    {"zookeeper.enforce.auth.schemes", K_SPECIAL, 0, 0, 0},
+    {"enforce.auth.schemes", K_SPECIAL, 0, 0, 0},
+    {"zookeeper.sessionRequireClientSASLAuth", K_BOOL, F(sasl_required), 0, 0},
+    {"sessionRequireClientSASLAuth", K_BOOL, F(sasl_required), 0, 0},
+    {"zookeeper.allowSaslFailedClients", K_BOOL, F(allow_sasl_failed), 0, 0},
+    {"allowSaslFailedClients", K_BOOL, F(allow_sasl_failed), 0, 0},
+    {"zookeeper.kerberos.removeHostFromPrincipal", K_BOOL, F(krb_remove_host), 0, 0},
+    {"kerberos.removeHostFromPrincipal", K_BOOL, F(krb_remove_host), 0, 0},
+    {"zookeeper.kerberos.removeRealmFromPrincipal", K_BOOL, F(krb_remove_realm), 0, 0},
+    {"kerberos.removeRealmFromPrincipal", K_BOOL, F(krb_remove_realm), 0, 0},
+    {"zookeeper.superUser", K_STR, F(sasl_super_user), 0, 0},
+    {"superUser", K_STR, F(sasl_super_user), 0, 0},
 };
+
+/* authProvider.N / zookeeper.authProvider.N: a provider class.  Digest,
+ * ip and x509 are built in; ZooKeeper's SASLAuthenticationProvider enables the sasl
+ * scheme; any other class is Java code zkfs cannot run (a warning). */
+static bool is_auth_provider_key(const char *key)
+{
+	if (!strncmp(key, "zookeeper.", 10))
+		key += 10;
+	return !strncmp(key, "authProvider.", 13) && key[13];
+}
 
 /* Java-only keys.  warn = zkfs does not implement what they ask for. */
 struct ignored {
@@ -337,8 +370,7 @@ static const struct ignored ignored[] = {
     {"zookeeper.digest.enabled", false},
     {"zookeeper.skipACL", true},
     {"skipACL", true},
-    /* the x509 provider is built in; other providers are Java classes */
-    {"authProvider.x509", false},
+    /* the x509 provider is built in (authProvider.N: set_auth_provider) */
     {"ssl.authProvider", false},
     {"ssl.hostnameVerification", false}, /* a server does not check client names */
     {"ssl.handshakeDetectionTimeoutMillis", false},
@@ -346,8 +378,6 @@ static const struct ignored ignored[] = {
     {"ssl.quorum.", true},
     {"zookeeper.ssl.quorum.", true},
     {"sslQuorum", true},
-    {"authProvider.", true},
-    {"zookeeper.authProvider.", true},
     {"quorum.auth.", true},
     {"kerberos.", true},
     {"sasl.", true},
@@ -510,7 +540,9 @@ static int parse_peer(struct config *cfg, const char *key, const char *value, co
 	return 0;
 }
 
-static int set_whitelist(struct config *cfg, const char *value)
+/* Splits a comma (or blank) separated list into *out (replacing what is
+ * there); an empty list is an allocated empty vector. */
+static int split_list(const char *value, char ***out, size_t *nout)
 {
 	char **v = NULL;
 	size_t n = 0;
@@ -535,14 +567,33 @@ static int set_whitelist(struct config *cfg, const char *value)
 	}
 	if (!v && !(v = malloc(sizeof(*v)))) /* empty list: nothing allowed */
 		return -ENOMEM;
-	free_list(cfg->four_lw, cfg->n_four_lw);
-	cfg->four_lw = v;
-	cfg->n_four_lw = n;
+	free_list(*out, *nout);
+	*out = v;
+	*nout = n;
 	return 0;
+}
+
+static int set_whitelist(struct config *cfg, const char *value)
+{
+	return split_list(value, &cfg->four_lw, &cfg->n_four_lw);
 }
 
 /* ------------------------------------------------------------------ */
 /* Setting one key                                                     */
+
+static int set_auth_provider(struct config *cfg, const char *key, const char *value, const char *at)
+{
+	static const char sasl_cls[] = "SASLAuthenticationProvider";
+	size_t vl = strlen(value), cl = sizeof(sasl_cls) - 1;
+	if (vl >= cl && !strcmp(value + vl - cl, sasl_cls))
+		cfg->sasl_provider = true;
+	else if (!strstr(value, "DigestAuthenticationProvider") &&
+		 !strstr(value, "IPAuthenticationProvider") &&
+		 !strstr(value, "X509AuthenticationProvider"))
+		warnf(cfg, "%s%s: provider '%s' is Java code zkfs does not run; ignored", at, key,
+		      value);
+	return 0;
+}
 
 int config_set(struct config *cfg, const char *key, const char *value, const char *name, int line)
 {
@@ -551,6 +602,8 @@ int config_set(struct config *cfg, const char *key, const char *value, const cha
 
 	if (!strncmp(key, "server.", 7))
 		return parse_peer(cfg, key, value, at, line);
+	if (is_auth_provider_key(key))
+		return set_auth_provider(cfg, key, value, at);
 
 	const struct key *k = NULL;
 	for (int pass = 0; pass < 2 && !k; pass++) {
@@ -626,6 +679,8 @@ int config_set(struct config *cfg, const char *key, const char *value, const cha
 	}
 	if (!strcmp(key, "4lw.commands.whitelist"))
 		return set_whitelist(cfg, value);
+	if (!strcmp(key, "enforce.auth.schemes") || !strcmp(key, "zookeeper.enforce.auth.schemes"))
+		return split_list(value, &cfg->enforce_schemes, &cfg->n_enforce_schemes);
 	if (!strcmp(key, "electionAlg")) {
 		/* ZooKeeper 3.6+ removed the other algorithms */
 		int64_t v;
@@ -1124,6 +1179,39 @@ static int check_membership(struct config *cfg)
 	return 0;
 }
 
+/* enforce.auth.*: as ZooKeeper's AuthenticationHelper, which stops the
+ * server on a scheme no provider serves.  sessionRequireClientSASLAuth
+ * replaces both keys with "enabled, sasl". */
+static int check_enforce_auth(struct config *cfg)
+{
+	if (cfg->sasl_required) {
+		free_list(cfg->enforce_schemes, cfg->n_enforce_schemes);
+		cfg->enforce_schemes = NULL;
+		cfg->n_enforce_schemes = 0;
+		if (split_list("sasl", &cfg->enforce_schemes, &cfg->n_enforce_schemes))
+			return -ENOMEM;
+		cfg->enforce_auth = true;
+	}
+	if (!cfg->enforce_auth)
+		return 0;
+	if (cfg->n_enforce_schemes == 0)
+		return errorf(cfg, -EINVAL,
+			      "enforce.auth.enabled is true: enforce.auth.schemes must be configured");
+	for (size_t i = 0; i < cfg->n_enforce_schemes; i++) {
+		const char *sc = cfg->enforce_schemes[i];
+		if (strcmp(sc, "ip") && strcmp(sc, "digest") &&
+		    !(cfg->sasl_provider && !strcmp(sc, "sasl")))
+			return errorf(cfg, -EINVAL,
+				      "enforce.auth.schemes: authentication scheme '%s' is not "
+				      "available%s",
+				      sc,
+				      !strcmp(sc, "sasl") ? " (add authProvider.1=org.apache.zookeeper."
+							    "server.auth.SASLAuthenticationProvider)"
+							  : "");
+	}
+	return 0;
+}
+
 int config_finish(struct config *cfg)
 {
 	if (!cfg->data_dir)
@@ -1157,7 +1245,9 @@ int config_finish(struct config *cfg)
 		return errorf(cfg, -EINVAL,
 			      "ssl.ocsp=true is not supported by zkfs-server; use ssl.crl=true with the "
 			      "CRLs in the trust store file");
-	int rc = 0;
+	int rc = check_enforce_auth(cfg);
+	if (rc)
+		return rc;
 	if (cfg->dynamic_config_file && (rc = load_dynamic(cfg)))
 		return rc;
 	if ((rc = read_myid(cfg)))
@@ -1197,6 +1287,8 @@ void config_usage(FILE *out, const char *prog)
 
 static bool known_key(const char *key)
 {
+	if (is_auth_provider_key(key))
+		return true;
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		if (!strcmp(keys[i].name, key))
 			return true;
@@ -1551,6 +1643,22 @@ char *config_format(const struct config *cfg)
 	/* the digest is a password hash: say whether it is set, not what it is */
 	sb_printf(&b, "superDigest=%s\n", cfg->super_digest ? "(set)" : "");
 	sb_printf(&b, "localSessionsEnabled=%s\n", cfg->local_sessions ? "true" : "false");
+	/* SASL: where the JAAS file is, never what it holds */
+	if (cfg->jaas_file)
+		sb_printf(&b, "java.security.auth.login.config=%s\n", cfg->jaas_file);
+	if (cfg->sasl_section)
+		sb_printf(&b, "zookeeper.sasl.serverconfig=%s\n", cfg->sasl_section);
+	if (cfg->sasl_provider)
+		sb_printf(&b, "authProvider.sasl=org.apache.zookeeper.server.auth."
+			      "SASLAuthenticationProvider\n");
+	if (cfg->enforce_auth) {
+		sb_printf(&b, "enforce.auth.enabled=true\nenforce.auth.schemes=");
+		for (size_t i = 0; i < cfg->n_enforce_schemes; i++)
+			sb_printf(&b, "%s%s", i ? "," : "", cfg->enforce_schemes[i]);
+		sb_printf(&b, "\n");
+	}
+	if (cfg->sasl_super_user)
+		sb_printf(&b, "superUser=%s\n", cfg->sasl_super_user);
 	sb_printf(&b, "znode.container.checkIntervalMs=%d\n", cfg->container_check_interval_ms);
 	sb_printf(&b, "znode.container.maxPerMinute=%d\n", cfg->container_max_per_minute);
 	if (cfg->secure_client_port >= 0 || cfg->port_unification) {

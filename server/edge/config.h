@@ -165,6 +165,24 @@ struct config {
 	char *metrics_host;	   /* metricsProvider.httpHost (NULL = "0.0.0.0") */
 	int metrics_port;	   /* metricsProvider.httpPort (7000; 0 = any free port) */
 
+	/* SASL and enforced authentication (sasl.c).  Java reads these as
+	 * system properties; zoo.cfg gives them without the "zookeeper."
+	 * prefix (QuorumPeerConfig turns unknown keys into properties) */
+	char *jaas_file;	   /* java.security.auth.login.config: the JAAS file
+				    * whose server section enables SASL (NULL = none) */
+	char *sasl_section;	   /* zookeeper.sasl.serverconfig (NULL = "Server") */
+	bool sasl_provider;	   /* some authProvider.N names ZooKeeper's
+				    * SASLAuthenticationProvider: the sasl ACL scheme */
+	bool enforce_auth;	   /* enforce.auth.enabled (false) */
+	char **enforce_schemes;	   /* enforce.auth.schemes split on ',' */
+	size_t n_enforce_schemes;
+	bool sasl_required;	   /* sessionRequireClientSASLAuth (false): the same as
+				    * enforce.auth.enabled=true with schemes=sasl */
+	bool allow_sasl_failed;	   /* allowSaslFailedClients (false) */
+	bool krb_remove_host;	   /* kerberos.removeHostFromPrincipal (false) */
+	bool krb_remove_realm;	   /* kerberos.removeRealmFromPrincipal (false) */
+	char *sasl_super_user;	   /* superUser: this SASL identity is super (NULL) */
+
 	/* Java system properties as given (-Dkey=value arguments and
 	 * SERVER_JVMFLAGS), "key=value" strings in order, for the admin
 	 * API's system_properties; the ones naming a zoo.cfg key (with or

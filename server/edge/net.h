@@ -72,7 +72,8 @@ struct conn {
 	/* session (server.c) */
 	int64_t session_id;
 	int32_t timeout;
-	struct core_auth auth;       /* identities (ip + added by auth packets) */
+	struct core_auth auth;       /* identities (ip + added by auth packets and SASL) */
+	struct zsasl *sasl;          /* the SASL exchange (sasl.c), NULL before one */
 	struct core_watcher watcher; /* the core's watches of this connection */
 	bool auth_inited;
 	bool has_read_only; /* reply to the handshake in the client's shape */

@@ -31,6 +31,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "acl.h"
+#include "sasl.h"
 #include "server_int.h"
 #include "slog.h"
 #include "tls.h"
@@ -200,6 +202,65 @@ void srv_queue_remove(struct conn *c, struct req *q)
 	}
 }
 
+/* One SASL token (ZooKeeperServer.processSasl): the reply carries the
+ * server's token with zxid 0.  On failure: AuthFailed, or
+ * SessionClosedRequireSaslAuth (-124) when SASL is required, then close;
+ * with allowSaslFailedClients (and SASL not required) the client gets an
+ * empty token and stays, unauthenticated.  Returns 0 or -1 (close). */
+static int do_sasl(struct conn *c, const struct zk_request *r, struct zk_response *resp)
+{
+	struct server *srv = c->srv;
+	const uint8_t *out;
+	int32_t outlen;
+	const char *user;
+	resp->zxid = 0;
+	enum sasl_step st = sasl_edge_step(&c->sasl, c->peer, r->auth_data, r->auth_len,
+					   &srv->sasl_log, uv_now(srv->loop), &out, &outlen, &user);
+	if (st == SASL_STEP_FAILED) {
+		if (srv->cfg->allow_sasl_failed && !srv->cfg->sasl_required) {
+			resp->r.data_len = -1;
+			return 0;
+		}
+		resp->err = srv->cfg->sasl_required ? ZE_SESSIONCLOSEDREQUIRESASLAUTH
+						    : ZE_AUTHFAILED;
+		return -1;
+	}
+	if (st == SASL_STEP_DONE) {
+		acl_auth_push(&c->auth, "sasl", user);
+		bool super = srv->cfg->sasl_super_user && !strcmp(user, srv->cfg->sasl_super_user);
+		if (super)
+			acl_auth_push(&c->auth, "super", "");
+		slog_info("sasl", "%s: session 0x%llx authenticated as sasl:%s%s", c->peer,
+			  (unsigned long long)c->session_id, user, super ? " (super user)" : "");
+	}
+	/* the token is Cyrus's until the next step: copy it into the reply */
+	if (outlen >= 0) {
+		resp->r.data = malloc((size_t)outlen + 1);
+		if (!resp->r.data)
+			return -1;
+		if (outlen)
+			memcpy(resp->r.data, out, (size_t)outlen);
+	}
+	resp->r.data_len = outlen;
+	return 0;
+}
+
+/* enforce.auth.enabled / sessionRequireClientSASLAuth
+ * (AuthenticationHelper.enforceAuthentication): a connection must hold an
+ * identity of one of enforce.auth.schemes before any request but auth and
+ * sasl; ip counts, since every connection has one. */
+static bool auth_enforced_ok(const struct conn *c)
+{
+	const struct config *cfg = c->srv->cfg;
+	if (!cfg->enforce_auth)
+		return true;
+	for (int i = 0; i < c->auth.n; i++)
+		for (size_t k = 0; k < cfg->n_enforce_schemes; k++)
+			if (!strcmp(c->auth.ids[i].scheme, cfg->enforce_schemes[k]))
+				return true;
+	return false;
+}
+
 /* Answers a read-side request now.  Returns 0, or -1 when the connection
  * must close after this reply. */
 int srv_do_read(struct conn *c, struct zk_request *r, uint64_t start_ms)
@@ -224,12 +285,7 @@ int srv_do_read(struct conn *c, struct zk_request *r, uint64_t start_ms)
 		}
 		break;
 	case ZOP_SASL:
-		/* no SASL mechanism here: answered as a failed SASL negotiation
-		 * (AuthFailed, zxid 0), after which the connection closes */
-		slog_info("server", "%s: SASL authentication is not supported, closing", c->peer);
-		resp.zxid = 0;
-		resp.err = ZE_AUTHFAILED;
-		rc = -1;
+		rc = do_sasl(c, r, &resp);
 		break;
 	case ZOP_RECONFIG:
 		resp.zxid = core_last_zxid(srv->core);
@@ -514,6 +570,18 @@ static int handle_request(struct conn *c, const uint8_t *body, size_t len)
 			  c->peer);
 		return refuse_in_order(c, xid, ZE_UNIMPLEMENTED, true, start_ms);
 	}
+	if (type != ZOP_AUTH && type != ZOP_SASL && !auth_enforced_ok(c)) {
+		/* ZooKeeper answers -124 with zxid 0 and closes the connection
+		 * (the session lives on until it expires) */
+		slog_info("server", "%s: %s request without authentication by %s: closing", c->peer,
+			  zk_op_name(type), srv->cfg->sasl_required ? "sasl" : "enforce.auth.schemes");
+		if (!c->qhead) {
+			send_header(c, xid, 0, ZE_SESSIONCLOSEDREQUIRESASLAUTH);
+			net_close_after_flush(c, "authentication required");
+			return 0;
+		}
+		return refuse_in_order(c, xid, ZE_SESSIONCLOSEDREQUIRESASLAUTH, true, start_ms);
+	}
 	int rc = zk_request_get_limit(body, len, srv->max_buffer, &r);
 	if (rc < 0) {
 		slog_warn("server", "%s: malformed %s request (xid %d), closing", c->peer,
@@ -778,6 +846,7 @@ void server_conn_closed(struct conn *c)
 {
 	struct server *srv = c->srv;
 	core_watcher_gone(srv->core, &c->watcher);
+	sasl_edge_conn_free(&c->sasl);
 	if (c->auth_inited) {
 		core_auth_free(&c->auth);
 		c->auth_inited = false;
@@ -1218,6 +1287,13 @@ int server_init(struct server *srv, uv_loop_t *loop, struct config *cfg)
 	storage_set_msg_fn(storage_sink);
 	srandom((unsigned)server_now_ms());
 
+	char serr[512];
+	int rc = sasl_edge_init(cfg, serr, sizeof(serr));
+	if (rc < 0) {
+		slog_error("sasl", "%s: server cannot start", serr);
+		return rc;
+	}
+
 	struct core_config cc;
 	memset(&cc, 0, sizeof(cc));
 	cc.tick_ms = cfg->tick_time;
@@ -1225,9 +1301,10 @@ int server_init(struct server *srv, uv_loop_t *loop, struct config *cfg)
 	cc.max_session_timeout_ms = cfg->max_session_timeout;
 	cc.ttl_enabled = cfg->extended_types;
 	cc.super_digest = cfg->super_digest;
+	cc.sasl_acl = cfg->sasl_provider;
 	cc.server_id = cfg->my_id > 0 ? cfg->my_id : 0;
 	cc.now_ms = server_now_ms();
-	int rc = load_session_secret(cfg->data_dir, cc.session_secret);
+	rc = load_session_secret(cfg->data_dir, cc.session_secret);
 	if (rc < 0)
 		return rc;
 	cc.hooks.notify = notify;
@@ -1395,6 +1472,7 @@ int server_run(struct server *srv)
 
 void server_free(struct server *srv)
 {
+	sasl_edge_done();
 	if (srv->core)
 		core_free(srv->core);
 	srv->core = NULL;

@@ -29,6 +29,7 @@
 #include "fourlw.h"
 #include "log.h"
 #include "net.h"
+#include "sasl.h"
 
 #define ZKFS_VERSION "3.8.0-zkfs-0.1"
 
@@ -121,6 +122,8 @@ struct server {
 	int64_t ens_window_base; /* the log after this zxid is this tree's history:
 				    the recovered or installed snapshot's */
 	void (*ens_close_done)(struct server *srv);
+
+	struct sasl_ratelog sasl_log; /* failed SASL exchanges: rate-limited log */
 
 	/* statistics (4lw) */
 	uint64_t packets_received, packets_sent;

@@ -71,11 +71,13 @@ class ZkServer(object):
 
     kind: 'zkfs' or 'apache'; extra_cfg: dict of zoo.cfg keys (tickTime,
     maxClientCnxns, ...); super_digest: 'super:BASE64' to enable the super
-    user.  Starting happens in the constructor; it raises ServerError (with
+    user; jvm_flags: SERVER_JVMFLAGS for the server (-Dkey=value words, the
+    way zkServer.sh users give JAAS files and system properties).  Starting happens in the constructor; it raises ServerError (with
     the server's log tail) when the server does not come up."""
 
-    def __init__(self, kind, extra_cfg=None, super_digest=None, keep=False):
+    def __init__(self, kind, extra_cfg=None, super_digest=None, keep=False, jvm_flags=None):
         self.kind = kind
+        self.jvm_flags = jvm_flags
         self.extra_cfg = dict(extra_cfg or {})
         self.super_digest = super_digest
         self.keep = keep or bool(os.environ.get("ZK_KEEP"))
@@ -99,6 +101,8 @@ class ZkServer(object):
         env.setdefault("ZKFS_BUILD", zkfs_build())
         if self.super_digest:
             env["ZK_SUPER_DIGEST"] = self.super_digest
+        if self.jvm_flags is not None:
+            env["SERVER_JVMFLAGS"] = self.jvm_flags
         return env
 
     def _run(self, *args, **kw):
