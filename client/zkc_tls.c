@@ -153,6 +153,12 @@ bool zkc__tls_input(zkc_session *s, struct zkc_conn *c, const uint8_t *p, size_t
 		long got = zktls_read(&c->tls->z, c->rbuf + c->rlen, c->rcap - c->rlen);
 		if (got == 0)
 			break;
+		if (got == -EPIPE && c->rlen) {
+			/* the server's last words (an AuthFailed, a close) came
+			 * with its close_notify: they are parsed first, and the
+			 * TCP end that follows loses the connection */
+			return true;
+		}
 		if (got < 0)
 			return failed(s, c);
 		c->rlen += (size_t)got;

@@ -400,7 +400,10 @@ static bool tls_read(struct conn *c, const uint8_t *p, size_t n)
 	}
 	int rc = tls_conn_input(c, p, n);
 	if (rc == -EPIPE) {
-		net_close_now(c, "TLS close_notify");
+		/* what came with the close_notify (a Java client's closeSession)
+		 * is still read, as plain text before its end of stream */
+		if (parse(c))
+			net_close_now(c, "TLS close_notify");
 		return true;
 	}
 	if (rc < 0) {

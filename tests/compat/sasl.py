@@ -27,7 +27,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from kazoo.client import KazooClient  # noqa: E402
 from kazoo.security import make_acl  # noqa: E402
 
-from zkharness import Tap, ZkServer, kinds_from_args, zkfs_build  # noqa: E402
+from zkharness import Tap, ZkServer, free_port, kinds_from_args, zkfs_build  # noqa: E402
 from zkraw import OP, RawClient, buf, enc  # noqa: E402
 
 SASL_OP = 102
@@ -289,6 +289,46 @@ def sc_no_jaas(srv):
     return {"err": r.err, "body": r.body}
 
 
+def sc_over_tls(srv):
+    """SASL inside TLS on secureClientPort, with a client certificate: the
+    session holds both identities (x509 and sasl) and either opens an ACL."""
+    from zktlscerts import Pki  # noqa: E402  (tests/lib/zktlscerts.py)
+    pki = sc_over_tls.pki
+    hosts = "127.0.0.1:%s" % srv.extra_cfg["secureClientPort"]
+    tr = {}
+    zk = KazooClient(hosts=hosts, use_ssl=True, ca=pki.path("ca.pem"),
+                     certfile=pki.path("client.crt"), keyfile=pki.path("client.key"),
+                     sasl_options={"mechanism": "DIGEST-MD5", "username": "bob", "password": "bobsecret"},
+                     timeout=10, connection_retry={"max_tries": 0}, command_retry={"max_tries": 0})
+    zk.start(timeout=10)
+    zk.create("/tls-sasl", b"both", acl=[make_acl("sasl", "bob", all=True)])
+    zk.create("/tls-auth", b"", acl=[make_acl("auth", "", read=True)])
+    tr["auth acl"] = sorted((a.perms, a.id.scheme, a.id.id) for a in zk.get_acls("/tls-auth")[0])
+    zk.stop()
+    zk.close()
+    cmd = [CLI, "-t", "5", "-s", hosts, "--cafile", pki.path("ca.pem"), "--certfile", pki.path("client.pem"),
+           "--sasl", "DIGEST-MD5", "--sasl-file"]
+    p = subprocess.run(cmd + [BOB, "whoami"], capture_output=True, text=True, timeout=30)
+    tr["zkfs-cli whoami"] = (p.returncode, whoami_sorted(p.stdout))
+    p = subprocess.run(cmd + [BOB, "get", "/tls-sasl"], capture_output=True, text=True, timeout=30)
+    tr["zkfs-cli get"] = (p.returncode, p.stdout.strip())
+    p = subprocess.run(cmd + [WRONG, "get", "/tls-sasl"], capture_output=True, text=True, timeout=30)
+    tr["zkfs-cli wrong password"] = p.returncode
+    return tr
+
+
+def tls_cfg():
+    from zktlscerts import Pki  # noqa: E402
+    if not hasattr(sc_over_tls, "pki"):
+        sc_over_tls.pki = Pki()
+    pki = sc_over_tls.pki
+    return {"serverCnxnFactory": "org.apache.zookeeper.server.NettyServerCnxnFactory",
+            "authProvider.x509": "org.apache.zookeeper.server.auth.X509AuthenticationProvider",
+            "ssl.keyStore.location": pki.path("server.pem"), "ssl.keyStore.type": "PEM",
+            "ssl.trustStore.location": pki.path("ca.pem"), "ssl.trustStore.type": "PEM",
+            "secureClientPort": str(free_port())}
+
+
 def run(label, scenarios, flags, extra_cfg=None, compare=True, only=None):
     traces = {}
     for kind in kinds:
@@ -402,7 +442,17 @@ try:
     a = tr4.get("sasl without jaas", {}).get("apache")
     if a:
         tap.diag("apache: SASL without JAAS answers %r (its NullPointerException path)" % (a,))
+    tr6 = run("over TLS", [("sasl over tls", sc_over_tls)], FLAGS, extra_cfg=tls_cfg())
+    for kind in kinds:
+        e = tr6.get("sasl over tls", {}).get(kind)
+        if e:
+            tap.eq("%s: over TLS: whoami shows x509 and sasl" % kind, e["zkfs-cli whoami"],
+                   (0, ["ip 127.0.0.1", "sasl bob", "x509 CN=client,OU=test,O=zkfs"]))
+            tap.eq("%s: over TLS: sasl ACL opens" % kind, e["zkfs-cli get"], (0, "both"))
+            tap.eq("%s: over TLS: wrong password exits 7" % kind, e["zkfs-cli wrong password"], 7)
     gssapi_checks()
 finally:
+    if hasattr(sc_over_tls, "pki"):
+        shutil.rmtree(sc_over_tls.pki.dir, ignore_errors=True)
     shutil.rmtree(tmp, ignore_errors=True)
 tap.done()

@@ -34,7 +34,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 
 from zkharness import Tap, ZkServer, ServerError, free_port, kinds_from_args, zkfs_build, wait_for  # noqa: E402
-from zkraw import RawClient  # noqa: E402
+from zkraw import OP, RawClient  # noqa: E402
 from zktlscerts import Pki, CLIENT_DN, ADMIN_DN, PASSWORD  # noqa: E402
 
 import logging  # noqa: E402
@@ -216,6 +216,26 @@ def need_scenarios(kind, srv):
     check(kind, "need: expired certificate refused, others served", bad("expired"))
     check(kind, "need: untrusted CA refused, others served", bad("rogue"))
     check(kind, "need: plain text on the TLS port closed, others served", bad(None, tls=False))
+
+    def last_words():
+        # closeSession and close_notify sent back to back, without waiting
+        # for the answer (as a Java client's close may): the session still
+        # ends at once, its ephemeral with it (session timeout is 30 s)
+        rc = RawClient(srv.sport, ssl_context=ctx("client"), io_timeout=5.0, timeout_ms=30000)
+        rc.create("/tls-last", b"", flags=1)
+        rc.send_request(OP.CLOSE)
+        rc.sock.unwrap()  # close_notify right behind the request
+        rc.sock.close()
+        k = KazooClient(hosts=srv.hosts, timeout=10)
+        k.start(timeout=10)
+        try:
+            gone = wait_for(lambda: k.exists("/tls-last") is None, 5)
+        finally:
+            k.stop()
+            k.close()
+        expect(gone, "the ephemeral of a session closed with close_notify is still there")
+        return "gone"
+    check(kind, "need: closeSession right before close_notify is still read", last_words)
 
     def hello_on_plain():
         r = whoami(srv.port, "client")
