@@ -369,6 +369,59 @@ void zktls_ctx_free(SSL_CTX *ctx)
 	SSL_CTX_free(ctx);
 }
 
+/* The contents of a memory BIO as a malloc'd string. */
+static char *bio_string(BIO *b)
+{
+	char *data;
+	long n = BIO_get_mem_data(b, &data);
+	char *out = n >= 0 ? malloc((size_t)n + 1) : NULL;
+	if (out) {
+		memcpy(out, data, (size_t)n);
+		out[n] = '\0';
+	}
+	return out;
+}
+
+int zktls_ctx_pem(SSL_CTX *ctx, char **key_pem, char **cert_pem)
+{
+	*key_pem = *cert_pem = NULL;
+	EVP_PKEY *key = SSL_CTX_get0_privatekey(ctx);
+	X509 *leaf = SSL_CTX_get0_certificate(ctx);
+	STACK_OF(X509) *chain = NULL;
+	if (!key || !leaf)
+		return -EINVAL;
+	SSL_CTX_get0_chain_certs(ctx, &chain);
+	BIO *kb = BIO_new(BIO_s_mem()), *cb = BIO_new(BIO_s_mem());
+	int rc = -ENOMEM;
+	if (!kb || !cb || !PEM_write_bio_PrivateKey(kb, key, NULL, NULL, 0, NULL, NULL) ||
+	    !PEM_write_bio_X509(cb, leaf))
+		goto out;
+	for (int i = 0; chain && i < sk_X509_num(chain); i++)
+		if (!PEM_write_bio_X509(cb, sk_X509_value(chain, i)))
+			goto out;
+	*key_pem = bio_string(kb);
+	*cert_pem = bio_string(cb);
+	if (*key_pem && *cert_pem) {
+		rc = 0;
+	} else {
+		if (*key_pem)
+			OPENSSL_cleanse(*key_pem, strlen(*key_pem));
+		free(*key_pem);
+		free(*cert_pem);
+		*key_pem = *cert_pem = NULL;
+	}
+out:
+	if (kb) {
+		char *d;
+		long n = BIO_get_mem_data(kb, &d);
+		if (n > 0)
+			OPENSSL_cleanse(d, (size_t)n);
+		BIO_free(kb);
+	}
+	BIO_free(cb);
+	return rc;
+}
+
 /* ---------------------------------------------------------------- engine */
 
 static int fail(struct zktls *t, const char *what)

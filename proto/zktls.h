@@ -66,6 +66,12 @@ int zktls_read_secret(const char *path, char **out);
 SSL_CTX *zktls_ctx_new(const struct zktls_opts *o, char *err, size_t errlen);
 void zktls_ctx_free(SSL_CTX *ctx);
 
+/* The private key (unencrypted) and the certificate chain (leaf first) of a
+ * context, as PEM text, for a TLS library other than OpenSSL (the admin
+ * server's libmicrohttpd).  Both malloc'd: wipe the key before freeing.
+ * 0, or -EINVAL (no key or certificate) / -ENOMEM. */
+int zktls_ctx_pem(SSL_CTX *ctx, char **key_pem, char **cert_pem);
+
 enum zktls_state { ZKTLS_HANDSHAKE, ZKTLS_OPEN, ZKTLS_DONE };
 
 struct zktls {

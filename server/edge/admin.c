@@ -59,6 +59,7 @@
 #include "metrics.h"
 #include "server.h"
 #include "slog.h"
+#include "tls.h"
 #include "zab.h"
 
 #define JOB_WAIT_MS 10000  /* a request waits this long for the loop thread */
@@ -1270,9 +1271,10 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 
 /* ---------------------------------------------------------------- start / stop */
 
+/* key_pem/cert_pem: HTTPS with them (libmicrohttpd's TLS), NULL: HTTP. */
 static struct MHD_Daemon *start_daemon(struct admin *a, const char *what, const char *host,
 				       int port, int idle_ms, MHD_AccessHandlerCallback cb,
-				       const char *path)
+				       const char *path, const char *key_pem, const char *cert_pem)
 {
 	struct addrinfo hints, *ai = NULL;
 	memset(&hints, 0, sizeof(hints));
@@ -1290,13 +1292,21 @@ static struct MHD_Daemon *start_daemon(struct admin *a, const char *what, const 
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_EPOLL;
 	if (ai->ai_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
+	if (key_pem)
+		flags |= MHD_USE_TLS;
 	unsigned timeout_s = idle_ms > 0 ? (unsigned)((idle_ms + 999) / 1000) : 30;
+	struct MHD_OptionItem tls_opts[] = {
+	    {key_pem ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, (void *)(uintptr_t)key_pem},
+	    {MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)(uintptr_t)cert_pem},
+	    {MHD_OPTION_END, 0, NULL},
+	};
 	struct MHD_Daemon *d = MHD_start_daemon(
 	    flags, (uint16_t)port, NULL, NULL, cb, a, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, a,
 	    MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_CONNECTION_TIMEOUT, timeout_s,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)MAX_CONNECTIONS,
 	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)MAX_PER_IP,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY, MHD_OPTION_END);
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY, MHD_OPTION_ARRAY,
+	    tls_opts, MHD_OPTION_END);
 	int err = errno;
 	freeaddrinfo(ai);
 	if (!d) {
@@ -1308,8 +1318,39 @@ static struct MHD_Daemon *start_daemon(struct admin *a, const char *what, const 
 	const union MHD_DaemonInfo *di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
 	int bound = di && di->port ? di->port : port;
 	bool v6 = strchr(host, ':') != NULL;
-	slog_info(what, "listening on http://%s%s%s:%d%s", v6 ? "[" : "", host, v6 ? "]" : "",
-		  bound, path);
+	slog_info(what, "listening on %s://%s%s%s:%d%s", key_pem ? "https" : "http", v6 ? "[" : "",
+		  host, v6 ? "]" : "", bound, path);
+	return d;
+}
+
+/* The admin server, over HTTPS when admin.forceHttps (a key store that does
+ * not load is a warning and no admin server, as ZooKeeper goes on without). */
+static struct MHD_Daemon *start_admin(struct admin *a, const struct config *cfg)
+{
+	const char *host = cfg->admin_address ? cfg->admin_address : "0.0.0.0";
+	char *key = NULL, *cert = NULL;
+	if (cfg->admin_force_https) {
+		char err[512];
+		if (!MHD_is_feature_supported(MHD_FEATURE_TLS)) {
+			slog_warn("admin", "admin.forceHttps: this libmicrohttpd has no TLS; "
+					   "continuing without the admin server");
+			return NULL;
+		}
+		if (tls_admin_pem(cfg, &key, &cert, err, sizeof(err)) < 0) {
+			slog_warn("admin", "admin.forceHttps: %s; continuing without the admin server",
+				  err);
+			return NULL;
+		}
+	}
+	struct MHD_Daemon *d = start_daemon(a, "admin", host, cfg->admin_port,
+					    cfg->admin_idle_timeout_ms, on_admin_request,
+					    a->command_url, key, cert);
+	if (key) {
+		/* libmicrohttpd loaded them into GnuTLS when it started */
+		memset(key, 0, strlen(key));
+		free(key);
+	}
+	free(cert);
 	return d;
 }
 
@@ -1355,13 +1396,11 @@ int admin_start(struct server *srv, struct admin **out)
 	uv_unref((uv_handle_t *)&a->async);
 
 	if (cfg->admin_enable)
-		a->http = start_daemon(
-		    a, "admin", cfg->admin_address ? cfg->admin_address : "0.0.0.0",
-		    cfg->admin_port, cfg->admin_idle_timeout_ms, on_admin_request, a->command_url);
+		a->http = start_admin(a, cfg);
 	if (want_metrics)
 		a->metrics =
 		    start_daemon(a, "metrics", cfg->metrics_host ? cfg->metrics_host : "0.0.0.0",
-				 cfg->metrics_port, 30000, on_metrics_request, "/metrics");
+				 cfg->metrics_port, 30000, on_metrics_request, "/metrics", NULL, NULL);
 	*out = a;
 	return 0;
 }

@@ -130,6 +130,12 @@ void config_free(struct config *cfg)
 	free(cfg->metrics_class);
 	free(cfg->metrics_host);
 	free(cfg->secure_client_port_address);
+	if (cfg->ssl_quorum_key_password)
+		memset(cfg->ssl_quorum_key_password, 0, strlen(cfg->ssl_quorum_key_password));
+	free(cfg->ssl_quorum_key_password);
+	free(cfg->ssl_quorum_key_store);
+	free(cfg->ssl_quorum_key_password_path);
+	free(cfg->ssl_quorum_key_store_type);
 	char **ssl[] = {&cfg->ssl_key_store,	      &cfg->ssl_key_password,	    &cfg->ssl_key_password_path,
 			&cfg->ssl_key_store_type,     &cfg->ssl_trust_store,	    &cfg->ssl_trust_password,
 			&cfg->ssl_trust_password_path, &cfg->ssl_trust_store_type, &cfg->ssl_protocol,
@@ -278,6 +284,11 @@ static const struct key keys[] = {
     {"zookeeper.admin.commandURL", K_SPECIAL, 0, 0, 0},
     {"admin.idleTimeout", K_INT, F(admin_idle_timeout_ms), 1, INT_MAX},
     {"zookeeper.admin.idleTimeout", K_INT, F(admin_idle_timeout_ms), 1, INT_MAX},
+    {"admin.forceHttps", K_BOOL, F(admin_force_https), 0, 0},
+    {"ssl.quorum.keyStore.location", K_STR, F(ssl_quorum_key_store), 0, 0},
+    {"ssl.quorum.keyStore.password", K_SPECIAL, 0, 0, 0},
+    {"ssl.quorum.keyStore.passwordPath", K_STR, F(ssl_quorum_key_password_path), 0, 0},
+    {"ssl.quorum.keyStore.type", K_STR, F(ssl_quorum_key_store_type), 0, 0},
     {"secureClientPort", K_INT, F(secure_client_port), -1, 65535},
     {"secureClientPortAddress", K_STR, F(secure_client_port_address), 0, 0},
     {"client.portUnification", K_BOOL, F(port_unification), 0, 0},
@@ -338,12 +349,11 @@ struct ignored {
 };
 
 static const struct ignored ignored[] = {
-    /* the admin server's TLS variant is not implemented (yet) */
+    /* the admin server: HTTPS only (admin.forceHttps) is; HTTP and HTTPS on
+     * one port and client certificates (3.9) are not */
     {"admin.portUnification", true},
-    {"admin.forceHttps", true},
     {"admin.needClientAuth", true},
     {"zookeeper.admin.portUnification", true},
-    {"zookeeper.admin.forceHttps", true},
     {"zookeeper.admin.needClientAuth", true},
     {"admin.", false},
     {"metricsProvider.", false},
@@ -375,6 +385,10 @@ static const struct ignored ignored[] = {
     {"ssl.hostnameVerification", false}, /* a server does not check client names */
     {"ssl.handshakeDetectionTimeoutMillis", false},
     {"ssl.context.supplier.class", true},
+    /* ZooKeeper 3.8's HTTPS admin server insists on a trust store it does
+     * not use without client certificates; so does zkfs, silently */
+    {"ssl.quorum.trustStore.", false},
+    {"zookeeper.ssl.quorum.trustStore.", false},
     {"ssl.quorum.", true},
     {"zookeeper.ssl.quorum.", true},
     {"sslQuorum", true},
@@ -720,6 +734,8 @@ int config_set(struct config *cfg, const char *key, const char *value, const cha
 		return set_str(&cfg->ssl_key_password, value);
 	if (!strcmp(key, "ssl.trustStore.password"))
 		return set_str(&cfg->ssl_trust_password, value);
+	if (!strcmp(key, "ssl.quorum.keyStore.password"))
+		return set_str(&cfg->ssl_quorum_key_password, value);
 	if (!strcmp(key, "ssl.clientAuth")) {
 		/* ZooKeeper's ClientAuth: none, want, need (any case) */
 		if (!strcasecmp(value, "none"))

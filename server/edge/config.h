@@ -159,6 +159,12 @@ struct config {
 	int admin_port;		   /* admin.serverPort (8080; 0 = any free port) */
 	char *admin_command_url;   /* admin.commandURL (NULL = "/commands") */
 	int admin_idle_timeout_ms; /* admin.idleTimeout (30000) */
+	bool admin_force_https;	   /* admin.forceHttps: HTTPS only, with the ssl.quorum
+				    * key store (as ZooKeeper 3.8's AdminServer) */
+	char *ssl_quorum_key_store;	    /* ssl.quorum.keyStore.location */
+	char *ssl_quorum_key_password;	    /* ssl.quorum.keyStore.password (secret) */
+	char *ssl_quorum_key_password_path; /* ssl.quorum.keyStore.passwordPath */
+	char *ssl_quorum_key_store_type;    /* ssl.quorum.keyStore.type */
 	char *metrics_class;	   /* metricsProvider.className, NULL = none; only
 				    * ZooKeeper's PrometheusMetricsProvider starts an
 				    * endpoint */

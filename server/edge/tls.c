@@ -114,6 +114,39 @@ static SSL_CTX *build(struct server *srv)
 	return ctx;
 }
 
+int tls_admin_pem(const struct config *cfg, char **key_pem, char **cert_pem, char *err,
+		  size_t errlen)
+{
+	*key_pem = *cert_pem = NULL;
+	if (!cfg->ssl_quorum_key_store) {
+		snprintf(err, errlen, "admin.forceHttps needs ssl.quorum.keyStore.location");
+		return -EINVAL;
+	}
+	int e;
+	char *kp = password(cfg->ssl_quorum_key_password, cfg->ssl_quorum_key_password_path, &e);
+	if (e) {
+		snprintf(err, errlen, "cannot read %s: %s", cfg->ssl_quorum_key_password_path,
+			 strerror(-e));
+		return -EINVAL;
+	}
+	struct zktls_opts o = {
+	    .server = true,
+	    .key_store = cfg->ssl_quorum_key_store,
+	    .key_password = kp,
+	    .key_store_type = cfg->ssl_quorum_key_store_type,
+	    .client_auth = ZKTLS_AUTH_NONE,
+	};
+	SSL_CTX *ctx = zktls_ctx_new(&o, err, errlen);
+	wipe(kp);
+	if (!ctx)
+		return -EINVAL;
+	int rc = zktls_ctx_pem(ctx, key_pem, cert_pem);
+	zktls_ctx_free(ctx);
+	if (rc)
+		snprintf(err, errlen, "%s: no usable key and certificate", cfg->ssl_quorum_key_store);
+	return rc;
+}
+
 int tls_server_init(struct server *srv)
 {
 	const struct config *cfg = srv->cfg;

@@ -30,6 +30,7 @@
 
 struct server;
 struct conn;
+struct config;
 
 /* TLS state of one connection (net.c's conn->tls). */
 struct tls_conn {
@@ -43,6 +44,13 @@ struct tls_conn {
  * (secureClientPort or client.portUnification).  0, or -EINVAL (logged). */
 int tls_server_init(struct server *srv);
 void tls_server_free(struct server *srv);
+
+/* The admin server's HTTPS key and certificate chain as PEM (its HTTP
+ * library is not OpenSSL): from the ssl.quorum.keyStore.* settings, as
+ * ZooKeeper 3.8's AdminServer takes them.  0, or -EINVAL with the reason
+ * in err.  Wipe *key_pem before freeing it. */
+int tls_admin_pem(const struct config *cfg, char **key_pem, char **cert_pem, char *err,
+		  size_t errlen);
 
 /* Makes c a TLS connection (accepted on the secure port, or a ClientHello
  * seen on a unified port).  0 or -ENOMEM. */

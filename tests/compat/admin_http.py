@@ -377,6 +377,7 @@ def run(tap, build, tmp, servers, clients, procs):
 
     # ---- a busy port is a warning; -D arguments
     busy_port(tap, build, tmp, ports["zkfs"], procs)
+    https_admin(tap, servers)
 
     # ---- ensemble members: leader and follower answers against Apache's
     ensemble_check(tap, build, tmp, procs)
@@ -649,6 +650,54 @@ def get_json_retry(port, name, tries=20):
             last = e
             time.sleep(0.1)
     return repr(last)
+
+
+def https_admin(tap, servers):
+    """admin.forceHttps with the ssl.quorum key store given as system
+    properties (how ZooKeeper 3.8's AdminServer reads it): both servers
+    answer over HTTPS only, with a certificate the test CA vouches for."""
+    import ssl
+    from zktlscerts import Pki  # noqa: E402  (tests/lib/zktlscerts.py)
+    pki = Pki()
+    try:
+        ctx = ssl.create_default_context(cafile=pki.path("ca.pem"))
+        seen = {}
+        for kind in ("apache", "zkfs"):
+            port = free_port()
+            # Apache 3.8.0 will not start HTTPS without a trust store too
+            flags = ("-Dzookeeper.admin.forceHttps=true -Dzookeeper.ssl.quorum.keyStore.location=%s "
+                     "-Dzookeeper.ssl.quorum.keyStore.type=PEM -Dzookeeper.ssl.quorum.trustStore.location=%s "
+                     "-Dzookeeper.ssl.quorum.trustStore.type=PEM" % (pki.path("server.pem"), pki.path("ca.pem")))
+            try:
+                srv = ZkServer(kind, {"admin.enableServer": "true", "admin.serverAddress": "127.0.0.1",
+                                      "admin.serverPort": str(port)}, jvm_flags=flags)
+            except ServerError as e:
+                tap.check("%s: starts with admin.forceHttps" % kind, False, str(e))
+                continue
+            servers.append(srv)
+
+            def fetch(scheme, name="ruok"):
+                url = "%s://localhost:%d/commands/%s" % (scheme, port, name)
+                try:
+                    with urllib.request.urlopen(url, timeout=10, context=ctx if scheme == "https" else None) as r:
+                        return r.status, json.loads(r.read().decode())
+                except Exception as e:  # noqa: BLE001
+                    return None, type(e).__name__
+            st, body = wait_for(lambda: (lambda r: r if r[0] == 200 else None)(fetch("https")), 15) or fetch("https")
+            tap.check("%s: admin API over HTTPS (forceHttps, ssl.quorum.keyStore.*)" % kind,
+                      st == 200 and isinstance(body, dict) and body.get("command") == "ruok", repr(body)[:300])
+            st2, body2 = fetch("https", "monitor")
+            seen[kind] = sorted(body2) if isinstance(body2, dict) else body2
+            plain = fetch("http")
+            tap.check("%s: plain HTTP on the HTTPS admin port gets no answer" % kind, plain[0] != 200, repr(plain))
+            srv.close()
+            servers.remove(srv)
+        if len(seen) == 2:
+            missing = [k for k in seen["apache"] if k not in seen["zkfs"]] if isinstance(seen["apache"], list) else seen
+            tap.check("agree: monitor over HTTPS has Apache's fields", isinstance(seen["zkfs"], list) and not missing,
+                      "missing in zkfs: %r" % (missing,))
+    finally:
+        shutil.rmtree(pki.dir, ignore_errors=True)
 
 
 def busy_port(tap, build, tmp, port, procs):
