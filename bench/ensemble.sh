@@ -38,19 +38,10 @@
 # Apache's load, memory and rejoin rows, the slowest part of the run).
 # Raw rawgen/loadgen lines go to $B/bench/ensemble-results.txt, the
 # members' logs to $B/bench/ensemble-logs/.
-set -u
-cd "$(dirname "$0")/.." || exit 1
-ROOT=$PWD
-B=${B:-build}
-case "$B" in /*) ;; *) B=$ROOT/$B ;; esac
-export ZKFS_BUILD=$B
-LOADGEN=$B/bench/loadgen
-RAWGEN=$B/bench/rawgen
-ZKSERVER=$ROOT/tests/lib/zkserver
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 NODES=${BENCH_NODES:-1000000}
-SECS=${BENCH_SECS:-5}
 WARM=${BENCH_WARMUP:-2}
-TMPBASE=${BENCH_TMP:-/var/tmp}
 KINDS=${BENCH_KINDS:-apache zkfs}
 # Creates per multi when loading BENCH_NODES znodes: 100, not bench/run's 1,
 # so that a million fit in this section's time on a shared 2-core machine
@@ -245,7 +236,6 @@ settle() {
 # ---- measurements ----------------------------------------------------------
 declare -A R # R[kind.metric] = value
 
-field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<" $1"; }
 
 # run_load KIND NAME PORT args... — rawgen (or loadgen for -o load)
 run_load() {

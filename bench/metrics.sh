@@ -15,18 +15,9 @@
 #
 # Environment: B (build dir), BENCH_SECS (5), BENCH_WARMUP (1), BENCH_TMP
 # (/var/tmp), BENCH_METRICS_ROUNDS (3), BENCH_SCRAPE_EVERY (1).
-set -u
-cd "$(dirname "$0")/.." || exit 1
-ROOT=$PWD
-B=${B:-build}
-case "$B" in /*) ;; *) B=$ROOT/$B ;; esac
-export ZKFS_BUILD=$B
-RAWGEN=$B/bench/rawgen
-LOADGEN=$B/bench/loadgen
-ZKSERVER=$ROOT/tests/lib/zkserver
-SECS=${BENCH_SECS:-5}
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 WARM=${BENCH_WARMUP:-1}
-TMPBASE=${BENCH_TMP:-/var/tmp}
 ROUNDS=${BENCH_METRICS_ROUNDS:-3}
 EVERY=${BENCH_SCRAPE_EVERY:-1}
 KEYSPACE=10000
@@ -47,12 +38,10 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 log() { echo "bench/metrics: $*" >&2; }
-field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<" $1"; }
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 spread() { printf '%s\n' "$@" | sort -g | awk 'NR == 1 {lo = $1} {hi = $1} END {if (lo > 0) printf "%.2fx", hi / lo; else print "-"}'; }
 
-MPORT=$(/usr/bin/python3 -c 'import socket
-s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+MPORT=$(free_port)
 PORT=$("$ZKSERVER" start zkfs "$DIR" \
 	metricsProvider.className=org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider \
 	metricsProvider.httpHost=127.0.0.1 metricsProvider.httpPort="$MPORT" 2>"$DIR.err") ||

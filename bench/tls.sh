@@ -17,18 +17,9 @@
 # Environment: B (build dir), BENCH_SECS (5), BENCH_WARMUP (2), BENCH_TMP
 # (/var/tmp), BENCH_KINDS ("apache zkfs"), BENCH_JVMFLAGS (none),
 # BENCH_TLS_ROUNDS (2).
-set -u
-cd "$(dirname "$0")/.." || exit 1
-ROOT=$PWD
-B=${B:-build}
-case "$B" in /*) ;; *) B=$ROOT/$B ;; esac
-export ZKFS_BUILD=$B
-RAWGEN=$B/bench/rawgen
-LOADGEN=$B/bench/loadgen
-ZKSERVER=$ROOT/tests/lib/zkserver
-SECS=${BENCH_SECS:-5}
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 WARM=${BENCH_WARMUP:-2}
-TMPBASE=${BENCH_TMP:-/var/tmp}
 KINDS=${BENCH_KINDS:-apache zkfs}
 KEYSPACE=10000
 ROUNDS=${BENCH_TLS_ROUNDS:-2}
@@ -51,11 +42,6 @@ trap 'exit 130' INT TERM
 
 declare -A R PORT SPORT
 log() { echo "bench/tls: $*" >&2; }
-field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<" $1"; }
-free_port() {
-	/usr/bin/python3 -c 'import socket
-s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
 
 UP=()
 for kind in $KINDS; do
