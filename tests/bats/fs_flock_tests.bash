@@ -256,13 +256,21 @@ open(sys.argv[2], "w").close()' "$B/pf" "$T/got" &
 
 # ---- Apache Curator interop (fs_flock_curator_*.bats)
 
-# lk_curator_build: compiles FlockCurator.java once per file (setup_file).
+# lk_curator_build: compiles FlockCurator.java (setup_file) into the build
+# directory, once per change of the source or of the class path: javac
+# takes seconds, and both Curator files use the same classes.
 lk_curator_build() {
-	local jars=/usr/share/java
+	local jars=/usr/share/java out=$FS_BUILD/java/flockcurator src=$BATS_TEST_DIRNAME/FlockCurator.java tmp
 	[ -f $jars/curator-recipes.jar ] && command -v javac >/dev/null || return 0
 	LK_CP=$(ls $jars/{curator-recipes,curator-framework,curator-client,zookeeper,zookeeper-jute,guava,slf4j-api,slf4j-nop,netty-handler,netty-common,commons-lang3}.jar 2>/dev/null | tr '\n' ':')
-	timeout 120 javac -cp "$LK_CP" -d "$BATS_FILE_TMPDIR" "$BATS_TEST_DIRNAME/FlockCurator.java" || return 1
-	echo "$LK_CP$BATS_FILE_TMPDIR" >"$BATS_FILE_TMPDIR/cp"
+	if ! [ "$out/FlockCurator.class" -nt "$src" ] || [ "$(cat "$out/cp" 2>/dev/null)" != "$LK_CP" ]; then
+		mkdir -p "$FS_BUILD/java" || return 1
+		tmp=$(mktemp -d "$FS_BUILD/java/.flockcurator-XXXXXX") || return 1
+		timeout 120 javac -cp "$LK_CP" -d "$tmp" "$src" && echo "$LK_CP" >"$tmp/cp" || { rm -rf "$tmp"; return 1; }
+		rm -rf "$out"
+		mv "$tmp" "$out" || return 1
+	fi
+	echo "$LK_CP$out" >"$BATS_FILE_TMPDIR/cp"
 }
 
 # curator ARGS... — FlockCurator against the server (ZooKeeper path args).
@@ -280,16 +288,22 @@ t_curator_mutex_both_ways() {
 	mkdir "$A/svc"
 	wait_for 10 test -d "$B/svc"
 	# Curator holds: flock -n on either host fails; a blocking flock waits for it
-	curator "$NS/svc" hold mutex "$T/jheld" 4 &
+	curator "$NS/svc" hold mutex "$T/jheld" "$T/jrelease" &
 	local j=$!
 	wait_for 30 test -e "$T/jheld"
 	run flock -n "$A/svc/.zdata" -c true
 	[ "$status" -ne 0 ]
 	run flock -n "$B/svc/.zdata" -c true
 	[ "$status" -ne 0 ]
-	flock -x "$B/svc/.zdata" -c "touch '$T/fgot'"
-	[ -e "$T/fgot" ]
+	flock -x "$B/svc/.zdata" -c "touch '$T/fgot'" &
+	local f=$!
+	wait_for 10 lk_count_is "$NS/svc" 2 # Curator's and the waiter's
+	sleep 0.5
+	[ ! -e "$T/fgot" ]
+	touch "$T/jrelease"
 	wait "$j"
+	wait "$f"
+	[ -e "$T/fgot" ]
 	# a shell holds: Curator's InterProcessMutex cannot take it
 	lk_hold "$A/svc/.zdata" -x "$T/held"
 	run curator "$NS/svc" try mutex
@@ -322,14 +336,20 @@ t_curator_rwlock() {
 	kill "$HOLDER"
 	wait "$HOLDER" 2>/dev/null || true
 	# Curator's writer holds: a shell reader on the other host waits for it
-	curator "$NS/rw" hold write "$T/jw" 3 &
+	curator "$NS/rw" hold write "$T/jw" "$T/jrelease" &
 	local j=$!
 	wait_for 30 test -e "$T/jw"
 	run flock -n -s "$B/rw/.zdata" -c true
 	[ "$status" -ne 0 ]
-	flock -s "$B/rw/.zdata" -c "touch '$T/rgot'"
-	[ -e "$T/rgot" ]
+	flock -s "$B/rw/.zdata" -c "touch '$T/rgot'" &
+	local f=$!
+	wait_for 10 lk_count_is "$NS/rw" 2 # Curator's writer and the reader
+	sleep 0.5
+	[ ! -e "$T/rgot" ]
+	touch "$T/jrelease"
 	wait "$j"
+	wait "$f"
+	[ -e "$T/rgot" ]
 }
 
 t_example_flock_cron() {
