@@ -126,6 +126,43 @@ t_flock_counter() {
 	wait_for 10 lk_count_is "$NS/lk" 0
 }
 
+# Readers and writers on two hosts: a writer is alone, readers only meet
+# readers.  Each holder marks itself in local files while it holds and
+# checks the others' marks (a hand-over that held too early shows here).
+t_flock_rw_mix() {
+	lk_setup
+	mkdir "$A/mix"
+	wait_for 10 test -d "$B/mix"
+	mkdir "$T/r"
+	cat >"$T/writer" <<EOF
+mkdir '$T/w' || touch '$T/bad'
+[ -z "\$(ls '$T/r')" ] || touch '$T/bad'
+sleep 0.02
+rmdir '$T/w'
+EOF
+	cat >"$T/reader" <<EOF
+[ ! -e '$T/w' ] || touch '$T/bad'
+d=\$(mktemp -d '$T/r/XXXXXX')
+sleep 0.02
+[ ! -e '$T/w' ] || touch '$T/bad'
+rmdir "\$d"
+EOF
+	local pids=() i m mode role
+	for i in $(seq 12); do
+		if [ $((i % 2)) -eq 0 ]; then m=$A; else m=$B; fi
+		if [ $((i % 4)) -lt 2 ]; then mode=-x role=writer; else mode=-s role=reader; fi
+		(
+			for _ in 1 2; do
+				flock "$mode" "$m/mix/.zdata" bash "$T/$role" || exit 1
+			done
+		) &
+		pids+=($!)
+	done
+	for p in "${pids[@]}"; do wait "$p"; done
+	[ ! -e "$T/bad" ]
+	wait_for 10 lk_count_is "$NS/mix" 0
+}
+
 t_flock_shared() {
 	lk_setup
 	mkdir "$A/rw"
@@ -178,6 +215,34 @@ t_flock_interrupt() {
 	wait_for 10 lk_count_is "$NS/q" 1
 	kill "$HOLDER"
 	wait_for 10 lk_count_is "$NS/q" 0
+}
+
+# A waiter in the middle of the queue gives up (it is killed): the waiter
+# behind it, which watched it, must look again and go on waiting for the
+# holder, not take the lock.
+t_flock_waiter_leaves_queue() {
+	lk_setup
+	echo x >"$A/q"
+	wait_for 10 test -s "$B/q"
+	local fdir
+	fdir=$(lk_fdir q)
+	lk_hold "$A/q" -x "$T/held"
+	flock -x "$B/q" -c "touch '$T/got1'" &
+	local w1=$!
+	wait_for 10 lk_count_is "$fdir" 2
+	flock -x "$A/q" -c "touch '$T/got2'" &
+	local w2=$!
+	wait_for 10 lk_count_is "$fdir" 3
+	kill -9 "$w1"
+	wait "$w1" 2>/dev/null || true
+	wait_for 10 lk_count_is "$fdir" 2 # the holder's and the second waiter's
+	sleep 0.5
+	[ ! -e "$T/got1" ]
+	[ ! -e "$T/got2" ]
+	kill "$HOLDER"
+	wait_for 10 test -e "$T/got2"
+	wait "$w2"
+	[ ! -e "$T/got1" ]
 }
 
 t_flock_file_stays_file() {
