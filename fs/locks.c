@@ -341,7 +341,8 @@ static void on_watch(zkc_session *s, const struct zkc_event *ev, void *arg)
 	pthread_mutex_lock(&mu);
 	struct zlock *l = find_id((uint64_t)(uintptr_t)arg);
 	if (l && l->state == LK_WAITING) {
-		if (ev->type == ZK_EVENT_DELETED && ev->path && l->node && !strcmp(ev->path, l->node))
+		if (ev->type == ZK_EVENT_DELETED && ev->path && l->node &&
+		    !strcmp(ev->path, l->node))
 			l->self_gone = true;
 		else if (ev->type == ZK_EVENT_NONE && ev->state == ZKC_STATE_EXPIRED)
 			l->self_gone = true;
