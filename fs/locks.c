@@ -17,7 +17,7 @@
  *           --own node gone (session expired)--> contend() again
  *   HELD --unlock / close / release--> (removed from the table, deleted)
  *        --own node deleted by someone else, or the session expired-->
- *          lost: logged, expire_signal sent to the holder's process
+ *          lost: logged, expire_signal sent to the holder (tell_holder)
  *
  * Blockers (contenders ordered by their 10-digit sequence suffix, the
  * caller's own other locks on the node left out): an exclusive contender
@@ -78,6 +78,7 @@ struct zlock {
 	bool posix;	/* fcntl lock, else flock */
 	bool shared;
 	pid_t pid;
+	pid_t pgid;	/* pid's process group when it asked */
 	int state;	/* guarded by mu */
 	bool woken;	/* guarded by mu: a watch fired */
 	bool cancelled; /* guarded by mu: interrupted */
@@ -336,6 +337,25 @@ static struct zlock *find_id(uint64_t id)
 }
 
 /* Watch on a blocker (waiters) or on our own node (holders); loop thread. */
+/* Sends expire_signal to whoever holds l now that it is lost: the
+ * process that took it while it lives (a program calling flock itself,
+ * flock(1) running a command); once that one is gone, its process group,
+ * for the shell pattern `exec 9<f; flock 9; job` whose flock(1) exits at
+ * once and leaves the lock to the script and its job.  Never the
+ * daemon's own group.  Called with mu. */
+static void tell_holder(const struct zlock *l)
+{
+	int sig = zkfs_cfg.expire_signal;
+
+	if (!sig || l->pid <= 0)
+		return;
+	if (kill(l->pid, sig) == 0)
+		return;
+	if (l->pgid > 1 && l->pgid != getpgrp() && kill(-l->pgid, sig) == 0)
+		zkfs_log("lock on %s: pid %d is gone, told its process group %d", l->zpath,
+			 (int)l->pid, (int)l->pgid);
+}
+
 static void on_watch(zkc_session *s, const struct zkc_event *ev, void *arg)
 {
 	pthread_mutex_lock(&mu);
@@ -357,8 +377,7 @@ static void on_watch(zkc_session *s, const struct zkc_event *ev, void *arg)
 		l->lost = true;
 		zkfs_log("lock on %s held by pid %d lost: its node %s is gone", l->zpath,
 			 (int)l->pid, l->node);
-		if (zkfs_cfg.expire_signal)
-			kill(l->pid, zkfs_cfg.expire_signal);
+		tell_holder(l);
 	}
 	pthread_mutex_unlock(&mu);
 }
@@ -801,6 +820,7 @@ static int set_lock(fuse_req_t req, fuse_ino_t ino, const char *zpath, bool dirl
 	l->posix = posix;
 	l->shared = type == F_RDLCK;
 	l->pid = req ? fuse_req_ctx(req)->pid : 0;
+	l->pgid = l->pid > 0 ? getpgid(l->pid) : -1;
 	l->state = LK_WAITING;
 	l->next = table;
 	table = l;
@@ -948,8 +968,7 @@ void locks_session_expired(void)
 		l->lost = true;
 		zkfs_log("lock on %s held by pid %d lost: the mount's session expired", l->zpath,
 			 (int)l->pid);
-		if (zkfs_cfg.expire_signal)
-			kill(l->pid, zkfs_cfg.expire_signal);
+		tell_holder(l);
 	}
 	pthread_cond_broadcast(&cv);
 	pthread_mutex_unlock(&mu);

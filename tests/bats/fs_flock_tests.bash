@@ -473,18 +473,26 @@ t_flock_empty_file_both_views() {
 
 # ---- failures (fs_flock_faults.bats: one server per test)
 
-# The mount's session expires while a process holds a lock through it: the
-# lock is lost (another host takes it), the holder gets expire_signal, and
-# the mount's new session contends like any other.
+# The mount's session expires while processes hold locks through it: the
+# locks are lost (another host takes them), the holders get expire_signal
+# (a program that took its lock itself, and a script whose flock(1) took
+# it on the script's fd and exited: its process group), and the mount's
+# new session contends like any other.
 t_flock_session_expiry() {
 	A=$T/a
 	B=$T/b
 	fs_mount "$A" "timeout=4,expire_signal=USR1"
 	fs_mount "$B"
 	echo x >"$A/f"
+	echo y >"$A/g"
 	wait_for 10 test -s "$B/f"
+	wait_for 10 test -s "$B/g"
 	lk_py_holder "$A/f"
 	lk_nb_busy "$B/f"
+	setsid bash -c "trap 'echo USR1 >>\"$T/gsig\"' USR1; exec 9<'$A/g'; flock -x 9; touch '$T/gheld'; while :; do sleep 0.1; done" 3>&- &
+	FS_PIDS="${FS_PIDS:-} $!"
+	wait_for 20 test -e "$T/gheld"
+	lk_nb_busy "$B/g"
 	local pid
 	pid=$(fs_daemon_pid "$A")
 	kill -STOP "$pid"
@@ -492,9 +500,12 @@ t_flock_session_expiry() {
 	wait_for 20 flock -n "$B/f" -c true
 	kill -CONT "$pid"
 	wait_for 20 test -e "$T/sig"
+	wait_for 20 test -e "$T/gsig"
 	grep -q "lost" "$T/log-a"
+	flock -n "$B/g" -c true
 	sleep 0.5
 	[ "$(cat "$T/sig")" = USR1 ] # told once
+	[ "$(cat "$T/gsig")" = USR1 ]
 	# the other host holds now: the thawed mount is refused, then served
 	lk_hold "$B/f" -x "$T/bheld"
 	wait_for 20 lk_nb_busy "$A/f"
