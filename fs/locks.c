@@ -336,7 +336,6 @@ static struct zlock *find_id(uint64_t id)
 	return NULL;
 }
 
-/* Watch on a blocker (waiters) or on our own node (holders); loop thread. */
 /* Sends expire_signal to whoever holds l now that it is lost: the
  * process that took it while it lives (a program calling flock itself,
  * flock(1) running a command); once that one is gone, its process group,
@@ -356,6 +355,7 @@ static void tell_holder(const struct zlock *l)
 			 (int)l->pid, (int)l->pgid);
 }
 
+/* Watch on a blocker (waiters) or on our own node (holders); loop thread. */
 static void on_watch(zkc_session *s, const struct zkc_event *ev, void *arg)
 {
 	pthread_mutex_lock(&mu);
@@ -763,10 +763,8 @@ static int acquire(fuse_req_t req, struct zlock *l, bool wait)
 			free(l->watched);
 			l->watched = NULL;
 			pthread_mutex_unlock(&mu);
-			if (go) {
-				zkfs_log("DBG shortcut");
+			if (go)
 				return 0;
-			}
 		}
 	}
 }
