@@ -11,11 +11,13 @@
  *           --blocker, LOCK_NB / F_SETLK--> (deleted, EWOULDBLOCK)
  *           --blocker--> exists-watch on that one node; sleep until the
  *             watch fires, a FUSE interrupt, or 2 s pass; look again
+ *           --the watched node deleted, and it was our only blocker
+ *             (acquire(), no second look)--> HELD
  *           --interrupt--> (deleted, EINTR)
  *           --own node gone (session expired)--> contend() again
  *   HELD --unlock / close / release--> (removed from the table, deleted)
  *        --own node deleted by someone else, or the session expired-->
- *          lost: logged, expire_signal sent to the holder's process
+ *          lost: logged, expire_signal sent to the holder (tell_holder)
  *
  * Blockers (contenders ordered by their 10-digit sequence suffix, the
  * caller's own other locks on the node left out): an exclusive contender
@@ -23,6 +25,15 @@
  * before it.  That is the read/write lock of ZooKeeper's recipes and of
  * Curator's InterProcessReadWriteLock, and for writers Curator's
  * InterProcessMutex.
+ *
+ * The hand-over: a waiter whose watched node was its only blocker holds
+ * as soon as the watch reports that node deleted, without listing the
+ * contenders again.  Safe because a later contender always gets a larger
+ * sequence number, so nothing can come to stand before us; and because
+ * our own node is watched too, and ZooKeeper delivers a session's events
+ * in order, its deletion (or the session's expiry) before the blocker's
+ * is seen first (self_gone) and the shortcut is not taken.  It saves a
+ * getChildren round trip and its thread hops on every hand-over.
  *
  * The two places (see locks.h) must never both grant: a file-scheme
  * contender that finds the node with children moves to the children; a
@@ -67,10 +78,14 @@ struct zlock {
 	bool posix;	/* fcntl lock, else flock */
 	bool shared;
 	pid_t pid;
+	pid_t pgid;	/* pid's process group when it asked */
 	int state;	/* guarded by mu */
 	bool woken;	/* guarded by mu: a watch fired */
 	bool cancelled; /* guarded by mu: interrupted */
 	bool lost;	/* guarded by mu */
+	char *watched;	/* guarded by mu: the blocker we sleep on, or NULL */
+	bool pred_gone; /* guarded by mu: watched's deletion was reported */
+	bool self_gone; /* guarded by mu: node's deletion or the expiry was */
 	char *zpath;	/* the locked znode */
 	char *dir;	/* lock directory (contenders' parent) */
 	bool dirlock;	/* taken through a directory's data entry */
@@ -321,12 +336,39 @@ static struct zlock *find_id(uint64_t id)
 	return NULL;
 }
 
+/* Sends expire_signal to whoever holds l now that it is lost: the
+ * process that took it while it lives (a program calling flock itself,
+ * flock(1) running a command); once that one is gone, its process group,
+ * for the shell pattern `exec 9<f; flock 9; job` whose flock(1) exits at
+ * once and leaves the lock to the script and its job.  Never the
+ * daemon's own group.  Called with mu. */
+static void tell_holder(const struct zlock *l)
+{
+	int sig = zkfs_cfg.expire_signal;
+
+	if (!sig || l->pid <= 0)
+		return;
+	if (kill(l->pid, sig) == 0)
+		return;
+	if (l->pgid > 1 && l->pgid != getpgrp() && kill(-l->pgid, sig) == 0)
+		zkfs_log("lock on %s: pid %d is gone, told its process group %d", l->zpath,
+			 (int)l->pid, (int)l->pgid);
+}
+
 /* Watch on a blocker (waiters) or on our own node (holders); loop thread. */
 static void on_watch(zkc_session *s, const struct zkc_event *ev, void *arg)
 {
 	pthread_mutex_lock(&mu);
 	struct zlock *l = find_id((uint64_t)(uintptr_t)arg);
 	if (l && l->state == LK_WAITING) {
+		if (ev->type == ZK_EVENT_DELETED && ev->path && l->node &&
+		    !strcmp(ev->path, l->node))
+			l->self_gone = true;
+		else if (ev->type == ZK_EVENT_NONE && ev->state == ZKC_STATE_EXPIRED)
+			l->self_gone = true;
+		else if (ev->type == ZK_EVENT_DELETED && ev->path && l->watched &&
+			 !strcmp(ev->path, l->watched))
+			l->pred_gone = true;
 		l->woken = true;
 		pthread_cond_broadcast(&cv);
 	} else if (l && l->state == LK_HELD && !l->lost && l->node &&
@@ -335,8 +377,7 @@ static void on_watch(zkc_session *s, const struct zkc_event *ev, void *arg)
 		l->lost = true;
 		zkfs_log("lock on %s held by pid %d lost: its node %s is gone", l->zpath,
 			 (int)l->pid, l->node);
-		if (zkfs_cfg.expire_signal)
-			kill(l->pid, zkfs_cfg.expire_signal);
+		tell_holder(l);
 	}
 	pthread_mutex_unlock(&mu);
 }
@@ -420,9 +461,9 @@ static bool own(const struct zlock *l, const char *name)
 }
 
 /* Where l stands among the contenders: 1 when it may hold, 0 when it
- * waits for *pred (malloc'd name), -1 when its node is gone, -2 on a
- * ZooKeeper failure (*zrc). */
-static int standing(struct zlock *l, char **pred, int *zrc)
+ * waits for *pred (malloc'd name; *sole: the only contender blocking it),
+ * -1 when its node is gone, -2 on a ZooKeeper failure (*zrc). */
+static int standing(struct zlock *l, char **pred, bool *sole, int *zrc)
 {
 	struct zk_str_vec kids = {0};
 	struct cont *c;
@@ -430,8 +471,10 @@ static int standing(struct zlock *l, char **pred, int *zrc)
 	const char *me;
 	const char *last = NULL, *lastw = NULL;
 	bool found = false;
+	int nblock = 0;
 
 	*pred = NULL;
+	*sole = false;
 	*zrc = rc;
 	if (rc)
 		return -2;
@@ -447,12 +490,15 @@ static int standing(struct zlock *l, char **pred, int *zrc)
 		last = c[i].name;
 		if (!c[i].reader)
 			lastw = c[i].name;
+		if (!l->shared || !c[i].reader)
+			nblock++;
 	}
 	pthread_mutex_unlock(&mu);
 	if (found) {
 		const char *p = l->shared ? lastw : last;
 		if (p)
 			*pred = strdup(p);
+		*sole = nblock == 1;
 		rc = p ? 0 : 1;
 	} else {
 		rc = -1;
@@ -574,6 +620,7 @@ static void drop(struct zlock *l)
 	if (node)
 		zdelete(node);
 	free(node);
+	free(l->watched);
 	free(l->zpath);
 	free(l->dir);
 	free(l);
@@ -640,10 +687,11 @@ static int acquire(fuse_req_t req, struct zlock *l, bool wait)
 	for (;;) {
 		char *pred = NULL;
 		int st, zrc;
+		bool sole = false;
 
 		if (interrupted(req, l))
 			return -EINTR;
-		st = standing(l, &pred, &zrc);
+		st = standing(l, &pred, &sole, &zrc);
 		if (st == -2) {
 			/* ZooKeeper trouble: ride it out while waiting is allowed */
 			if (!wait)
@@ -657,6 +705,7 @@ static int acquire(fuse_req_t req, struct zlock *l, bool wait)
 			pthread_mutex_lock(&mu);
 			free(l->node);
 			l->node = NULL;
+			l->self_gone = false;
 			pthread_mutex_unlock(&mu);
 			rc = contend(l);
 			if (rc)
@@ -678,6 +727,7 @@ static int acquire(fuse_req_t req, struct zlock *l, bool wait)
 				l->xblock = false;
 			else
 				pred = blocker; /* full path */
+			sole = false;
 		}
 		if (st == 1 && !l->xblock) {
 			pthread_mutex_lock(&mu);
@@ -691,12 +741,30 @@ static int acquire(fuse_req_t req, struct zlock *l, bool wait)
 		}
 		{
 			char *p = pred[0] == '/' ? pred : join(l->dir, pred);
-			bool there = p ? watch(l, p) : false;
+			bool there = false, go = false;
+
 			if (p != pred)
-				free(p);
-			free(pred);
+				free(pred);
+			if (!p)
+				continue;
+			/* named before the watch is set, so no report is missed */
+			pthread_mutex_lock(&mu);
+			free(l->watched);
+			l->watched = p;
+			l->pred_gone = false;
+			pthread_mutex_unlock(&mu);
+			there = watch(l, p);
 			if (there && !sleep_on(l, RECHECK_MS))
 				return -EINTR;
+			pthread_mutex_lock(&mu);
+			go = there && sole && !l->xblock && l->pred_gone && !l->self_gone;
+			if (go)
+				l->state = LK_HELD;
+			free(l->watched);
+			l->watched = NULL;
+			pthread_mutex_unlock(&mu);
+			if (go)
+				return 0;
 		}
 	}
 }
@@ -750,6 +818,7 @@ static int set_lock(fuse_req_t req, fuse_ino_t ino, const char *zpath, bool dirl
 	l->posix = posix;
 	l->shared = type == F_RDLCK;
 	l->pid = req ? fuse_req_ctx(req)->pid : 0;
+	l->pgid = l->pid > 0 ? getpgid(l->pid) : -1;
 	l->state = LK_WAITING;
 	l->next = table;
 	table = l;
@@ -897,8 +966,7 @@ void locks_session_expired(void)
 		l->lost = true;
 		zkfs_log("lock on %s held by pid %d lost: the mount's session expired", l->zpath,
 			 (int)l->pid);
-		if (zkfs_cfg.expire_signal)
-			kill(l->pid, zkfs_cfg.expire_signal);
+		tell_holder(l);
 	}
 	pthread_cond_broadcast(&cv);
 	pthread_mutex_unlock(&mu);

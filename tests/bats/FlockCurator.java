@@ -2,7 +2,8 @@
 // flock interop tests (fs_flock_curator.bats): the Java side that a shell
 // flock on the mount must exclude, and be excluded by.
 //
-//   java FlockCurator CONNECT PATH hold KIND FLAGFILE SECS   take, touch FLAGFILE, hold SECS
+//   java FlockCurator CONNECT PATH hold KIND FLAGFILE UNTIL  take, touch FLAGFILE, hold until
+//                                                            the file UNTIL exists
 //   java FlockCurator CONNECT PATH try KIND                  try for 300 ms: prints got / busy
 // KIND: mutex (InterProcessMutex), read or write (InterProcessReadWriteLock).
 import java.io.File;
@@ -31,7 +32,9 @@ public class FlockCurator {
 		if (a[2].equals("hold")) {
 			l.acquire();
 			new File(a[4]).createNewFile();
-			Thread.sleep(Long.parseLong(a[5]) * 1000);
+			File until = new File(a[5]);
+			for (int i = 0; i < 1200 && !until.exists(); i++)
+				Thread.sleep(50);
 			l.release();
 		} else if (l.acquire(300, TimeUnit.MILLISECONDS)) {
 			System.out.println("got");

@@ -13,8 +13,10 @@ teardown() { fs_test_teardown; }
 @test "flock -n fails at once while another host holds; EWOULDBLOCK (apache)" { t_flock_nb_other_host; }
 @test "20 flock -x contenders on two hosts keep a counter exact (apache)" { t_flock_counter; }
 @test "flock -s holders share; a writer waits for all of them (apache)" { t_flock_shared; }
+@test "readers and writers on two hosts: a writer is alone, readers meet only readers (apache)" { t_flock_rw_mix; }
 @test "kill -9 of a holder frees the lock on the other host (apache)" { t_flock_kill9; }
 @test "an interrupted waiter leaves no contender node (apache)" { t_flock_interrupt; }
+@test "a waiter leaving the middle of the queue: the one behind it waits on (apache)" { t_flock_waiter_leaves_queue; }
 @test "a locked file stays a file on the other host (apache)" { t_flock_file_stays_file; }
 @test "directory locks name contenders as Curator does (apache)" { t_flock_curator_names; }
 @test "fcntl lockf and F_GETLK across hosts (apache)" { t_fcntl_lockf; }

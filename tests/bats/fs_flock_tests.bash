@@ -11,12 +11,14 @@ lk_setup() {
 	fs_mount "$B" || return 1
 }
 
-# lk_hold MOUNTPATH MODE FLAGFILE [SECS] — background flock(1) holder that
-# creates FLAGFILE once it holds, then sleeps; its pid is in $HOLDER.
+# lk_hold MOUNTPATH MODE FLAGFILE [SECS] — background holder (MODE -x or
+# -s) that creates FLAGFILE once it holds, then sleeps; its pid is in
+# $HOLDER.  One process: the lock is on its fd 9, so ending it ends the
+# lock, and it keeps nothing of bats' fd 3 (a sleep left behind with it
+# would hold the end of the whole file until it had slept out).
 lk_hold() {
 	local path=$1 mode=$2 flag=$3 secs=${4:-60}
-	# -o: the command does not inherit the lock, so ending flock(1) ends it
-	flock -o "$mode" "$path" -c "touch '$flag'; exec sleep $secs" &
+	(exec 3>&- 9<"$path" && flock "$mode" 9 && touch "$flag" && exec sleep "$secs") &
 	HOLDER=$!
 	wait_for 20 test -e "$flag"
 }
@@ -28,6 +30,46 @@ lk_contenders() {
 
 # lk_count_is ZPATH N — ZPATH has N contender nodes now.
 lk_count_is() { [ "$(lk_contenders "$1" | wc -l)" -eq "$2" ]; }
+
+# lk_fdir PATH — where the contenders of the plain file PATH (relative to
+# the mount root, the chroot $NS) live: the lock root's container.
+lk_fdir() { local p=${1#/}; echo "$NS/.zkfs-locks/${p//\//%2F}"; }
+
+# lk_nb_busy PATH — flock(LOCK_EX|LOCK_NB) of PATH fails with EWOULDBLOCK
+# (status 0).  Any other error is status 1 (a mount still reconnecting
+# answers EIO); getting the lock is status 2 and leaves $T/nbgot behind.
+lk_nb_busy() {
+	"$PY" -c '
+import fcntl, errno, sys
+f = open(sys.argv[1])
+try:
+    fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+except OSError as e:
+    sys.exit(0 if e.errno == errno.EWOULDBLOCK else 1)
+open(sys.argv[2], "w").close()
+sys.exit(2)' "$1" "$T/nbgot"
+}
+
+# lk_py_holder PATH — background Python holder of flock(LOCK_EX) on PATH
+# ($HOLDER): makes $T/held once it holds and adds a line to $T/sig each
+# time it is sent SIGUSR1 (the mounts' expire_signal); lets go when
+# $T/release appears, then makes $T/released and sleeps.
+lk_py_holder() {
+	"$PY" -c '
+import fcntl, os, signal, sys, time
+T = sys.argv[2]
+signal.signal(signal.SIGUSR1, lambda s, f: open(T + "/sig", "a").write("USR1\n"))
+f = open(sys.argv[1])
+fcntl.flock(f, fcntl.LOCK_EX)
+open(T + "/held", "w").close()
+while not os.path.exists(T + "/release"):
+    time.sleep(0.05)
+fcntl.flock(f, fcntl.LOCK_UN)
+open(T + "/released", "w").close()
+time.sleep(60)' "$1" "$T" 3>&- &
+	HOLDER=$!
+	wait_for 20 test -e "$T/held"
+}
 
 ms_now() { date +%s%3N; }
 
@@ -84,6 +126,43 @@ t_flock_counter() {
 	wait_for 10 lk_count_is "$NS/lk" 0
 }
 
+# Readers and writers on two hosts: a writer is alone, readers only meet
+# readers.  Each holder marks itself in local files while it holds and
+# checks the others' marks (a hand-over that held too early shows here).
+t_flock_rw_mix() {
+	lk_setup
+	mkdir "$A/mix"
+	wait_for 10 test -d "$B/mix"
+	mkdir "$T/r"
+	cat >"$T/writer" <<EOF
+mkdir '$T/w' || touch '$T/bad'
+[ -z "\$(ls '$T/r')" ] || touch '$T/bad'
+sleep 0.02
+rmdir '$T/w'
+EOF
+	cat >"$T/reader" <<EOF
+[ ! -e '$T/w' ] || touch '$T/bad'
+d=\$(mktemp -d '$T/r/XXXXXX')
+sleep 0.02
+[ ! -e '$T/w' ] || touch '$T/bad'
+rmdir "\$d"
+EOF
+	local pids=() i m mode role
+	for i in $(seq 12); do
+		if [ $((i % 2)) -eq 0 ]; then m=$A; else m=$B; fi
+		if [ $((i % 4)) -lt 2 ]; then mode=-x role=writer; else mode=-s role=reader; fi
+		(
+			for _ in 1 2; do
+				flock "$mode" "$m/mix/.zdata" bash "$T/$role" || exit 1
+			done
+		) &
+		pids+=($!)
+	done
+	for p in "${pids[@]}"; do wait "$p"; done
+	[ ! -e "$T/bad" ]
+	wait_for 10 lk_count_is "$NS/mix" 0
+}
+
 t_flock_shared() {
 	lk_setup
 	mkdir "$A/rw"
@@ -136,6 +215,34 @@ t_flock_interrupt() {
 	wait_for 10 lk_count_is "$NS/q" 1
 	kill "$HOLDER"
 	wait_for 10 lk_count_is "$NS/q" 0
+}
+
+# A waiter in the middle of the queue gives up (it is killed): the waiter
+# behind it, which watched it, must look again and go on waiting for the
+# holder, not take the lock.
+t_flock_waiter_leaves_queue() {
+	lk_setup
+	echo x >"$A/q"
+	wait_for 10 test -s "$B/q"
+	local fdir
+	fdir=$(lk_fdir q)
+	lk_hold "$A/q" -x "$T/held"
+	flock -x "$B/q" -c "touch '$T/got1'" &
+	local w1=$!
+	wait_for 10 lk_count_is "$fdir" 2
+	flock -x "$A/q" -c "touch '$T/got2'" &
+	local w2=$!
+	wait_for 10 lk_count_is "$fdir" 3
+	kill -9 "$w1"
+	wait "$w1" 2>/dev/null || true
+	wait_for 10 lk_count_is "$fdir" 2 # the holder's and the second waiter's
+	sleep 0.5
+	[ ! -e "$T/got1" ]
+	[ ! -e "$T/got2" ]
+	kill "$HOLDER"
+	wait_for 10 test -e "$T/got2"
+	wait "$w2"
+	[ ! -e "$T/got1" ]
 }
 
 t_flock_file_stays_file() {
@@ -214,13 +321,21 @@ open(sys.argv[2], "w").close()' "$B/pf" "$T/got" &
 
 # ---- Apache Curator interop (fs_flock_curator_*.bats)
 
-# lk_curator_build: compiles FlockCurator.java once per file (setup_file).
+# lk_curator_build: compiles FlockCurator.java (setup_file) into the build
+# directory, once per change of the source or of the class path: javac
+# takes seconds, and both Curator files use the same classes.
 lk_curator_build() {
-	local jars=/usr/share/java
+	local jars=/usr/share/java out=$FS_BUILD/java/flockcurator src=$BATS_TEST_DIRNAME/FlockCurator.java tmp
 	[ -f $jars/curator-recipes.jar ] && command -v javac >/dev/null || return 0
 	LK_CP=$(ls $jars/{curator-recipes,curator-framework,curator-client,zookeeper,zookeeper-jute,guava,slf4j-api,slf4j-nop,netty-handler,netty-common,commons-lang3}.jar 2>/dev/null | tr '\n' ':')
-	timeout 120 javac -cp "$LK_CP" -d "$BATS_FILE_TMPDIR" "$BATS_TEST_DIRNAME/FlockCurator.java" || return 1
-	echo "$LK_CP$BATS_FILE_TMPDIR" >"$BATS_FILE_TMPDIR/cp"
+	if ! [ "$out/FlockCurator.class" -nt "$src" ] || [ "$(cat "$out/cp" 2>/dev/null)" != "$LK_CP" ]; then
+		mkdir -p "$FS_BUILD/java" || return 1
+		tmp=$(mktemp -d "$FS_BUILD/java/.flockcurator-XXXXXX") || return 1
+		timeout 120 javac -cp "$LK_CP" -d "$tmp" "$src" && echo "$LK_CP" >"$tmp/cp" || { rm -rf "$tmp"; return 1; }
+		rm -rf "$out"
+		mv "$tmp" "$out" || return 1
+	fi
+	echo "$LK_CP$out" >"$BATS_FILE_TMPDIR/cp"
 }
 
 # curator ARGS... — FlockCurator against the server (ZooKeeper path args).
@@ -238,16 +353,22 @@ t_curator_mutex_both_ways() {
 	mkdir "$A/svc"
 	wait_for 10 test -d "$B/svc"
 	# Curator holds: flock -n on either host fails; a blocking flock waits for it
-	curator "$NS/svc" hold mutex "$T/jheld" 4 &
+	curator "$NS/svc" hold mutex "$T/jheld" "$T/jrelease" &
 	local j=$!
 	wait_for 30 test -e "$T/jheld"
 	run flock -n "$A/svc/.zdata" -c true
 	[ "$status" -ne 0 ]
 	run flock -n "$B/svc/.zdata" -c true
 	[ "$status" -ne 0 ]
-	flock -x "$B/svc/.zdata" -c "touch '$T/fgot'"
-	[ -e "$T/fgot" ]
+	flock -x "$B/svc/.zdata" -c "touch '$T/fgot'" &
+	local f=$!
+	wait_for 10 lk_count_is "$NS/svc" 2 # Curator's and the waiter's
+	sleep 0.5
+	[ ! -e "$T/fgot" ]
+	touch "$T/jrelease"
 	wait "$j"
+	wait "$f"
+	[ -e "$T/fgot" ]
 	# a shell holds: Curator's InterProcessMutex cannot take it
 	lk_hold "$A/svc/.zdata" -x "$T/held"
 	run curator "$NS/svc" try mutex
@@ -280,14 +401,20 @@ t_curator_rwlock() {
 	kill "$HOLDER"
 	wait "$HOLDER" 2>/dev/null || true
 	# Curator's writer holds: a shell reader on the other host waits for it
-	curator "$NS/rw" hold write "$T/jw" 3 &
+	curator "$NS/rw" hold write "$T/jw" "$T/jrelease" &
 	local j=$!
 	wait_for 30 test -e "$T/jw"
 	run flock -n -s "$B/rw/.zdata" -c true
 	[ "$status" -ne 0 ]
-	flock -s "$B/rw/.zdata" -c "touch '$T/rgot'"
-	[ -e "$T/rgot" ]
+	flock -s "$B/rw/.zdata" -c "touch '$T/rgot'" &
+	local f=$!
+	wait_for 10 lk_count_is "$NS/rw" 2 # Curator's writer and the reader
+	sleep 0.5
+	[ ! -e "$T/rgot" ]
+	touch "$T/jrelease"
 	wait "$j"
+	wait "$f"
+	[ -e "$T/rgot" ]
 }
 
 t_example_flock_cron() {
@@ -295,19 +422,22 @@ t_example_flock_cron() {
 	local ex=$FS_ROOT/examples/flock-cron.sh
 	mkdir "$A/cron"
 	wait_for 10 test -d "$B/cron"
-	# the same job started on both hosts at once: one runs, one skips
-	"$ex" "$A/cron/report" bash -c "echo A \$(date +%s.%N) >>'$T/ran'; sleep 5; echo A end \$(date +%s.%N) >>'$T/ran'" 2>>"$T/skip" &
+	# the same job started on both hosts at once: one runs, one skips.  The
+	# job runs until the other host has skipped (20 s at most), so the two
+	# overlap whatever the start-up times.
+	local job="echo \$H \$(date +%s.%N) >>'$T/ran'; for i in \$(seq 200); do grep -q 'held elsewhere' '$T/skip' && break; sleep 0.1; done; echo \$H end \$(date +%s.%N) >>'$T/ran'"
+	H=A "$ex" "$A/cron/report" bash -c "$job" 2>>"$T/skip" &
 	local a=$!
-	"$ex" "$B/cron/report" bash -c "echo B \$(date +%s.%N) >>'$T/ran'; sleep 5; echo B end \$(date +%s.%N) >>'$T/ran'" 2>>"$T/skip" &
+	H=B "$ex" "$B/cron/report" bash -c "$job" 2>>"$T/skip" &
 	local b=$!
 	wait "$a"
 	wait "$b"
 	grep -q "held elsewhere" "$T/skip" && [ "$(wc -l <"$T/ran")" = 2 ] || { cat "$T/skip" "$T/ran" >&3; false; }
 	# -w: both run, one after the other
 	rm -f "$T/ran"
-	"$ex" -w "$A/cron/report" bash -c "echo start >>'$T/ran'; sleep 1; echo end >>'$T/ran'" &
+	"$ex" -w "$A/cron/report" bash -c "echo start >>'$T/ran'; sleep 0.5; echo end >>'$T/ran'" &
 	a=$!
-	"$ex" -w "$B/cron/report" bash -c "echo start >>'$T/ran'; sleep 1; echo end >>'$T/ran'" &
+	"$ex" -w "$B/cron/report" bash -c "echo start >>'$T/ran'; sleep 0.5; echo end >>'$T/ran'" &
 	b=$!
 	wait "$a"
 	wait "$b"
@@ -343,28 +473,26 @@ t_flock_empty_file_both_views() {
 
 # ---- failures (fs_flock_faults.bats: one server per test)
 
-# The mount's session expires while a process holds a lock through it: the
-# lock is lost (another host takes it), the holder gets expire_signal.
+# The mount's session expires while processes hold locks through it: the
+# locks are lost (another host takes them), the holders get expire_signal
+# (a program that took its lock itself, and a script whose flock(1) took
+# it on the script's fd and exited: its process group), and the mount's
+# new session contends like any other.
 t_flock_session_expiry() {
 	A=$T/a
 	B=$T/b
 	fs_mount "$A" "timeout=4,expire_signal=USR1"
 	fs_mount "$B"
 	echo x >"$A/f"
+	echo y >"$A/g"
 	wait_for 10 test -s "$B/f"
-	"$PY" -c '
-import fcntl, signal, sys, time
-def told(sig, frame):
-    open(sys.argv[3], "w").close()
-signal.signal(signal.SIGUSR1, told)
-f = open(sys.argv[1])
-fcntl.flock(f, fcntl.LOCK_EX)
-open(sys.argv[2], "w").close()
-time.sleep(60)' "$A/f" "$T/held" "$T/sig" &
-	HOLDER=$!
-	wait_for 20 test -e "$T/held"
-	run flock -n "$B/f" -c true
-	[ "$status" -ne 0 ]
+	wait_for 10 test -s "$B/g"
+	lk_py_holder "$A/f"
+	lk_nb_busy "$B/f"
+	setsid bash -c "trap 'echo USR1 >>\"$T/gsig\"' USR1; exec 9<'$A/g'; flock -x 9; touch '$T/gheld'; while :; do sleep 0.1; done" 3>&- &
+	FS_PIDS="${FS_PIDS:-} $!"
+	wait_for 20 test -e "$T/gheld"
+	lk_nb_busy "$B/g"
 	local pid
 	pid=$(fs_daemon_pid "$A")
 	kill -STOP "$pid"
@@ -372,25 +500,84 @@ time.sleep(60)' "$A/f" "$T/held" "$T/sig" &
 	wait_for 20 flock -n "$B/f" -c true
 	kill -CONT "$pid"
 	wait_for 20 test -e "$T/sig"
+	wait_for 20 test -e "$T/gsig"
 	grep -q "lost" "$T/log-a"
+	flock -n "$B/g" -c true
+	sleep 0.5
+	[ "$(cat "$T/sig")" = USR1 ] # told once
+	[ "$(cat "$T/gsig")" = USR1 ]
+	# the other host holds now: the thawed mount is refused, then served
+	lk_hold "$B/f" -x "$T/bheld"
+	wait_for 20 lk_nb_busy "$A/f"
+	[ ! -e "$T/nbgot" ]
 	kill "$HOLDER"
+	wait_for 10 flock -n "$A/f" -c true
 }
 
 # A waiter blocked across a server restart (within the session timeout)
-# still gets the lock when the holder lets go.
+# is still queued after the reconnection, and gets the lock when the
+# holder lets go.
 t_flock_waiter_survives_restart() {
-	lk_setup
+	A=$T/a
+	B=$T/b
+	fs_mount "$A" "timeout=30"
+	fs_mount "$B" "timeout=30"
 	echo x >"$A/f"
 	wait_for 10 test -s "$B/f"
-	lk_hold "$A/f" -x "$T/held" 8
+	lk_hold "$A/f" -x "$T/held"
 	flock -x "$B/f" -c "touch '$T/got'" &
-	local w=$!
-	sleep 1
+	local w=$! fdir
+	fdir=$(lk_fdir f)
+	wait_for 10 lk_count_is "$fdir" 2 # holder and waiter
 	zk_restart
+	# both mounts are back (B answers EWOULDBLOCK, not EIO); the waiter waits
+	wait_for 60 lk_nb_busy "$B/f"
+	[ ! -e "$T/nbgot" ]
 	[ ! -e "$T/got" ]
-	wait "$HOLDER" 2>/dev/null || true
+	lk_count_is "$fdir" 2
+	local t0
+	t0=$(ms_now)
+	kill "$HOLDER"
 	wait_for 30 test -e "$T/got"
+	echo "# the waiter held $(($(ms_now) - t0)) ms after the release" >&3
 	wait "$w"
+	wait_for 10 lk_count_is "$fdir" 0
+}
+
+# A holder's mount loses its connection (the server stalls, then restarts)
+# within the session timeout: the lock stays held all along (the other
+# host is refused with EWOULDBLOCK once it is back, the holder is told
+# nothing), and it is released normally afterwards.
+t_flock_held_across_connection_loss() {
+	A=$T/a
+	B=$T/b
+	fs_mount "$A" "timeout=30,expire_signal=USR1"
+	fs_mount "$B" "timeout=30"
+	echo x >"$A/f"
+	wait_for 10 test -s "$B/f"
+	lk_py_holder "$A/f"
+	lk_nb_busy "$B/f"
+	local fdir spid
+	fdir=$(lk_fdir f)
+	lk_count_is "$fdir" 1
+	spid=$(cat "$ZK_DIR/pid")
+	kill -STOP "$spid" # a stall: requests go unanswered for 2 s
+	sleep 2
+	kill -CONT "$spid"
+	zk_restart # a lost connection: every client reconnects
+	wait_for 60 lk_nb_busy "$B/f"
+	[ ! -e "$T/nbgot" ]
+	# the same host's other open file is refused too
+	lk_nb_busy "$A/f"
+	lk_count_is "$fdir" 1
+	[ ! -e "$T/sig" ]
+	! grep -q "lost" "$T/log-a"
+	[ "$(grep -c 'session 0x[0-9a-f]*: connected' "$T/log-a")" -ge 2 ] # it did reconnect
+	touch "$T/release"
+	wait_for 10 test -e "$T/released"
+	wait_for 10 flock -n "$B/f" -c true
+	wait_for 10 lk_count_is "$fdir" 0
+	[ ! -e "$T/sig" ]
 }
 
 # lock_names=kazoo: kazoo's Lock and a shell flock exclude each other.
@@ -430,7 +617,9 @@ open(sys.argv[3], "w").close(); time.sleep(3); l.release(); zk.stop()' "$ZK_HOST
 
 # OFD locks (F_OFD_SETLK) belong to the open file: held across a fork and
 # another fd's close, released by F_UNLCK and by the last close; flock's
-# explicit LOCK_UN releases too.
+# explicit LOCK_UN releases too.  The holder goes step by step: it makes
+# step.N once in state N and waits for go.N, made once the other host has
+# looked.
 t_ofd_and_unlock() {
 	lk_setup
 	echo x >"$A/o"
@@ -439,43 +628,49 @@ t_ofd_and_unlock() {
 import fcntl, os, struct, sys, time
 wr = struct.pack("hhqqi", fcntl.F_WRLCK, 0, 0, 0, 0)
 un = struct.pack("hhqqi", fcntl.F_UNLCK, 0, 0, 0, 0)
+def step(n):
+    open("%s.%d" % (sys.argv[2], n), "w").close()
+    for _ in range(300):
+        if os.path.exists("%s/go.%d" % (sys.argv[3], n)): return
+        time.sleep(0.05)
+    sys.exit(3)
 f = open(sys.argv[1], "r+")
 fcntl.fcntl(f, fcntl.F_OFD_SETLKW, wr)
 os.close(os.open(sys.argv[1], os.O_RDONLY))      # another fd closed: still held
-open(sys.argv[2] + ".1", "w").close()
-time.sleep(2)
+step(1)
 fcntl.fcntl(f, fcntl.F_OFD_SETLK, un)            # released by F_UNLCK
-open(sys.argv[2] + ".2", "w").close()
-time.sleep(2)
+step(2)
 fcntl.fcntl(f, fcntl.F_OFD_SETLKW, wr)
-open(sys.argv[2] + ".3", "w").close()
-time.sleep(2)
+step(3)
 f.close()                                        # released by the last close
-open(sys.argv[2] + ".4", "w").close()
-time.sleep(2)
+step(4)
 g = open(sys.argv[1])
 fcntl.flock(g, fcntl.LOCK_EX)
-open(sys.argv[2] + ".5", "w").close()
-time.sleep(2)
+step(5)
 fcntl.flock(g, fcntl.LOCK_UN)                    # released by LOCK_UN, fd still open
-open(sys.argv[2] + ".6", "w").close()
-time.sleep(4)' "$A/o" "$T/step" &
+step(6)' "$A/o" "$T/step" "$T" &
 	local p=$!
 	wait_for 20 test -e "$T/step.1"
 	run flock -n "$B/o" -c true
 	[ "$status" -ne 0 ]
+	touch "$T/go.1"
 	wait_for 20 test -e "$T/step.2"
 	flock -n "$B/o" -c true
+	touch "$T/go.2"
 	wait_for 20 test -e "$T/step.3"
 	run flock -n "$B/o" -c true
 	[ "$status" -ne 0 ]
+	touch "$T/go.3"
 	wait_for 20 test -e "$T/step.4"
 	flock -n "$B/o" -c true
+	touch "$T/go.4"
 	wait_for 20 test -e "$T/step.5"
 	run flock -n "$B/o" -c true
 	[ "$status" -ne 0 ]
+	touch "$T/go.5"
 	wait_for 20 test -e "$T/step.6"
 	flock -n "$B/o" -c true
+	touch "$T/go.6"
 	wait "$p"
 }
 
