@@ -322,7 +322,7 @@ t_sequential() {
 holder() {
 	setsid bash -c "$1" </dev/null >/dev/null 2>&1 &
 	HPID=$!
-	FS_PIDS="${FS_PIDS:-} $HPID"
+	fs_track "$HPID"
 }
 
 t_ephemeral_session() {
@@ -371,7 +371,7 @@ zk.create(sys.argv[2], b"", ephemeral=True)
 open(sys.argv[3], "w").close()
 time.sleep(20)
 PYEOF
-	FS_PIDS="${FS_PIDS:-} $!"
+	fs_track "$!"
 	wait_for 15 test -e "$T/ready"
 	[ -f "$M/foreign/e" ]
 	[[ "$(stat -c %A "$M/foreign/e")" == -rw-rw-rwT ]]

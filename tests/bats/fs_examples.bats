@@ -21,7 +21,7 @@ teardown() { fs_test_teardown; }
 
 bg() { # bg CMD... — in its own Unix session; remembers the pid
 	setsid "$@" </dev/null >>"$T/out" 2>&1 &
-	FS_PIDS="${FS_PIDS:-} $!"
+	fs_track "$!"
 	LASTPID=$!
 }
 

@@ -72,7 +72,7 @@ t_expire_signal() {
 		mkdir '$T/m/locks/l' && echo held >'$T/held'
 		while :; do sleep 0.1; done" </dev/null >/dev/null 2>&1 &
 	local hpid=$! pid
-	FS_PIDS="${FS_PIDS:-} $hpid"
+	fs_track "$hpid"
 	wait_for 10 [ -f "$T/held" ]
 	zkcli exists "$NS/locks/l"
 	pid=$(fs_daemon_pid "$T/m")

@@ -490,7 +490,7 @@ t_flock_session_expiry() {
 	lk_py_holder "$A/f"
 	lk_nb_busy "$B/f"
 	setsid bash -c "trap 'echo USR1 >>\"$T/gsig\"' USR1; exec 9<'$A/g'; flock -x 9; touch '$T/gheld'; while :; do sleep 0.1; done" 3>&- &
-	FS_PIDS="${FS_PIDS:-} $!"
+	fs_track "$!"
 	wait_for 20 test -e "$T/gheld"
 	lk_nb_busy "$B/g"
 	local pid

@@ -85,13 +85,28 @@ fs_umount() {
 	fi
 }
 
+# fs_pid_start PID — the process's start time (clock ticks since boot), which
+# tells it apart from a later process given the same pid
+fs_pid_start() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f20; }
+
+# fs_track PID — a helper (setsid'd: leader of its own process group) that
+# fs_test_teardown ends with its whole group
+fs_track() { FS_PIDS="${FS_PIDS:-} $1:$(fs_pid_start "$1")"; }
+
 fs_test_teardown() {
 	fs_have_fuse || return 0
 	local d
 	# background jobs of the test first (waiters, holders)
 	for p in $(jobs -p 2>/dev/null); do kill -9 "$p" 2>/dev/null || true; done
-	# setsid'd helpers lead their own process group: end the whole group
-	for p in ${FS_PIDS:-}; do kill -9 -- "-$p" 2>/dev/null || kill -9 "$p" 2>/dev/null || true; done
+	# setsid'd helpers lead their own process group: end the whole group,
+	# unless its pid now names a newer process (the test killed the helper
+	# and the pid was reused: pid_max is small and the lanes churn)
+	local entry
+	for entry in ${FS_PIDS:-}; do
+		p=${entry%%:*}
+		[ -e "/proc/$p" ] && [ "$(fs_pid_start "$p")" != "${entry#*:}" ] && continue
+		kill -9 -- "-$p" 2>/dev/null || kill -9 "$p" 2>/dev/null || true
+	done
 	for d in "${FS_MOUNTS[@]}"; do fs_umount "$d"; done
 	# anything else still running on this test's files (inotifywait in a
 	# pipeline, a timeout's child): found by the unique temp dir, killed by pid
