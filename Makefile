@@ -132,6 +132,14 @@ $(B)/perf/%: $(call obj,tests/perf/%.c) $(B)/libzkc.a $(B)/libproto.a
 	$(CC) $(LDFLAGS) -o $@ $^ -lzookeeper_mt $(LIBS)
 $(B)/obj/tests/perf/%.o: CFLAGS += -DTHREADED
 
+# The libzkc client that tests/ensemble/clients_failover.py runs across a
+# failover: built here so that it links what libzkc needs (TLS, SASL) with
+# the same flags (SAN=1 too) as everything else.
+ENS_BINS := $(B)/ensemble/clients_failover_zkc
+$(B)/ensemble/%: $(call obj,tests/ensemble/%.c) $(B)/libzkc.a $(B)/libproto.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
 unit: $(UNIT_BINS)
 
 # The deterministic ensemble simulator: real core/ and zab/ code, simulated
@@ -148,7 +156,7 @@ sim: $(SIM_BIN)
 
 # The whole test run: unit, compat, fault, bats.  tests/run prints the
 # closing 'N passed, N failed' line and exits non-zero on any failure.
-test: all $(UNIT_BINS) $(SIM_BIN)
+test: all $(UNIT_BINS) $(SIM_BIN) $(ENS_BINS)
 	B=$(B) tests/run
 
 asan:

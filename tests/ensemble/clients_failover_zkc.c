@@ -1,11 +1,9 @@
 /*
  * clients_failover_zkc.c — one libzkc session (the blocking API), driven
- * line by line by tests/ensemble/clients_failover.py, which compiles it into
- * its temp dir:
+ * line by line by tests/ensemble/clients_failover.py; make test builds it
+ * (B/ensemble/clients_failover_zkc):
  *
- *     cc -std=gnu11 -Iproto -Iclient -o zkc_client clients_failover_zkc.c \
- *        build/libzkc.a build/libproto.a -luv -lssl -lcrypto -lpthread -lm
- *     zkc_client HOSTS TIMEOUT_MS [ordered]
+ *     clients_failover_zkc HOSTS TIMEOUT_MS [ordered]
  *
  * "ordered" tries the hosts in the order given (zkc_options.no_shuffle).
  * The line protocol is clients_failover_capi.c's (see there); result codes

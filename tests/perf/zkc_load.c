@@ -18,7 +18,7 @@
  *
  * Build (not part of the default build; the lead wires it into make bench):
  *   cc -O2 -DTHREADED -Iproto -Iclient tests/perf/zkc_load.c B/libzkc.a B/libproto.a \
- *      -lzookeeper_mt -luv -lssl -lcrypto -lpthread -lm -o B/bench/zkc_load
+ *      -lzookeeper_mt -luv -lssl -lcrypto -lsasl2 -lgssapi_krb5 -lpthread -lm -o B/bench/zkc_load
  */
 #include <pthread.h>
 #include <stdio.h>
