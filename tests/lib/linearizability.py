@@ -150,6 +150,14 @@ class KeyResult(object):
             lines.append("  ops concurrent with it (%d):" % len(conc))
             for o in conc[:context]:
                 lines.append("    %r" % (o,))
+            # what came after it: the op that contradicts it is usually here
+            # (a read that missed it, a second write claiming its version)
+            end = self.stuck.ret if self.stuck.ret is not None else self.stuck.invoke
+            after = sorted((o for o in self.ops if o.invoke > end), key=lambda o: o.invoke)
+            lines.append("  the first ops begun after it returned (%d of %d):"
+                         % (min(len(after), 2 * context), len(after)))
+            for o in after[:2 * context]:
+                lines.append("    %r" % (o,))
         return "\n".join(lines)
 
 
