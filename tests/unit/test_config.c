@@ -208,14 +208,14 @@ static void test_java_only_and_unknown_keys(void **state)
 	snprintf(text, sizeof(text),
 		 "dataDir=%s\n"
 		 "sslQuorum=true\n"
-		 "ssl.quorum.keyStore.location=/x\n"
+		 "ssl.quorum.protocol=TLSv1.3\n"
 		 "jvm.flags=-Xmx1g\n"
 		 "snapshot.trust.empty=true\n"
 		 "fooBar=1\n",
 		 fx->dir);
 	assert_int_equal(load(fx, text), 0);
 	assert_true(has_warning(&fx->cfg, ":2: 'sslQuorum' is not supported"));
-	assert_true(has_warning(&fx->cfg, ":3: 'ssl.quorum.keyStore.location' is not supported"));
+	assert_true(has_warning(&fx->cfg, ":3: 'ssl.quorum.protocol' is not supported"));
 	assert_true(has_warning(&fx->cfg, ":6: unknown key 'fooBar'"));
 	assert_int_equal(fx->cfg.n_warnings, 3);
 	FILE *f = tmpfile();

@@ -143,9 +143,21 @@ static void test_admin_bad_values(void **state)
 	write_cfg(fx, "admin.enableServer=maybe\n");
 	assert_int_equal(args(c, fx->cfg_path, NULL), -EINVAL);
 	/* what zkfs lacks is a warning, not an error */
-	write_cfg(fx, "admin.forceHttps=true\nmetricsProvider.className=com.example.Mine\n");
+	/* HTTPS only, with the key store ZooKeeper 3.8's AdminServer reads */
+	write_cfg(fx, "admin.forceHttps=true\nssl.quorum.keyStore.location=/k.pem\n"
+		      "ssl.quorum.keyStore.password=sekrit\nssl.quorum.trustStore.location=/ca.pem\n");
 	assert_int_equal(args(c, fx->cfg_path, NULL), 0);
-	assert_true(has_warning(c, "admin.forceHttps"));
+	assert_true(c->admin_force_https);
+	assert_string_equal(c->ssl_quorum_key_store, "/k.pem");
+	assert_string_equal(c->ssl_quorum_key_password, "sekrit");
+	assert_int_equal(c->n_warnings, 0);
+	char *conf = config_format(c);
+	assert_non_null(conf);
+	assert_null(strstr(conf, "sekrit"));
+	free(conf);
+	write_cfg(fx, "admin.portUnification=true\nmetricsProvider.className=com.example.Mine\n");
+	assert_int_equal(args(c, fx->cfg_path, NULL), 0);
+	assert_true(has_warning(c, "admin.portUnification"));
 	assert_false(has_warning(c, "com.example.Mine")); /* admin.c logs it at start */
 	assert_string_equal(c->metrics_class, "com.example.Mine");
 }
