@@ -51,13 +51,16 @@ URL=http://127.0.0.1:$MPORT/metrics
 curl -sf "$URL" >/dev/null || { log "$URL does not answer"; exit 1; }
 "$LOADGEN" -h "127.0.0.1:$PORT" -o load -s 4 -k 8 -b 100 -n $KEYSPACE -P /bench >/dev/null 2>&1
 
-# scrape_loop — fetches /metrics every EVERY seconds; each fetch's time and
-# size to $DIR/scrapes
+# scrape_loop — fetches /metrics every EVERY seconds, as a Prometheus does:
+# one long-lived client on one kept-alive connection (one curl process
+# pacing itself with --rate, not a process started per scrape, whose own
+# start-up would be what the clients feel on a 2-core machine); each
+# fetch's time and size to $DIR/scrapes
 scrape_loop() {
-	while :; do
-		curl -sf -o /dev/null -w '%{time_total} %{size_download}\n' "$URL" >>"$DIR/scrapes" 2>/dev/null
-		sleep "$EVERY"
-	done
+	local n=$(((SECS + WARM) / EVERY + 10)) urls=() i rate
+	for ((i = 0; i < n; i++)); do urls+=(-o /dev/null "$URL"); done
+	rate=$([ "$EVERY" = 1 ] && echo 1/s || echo "$((60 / EVERY))/m")
+	exec stdbuf -oL curl -s -w '%{time_total} %{size_download}\n' --rate "$rate" "${urls[@]}" >>"$DIR/scrapes" 2>/dev/null
 }
 
 declare -A P99 OPS
