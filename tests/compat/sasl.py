@@ -73,9 +73,11 @@ def kazoo(srv, user=None, pw=None, mech="DIGEST-MD5"):
     opts = None
     if user:
         opts = {"mechanism": mech, "username": user, "password": pw}
-    zk = KazooClient(hosts=srv.hosts, sasl_options=opts, timeout=5,
+    # generous timeouts: a loaded machine (two test lanes) must not turn a
+    # refused password into a connect timeout
+    zk = KazooClient(hosts=srv.hosts, sasl_options=opts, timeout=10,
                      connection_retry={"max_tries": 0}, command_retry={"max_tries": 0})
-    zk.start(timeout=8)
+    zk.start(timeout=20)
     return zk
 
 
