@@ -141,7 +141,12 @@ def sc_kazoo(srv):
 def sc_wrong_password(srv):
     tr = {}
     for user, pw in (("bob", "wrong"), ("nobody", "x")):
-        tr[user] = as_user(srv, user, pw, "get_children", "/")
+        # Both servers answer AuthFailed and close; kazoo sometimes sees
+        # the close first and keeps reconnecting until its start timeout
+        # (seen against each server, 1 run in ~3): either is a refusal.
+        # The answer itself is checked frame by frame in "raw frames".
+        r = as_user(srv, user, pw, "get_children", "/")
+        tr[user] = "refused" if r in ("AuthFailedError", "KazooTimeoutError") else r
     # another client is unaffected
     tr["after"] = as_user(srv, "bob", "bobsecret", "get_children", "/")
     return tr
@@ -376,7 +381,8 @@ def expect_facts(traces):
                    "InvalidACLError")
         w = traces.get("wrong password", {}).get(kind)
         if w:
-            tap.eq("%s: wrong password is AuthFailed" % kind, w["bob"], "AuthFailedError")
+            tap.eq("%s: wrong password and unknown user refused" % kind, (w["bob"], w["nobody"]),
+                   ("refused", "refused"))
         c = traces.get("zkfs-cli", {}).get(kind)
         if c:
             tap.eq("%s: zkfs-cli whoami" % kind, c["whoami"], (0, ["ip 127.0.0.1", "sasl bob"]))
