@@ -398,3 +398,13 @@ def check(ops, init=None, max_steps=5000000):
     init = init or {}
     return Result(collections.OrderedDict(
         (k, check_key(k, v, init.get(k), max_steps)) for k, v in by_key.items()))
+
+
+def without_reads_at(ops, servers):
+    """The history minus the reads served by the given servers (op.server),
+    for telling apart an anomaly in those servers' reads from one in the
+    writes: if the rest is linearizable, every write and every other
+    server's read fits one order, and only those reads were stale."""
+    servers = set(servers)
+    return [o for o in ops if not (o.kind == READ and o.server in servers)]
+

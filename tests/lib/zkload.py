@@ -259,6 +259,7 @@ class Recorder(object):
             try:
                 for key in self.keys:
                     op = Op("final@%d" % m.id, key, READ, invoke=time.monotonic())
+                    op.server = m.name
                     zk.sync(self.path(key))
                     try:
                         data, st = zk.get(self.path(key))
