@@ -10,7 +10,6 @@
  */
 #include "holders.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -23,6 +22,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "procs.h"
 #include "zkfs.h"
 
 struct holder {
@@ -165,27 +165,6 @@ static struct holder *find(pid_t sid, struct holder **stale)
 	return NULL;
 }
 
-/* Sends sig to every process whose Unix session is sid; returns how many. */
-static int signal_session(pid_t sid, int sig)
-{
-	DIR *d = opendir("/proc");
-	struct dirent *de;
-	int n = 0;
-
-	if (!d)
-		return 0;
-	while ((de = readdir(d))) {
-		char *end;
-		long pid = strtol(de->d_name, &end, 10);
-		if (*end || pid <= 0 || (pid_t)pid == getpid())
-			continue;
-		if (getsid((pid_t)pid) == sid && kill((pid_t)pid, sig) == 0)
-			n++;
-	}
-	closedir(d);
-	return n;
-}
-
 /* Unix sessions told of nothing yet: their holder expired while the
  * mount's own session was not connected (loop thread only). */
 static pid_t unsignalled[64];
@@ -193,7 +172,7 @@ static int n_unsignalled;
 
 static void tell(pid_t sid)
 {
-	int n = signal_session(sid, zkfs_cfg.expire_signal);
+	int n = procs_signal_session(sid, zkfs_cfg.expire_signal);
 	zkfs_log("sent SIG%s to the %d process(es) of Unix session %d",
 		 sigabbrev_np(zkfs_cfg.expire_signal), n, (int)sid);
 }

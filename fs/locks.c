@@ -62,6 +62,7 @@
 #include <unistd.h>
 
 #include "map.h"
+#include "procs.h"
 #include "zkfs.h"
 
 #define LOCK_ROOT_NAME ".zkfs-locks"
@@ -337,17 +338,24 @@ static struct zlock *find_id(uint64_t id)
 }
 
 /* Sends expire_signal to whoever holds l now that it is lost: the
- * process that took it while it lives (a program calling flock itself,
- * flock(1) running a command); once that one is gone, its process group,
- * for the shell pattern `exec 9<f; flock 9; job` whose flock(1) exits at
- * once and leaves the lock to the script and its job.  Never the
- * daemon's own group.  Called with mu. */
+ * process that took it while it lives (a program calling flock itself);
+ * when that is flock(1) running a command, the command and everything it
+ * started instead (they do the work under the lock; flock(1) then exits
+ * with the command's status, as it always does); once the taker is gone,
+ * its process group, for the shell pattern `exec 9<f; flock 9; job` whose
+ * flock(1) exits at once and leaves the lock to the script and its job.
+ * Never the daemon's own group.  Called with mu. */
 static void tell_holder(const struct zlock *l)
 {
-	int sig = zkfs_cfg.expire_signal;
+	int sig = zkfs_cfg.expire_signal, n;
 
 	if (!sig || l->pid <= 0)
 		return;
+	if (procs_comm_is(l->pid, "flock") && (n = procs_signal_descendants(l->pid, sig)) > 0) {
+		zkfs_log("lock on %s: told the %d process(es) of the command flock(1) pid %d runs",
+			 l->zpath, n, (int)l->pid);
+		return;
+	}
 	if (kill(l->pid, sig) == 0)
 		return;
 	if (l->pgid > 1 && l->pgid != getpgrp() && kill(-l->pgid, sig) == 0)

@@ -475,9 +475,10 @@ t_flock_empty_file_both_views() {
 
 # The mount's session expires while processes hold locks through it: the
 # locks are lost (another host takes them), the holders get expire_signal
-# (a program that took its lock itself, and a script whose flock(1) took
-# it on the script's fd and exited: its process group), and the mount's
-# new session contends like any other.
+# (a program that took its lock itself; a script whose flock(1) took it on
+# the script's fd and exited: its process group; the command `flock FILE
+# cmd` runs, while flock(1) itself waits for it), and the mount's new
+# session contends like any other.
 t_flock_session_expiry() {
 	A=$T/a
 	B=$T/b
@@ -485,14 +486,26 @@ t_flock_session_expiry() {
 	fs_mount "$B"
 	echo x >"$A/f"
 	echo y >"$A/g"
+	echo z >"$A/h"
 	wait_for 10 test -s "$B/f"
 	wait_for 10 test -s "$B/g"
+	wait_for 10 test -s "$B/h"
 	lk_py_holder "$A/f"
 	lk_nb_busy "$B/f"
 	setsid bash -c "trap 'echo USR1 >>\"$T/gsig\"' USR1; exec 9<'$A/g'; flock -x 9; touch '$T/gheld'; while :; do sleep 0.1; done" 3>&- &
 	fs_track "$!"
 	wait_for 20 test -e "$T/gheld"
 	lk_nb_busy "$B/g"
+	# the command run by flock(1) traps the signal and exits 7: flock(1)
+	# passes that status on
+	(
+		rc=0
+		flock -x "$A/h" bash -c "trap 'echo USR1 >>\"$T/hsig\"; exit 7' USR1; touch '$T/hheld'; for i in \$(seq 600); do sleep 0.1; done" || rc=$?
+		echo "$rc" >"$T/hstatus"
+	) 3>&- &
+	fs_track "$!"
+	wait_for 20 test -e "$T/hheld"
+	lk_nb_busy "$B/h"
 	local pid
 	pid=$(fs_daemon_pid "$A")
 	kill -STOP "$pid"
@@ -501,11 +514,16 @@ t_flock_session_expiry() {
 	kill -CONT "$pid"
 	wait_for 20 test -e "$T/sig"
 	wait_for 20 test -e "$T/gsig"
+	wait_for 20 test -e "$T/hstatus"
 	grep -q "lost" "$T/log-a"
+	grep -q "the command flock(1) pid" "$T/log-a"
 	flock -n "$B/g" -c true
+	flock -n "$B/h" -c true
 	sleep 0.5
 	[ "$(cat "$T/sig")" = USR1 ] # told once
 	[ "$(cat "$T/gsig")" = USR1 ]
+	[ "$(cat "$T/hsig")" = USR1 ]
+	[ "$(cat "$T/hstatus")" = 7 ]
 	# the other host holds now: the thawed mount is refused, then served
 	lk_hold "$B/f" -x "$T/bheld"
 	wait_for 20 lk_nb_busy "$A/f"
