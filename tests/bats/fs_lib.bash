@@ -116,6 +116,16 @@ fs_test_teardown() {
 		done
 	fi
 
+	# a failed test shows what the mounts logged and any event file it
+	# kept: intermittent failures are otherwise gone with the temp dir
+	if [ -z "${BATS_TEST_COMPLETED:-}" ] && [ -n "${T:-}" ] && [ -d "$T" ]; then
+		local f
+		for f in "$T"/log-* "$T"/ev "$T"/ev.err; do
+			[ -f "$f" ] || continue
+			echo "# --- last lines of ${f#"$T"/}:" >&3
+			tail -n 25 "$f" | sed 's/^/#   /' >&3
+		done
+	fi
 	if [ -n "${T:-}" ] && [ -d "$T" ]; then
 		if [ -n "${FS_KEEP:-}" ]; then echo "kept $T" >&3; else rm -rf "$T"; fi
 	fi
