@@ -407,6 +407,23 @@ static void replay_entry(fuse_req_t req, const char *path, bool lookup)
 			return;
 		}
 	}
+	/* One the kernel has forgotten since the event was queued (a big
+	 * listing pushes dentries out): ask the server.  Never ENOENT on a
+	 * guess: the VFS joins lookups of one name made at the same time,
+	 * so a process stat'ing that directory now gets this very answer. */
+	if (lookup) {
+		mode_t perm;
+		int rc = stat_node(path, &st, &perm);
+		if (!rc) {
+			reply_node(req, path, &st, map_is_dir(&st, inode_created_type(st.czxid)), perm,
+				   false);
+			return;
+		}
+		if (rc != -ENOENT) {
+			fuse_reply_err(req, -rc);
+			return;
+		}
+	}
 	fuse_reply_err(req, ENOENT);
 }
 

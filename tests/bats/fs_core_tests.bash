@@ -44,7 +44,10 @@ t_type_rules() {
 	[ -f "$M/withdata" ]
 	zkcli create "$NS/both" "xyz"
 	zkcli create "$NS/both/kid" "1"
-	[ -d "$M/both" ]
+	# another client's change shows once the watch event is in: the
+	# create of both may have been replayed as a file (inotify) before
+	# the kid's event turns it into a directory
+	wait_for 5 test -d "$M/both"
 	[ "$(cat "$M/both/.zdata")" = xyz ]
 	[ "$(ls -A "$M/both")" = kid ]
 	echo -n new >"$M/both/.zdata"
