@@ -175,18 +175,10 @@ int zkc_read_secret_file(const char *path, char **out)
 	return zktls_read_secret(path, out);
 }
 
-static void wipe_free(const char *p)
-{
-	if (p) {
-		memset((char *)p, 0, strlen(p));
-		free((char *)p);
-	}
-}
-
 void zkc_tls_free_strings(struct zkc_tls *t)
 {
-	wipe_free(t->key_password);
-	wipe_free(t->ca_password);
+	zkc__wipe_free(t->key_password);
+	zkc__wipe_free(t->ca_password);
 	free((char *)t->ca_file);
 	free((char *)t->cert_file);
 	free((char *)t->key_file);
@@ -202,7 +194,7 @@ static int replace(const char **field, const char *v)
 	char *c = strdup(v);
 	if (!c)
 		return -ENOMEM;
-	wipe_free(*field);
+	zkc__wipe_free(*field);
 	*field = c;
 	return 0;
 }
@@ -213,7 +205,7 @@ static int replace_from_file(const char **field, const char *path)
 	char *pw = NULL;
 	int rc = zktls_read_secret(path, &pw);
 	if (!rc) {
-		wipe_free(*field);
+		zkc__wipe_free(*field);
 		*field = pw;
 	}
 	return rc;
