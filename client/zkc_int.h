@@ -1,7 +1,8 @@
 /*
  * zkc_int.h — libzkc internals shared by zkc.c (sessions, connections,
  * watches), zkc_ops.c (building requests), zkc_block.c (the blocking client),
- * zkc_sasl.c, zkc_tls.c and zkc_util.c.  Not installed; callers use zkc.h.
+ * zkc_sasl.c, zkc_tls.c, zkc_props.c and zkc_util.c.  Not installed;
+ * callers use zkc.h.
  *
  * A request lives in exactly one place at a time:
  *   built (any thread) ─► waitq (over the outstanding cap, blocking callers)
