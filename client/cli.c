@@ -299,16 +299,29 @@ static int cmd_get(int argc, char **argv)
 	return 0;
 }
 
-static int cmd_set(int argc, char **argv)
+/* The only option of set and setacl, -v VERSION (*version -1 without it):
+ * returns 0 with optind at the first operand, or a usage exit code. */
+static int version_opt(int argc, char **argv, const char *cmd, long long *version)
 {
-	long long version = -1;
+	char msg[64];
 	int c;
+	*version = -1;
 	optind = 1;
 	while ((c = getopt(argc, argv, "+v:")) != -1) {
-		if (c == 'v' && parse_int(optarg, &version) == 0)
+		if (c == 'v' && parse_int(optarg, version) == 0)
 			continue;
-		return usage_error("set: bad option");
+		snprintf(msg, sizeof(msg), "%s: bad option", cmd);
+		return usage_error(msg);
 	}
+	return 0;
+}
+
+static int cmd_set(int argc, char **argv)
+{
+	long long version;
+	int rc = version_opt(argc, argv, "set", &version);
+	if (rc)
+		return rc;
 	if (optind >= argc || argc - optind > 2)
 		return usage_error("set: PATH [DATA] expected");
 	SESSION(s);
@@ -480,14 +493,10 @@ static int cmd_getacl(int argc, char **argv)
 
 static int cmd_setacl(int argc, char **argv)
 {
-	long long version = -1;
-	int c;
-	optind = 1;
-	while ((c = getopt(argc, argv, "+v:")) != -1) {
-		if (c == 'v' && parse_int(optarg, &version) == 0)
-			continue;
-		return usage_error("setacl: bad option");
-	}
+	long long version;
+	int rc = version_opt(argc, argv, "setacl", &version);
+	if (rc)
+		return rc;
 	if (argc - optind != 2)
 		return usage_error("setacl: PATH ACL expected");
 	struct zk_acl_vec acl;
