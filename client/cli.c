@@ -65,9 +65,10 @@ static void usage(FILE *f)
 		"  --sasl MECH  SASL authentication: DIGEST-MD5 or GSSAPI (default: from the file)\n"
 		"  --sasl-file FILE  SASL credentials: a JAAS file (its Client section) or\n"
 		"               'username=' / 'password=' / 'principal=' / 'keytab=' lines\n"
-		"  -c FILE      ZooKeeper client properties (java.security.auth.login.config,\n"
-		"               zookeeper.sasl.client, zookeeper.sasl.clientconfig,\n"
-		"               zookeeper.sasl.client.username, zookeeper.server.principal)\n"
+		"  -c FILE      ZooKeeper client properties (java.security.auth.login.config\n"
+		"               unless --sasl-file is given, zookeeper.sasl.client,\n"
+		"               zookeeper.sasl.clientconfig, zookeeper.sasl.client.username,\n"
+		"               zookeeper.server.principal)\n"
 		"\n"
 		"TLS (to a secureClientPort):\n"
 		"  --tls                 connect with TLS\n"
@@ -298,16 +299,29 @@ static int cmd_get(int argc, char **argv)
 	return 0;
 }
 
-static int cmd_set(int argc, char **argv)
+/* The only option of set and setacl, -v VERSION (*version -1 without it):
+ * returns 0 with optind at the first operand, or a usage exit code. */
+static int version_opt(int argc, char **argv, const char *cmd, long long *version)
 {
-	long long version = -1;
+	char msg[64];
 	int c;
+	*version = -1;
 	optind = 1;
 	while ((c = getopt(argc, argv, "+v:")) != -1) {
-		if (c == 'v' && parse_int(optarg, &version) == 0)
+		if (c == 'v' && parse_int(optarg, version) == 0)
 			continue;
-		return usage_error("set: bad option");
+		snprintf(msg, sizeof(msg), "%s: bad option", cmd);
+		return usage_error(msg);
 	}
+	return 0;
+}
+
+static int cmd_set(int argc, char **argv)
+{
+	long long version;
+	int rc = version_opt(argc, argv, "set", &version);
+	if (rc)
+		return rc;
 	if (optind >= argc || argc - optind > 2)
 		return usage_error("set: PATH [DATA] expected");
 	SESSION(s);
@@ -479,14 +493,10 @@ static int cmd_getacl(int argc, char **argv)
 
 static int cmd_setacl(int argc, char **argv)
 {
-	long long version = -1;
-	int c;
-	optind = 1;
-	while ((c = getopt(argc, argv, "+v:")) != -1) {
-		if (c == 'v' && parse_int(optarg, &version) == 0)
-			continue;
-		return usage_error("setacl: bad option");
-	}
+	long long version;
+	int rc = version_opt(argc, argv, "setacl", &version);
+	if (rc)
+		return rc;
 	if (argc - optind != 2)
 		return usage_error("setacl: PATH ACL expected");
 	struct zk_acl_vec acl;
@@ -704,26 +714,6 @@ static int cmd_4lw(const char *spec, int argc, char **argv)
 
 /* ------------------------------------------------------------------ SASL options */
 
-/* What --sasl, --sasl-file and -c said about SASL. */
-struct sasl_opts {
-	char *mech;	 /* NULL: from the credentials */
-	char *file;	 /* JAAS or key=value credentials */
-	char *section;	 /* JAAS section (zookeeper.sasl.clientconfig), NULL = Client */
-	char *service;	 /* zookeeper.sasl.client.username */
-	char *host;	 /* from zookeeper.server.principal */
-	bool disabled;	 /* zookeeper.sasl.client=false */
-};
-
-static void sasl_opts_free(struct sasl_opts *o)
-{
-	free(o->mech);
-	free(o->file);
-	free(o->section);
-	free(o->service);
-	free(o->host);
-	memset(o, 0, sizeof(*o));
-}
-
 static void set_opt(char **dst, const char *v)
 {
 	free(*dst);
@@ -731,77 +721,21 @@ static void set_opt(char **dst, const char *v)
 }
 
 /*
- * -c FILE: a ZooKeeper client properties file (Java's ZKClientConfig names,
- * "key=value" or "key: value" lines, '#' and '!' comments).  Only the SASL
- * keys are read here; other readers (TLS) get their own function.
- * Returns 0 or -1 (message printed).
+ * Fills *out from --sasl MECH, --sasl-file FILE and the SASL keys of -c
+ * files (--sasl-file, when given, wins over their login config); returns 0
+ * (SASL or not) or a usage exit code.
  */
-static int read_client_properties_sasl(const char *path, struct sasl_opts *o)
+static int sasl_setup(const struct zkc_sasl_props *props, const char *mech, const char *file,
+		      struct zkc_sasl *out, bool *on)
 {
-	FILE *f = fopen(path, "r");
-	if (!f) {
-		fprintf(stderr, "%s: cannot open %s: %s\n", progname, path, strerror(errno));
-		return -1;
-	}
-	char line[2048];
-	while (fgets(line, sizeof(line), f)) {
-		char *k = line + strspn(line, " \t");
-		k[strcspn(k, "\r\n")] = 0;
-		if (!*k || *k == '#' || *k == '!')
-			continue;
-		size_t kl = strcspn(k, "=: \t");
-		char *v = k + kl;
-		v += strspn(v, " \t");
-		if (*v == '=' || *v == ':')
-			v++;
-		v += strspn(v, " \t");
-		k[kl] = 0;
-		if (!strcmp(k, "java.security.auth.login.config"))
-			set_opt(&o->file, v);
-		else if (!strcmp(k, "zookeeper.sasl.clientconfig"))
-			set_opt(&o->section, v);
-		else if (!strcmp(k, "zookeeper.sasl.client"))
-			o->disabled = !strcmp(v, "false");
-		else if (!strcmp(k, "zookeeper.sasl.client.username"))
-			set_opt(&o->service, v);
-		else if (!strcmp(k, "zookeeper.server.principal") || !strcmp(k, "zookeeper.sasl.client.principal")) {
-			/* service/host@REALM: the service and the host to name */
-			char *slash = strchr(v, '/'), *at = strchr(v, '@');
-			if (slash) {
-				*slash = 0;
-				set_opt(&o->service, v);
-				if (at)
-					*at = 0;
-				set_opt(&o->host, slash + 1);
-			}
-		}
-	}
-	fclose(f);
-	return 0;
-}
-
-/* Fills *out from the options; returns 0 (SASL or not) or a usage exit code. */
-static int sasl_setup(const struct sasl_opts *o, struct zkc_sasl *out, bool *on)
-{
-	*on = false;
-	if (o->disabled || (!o->file && !o->mech))
-		return 0;
-	if (!o->file)
-		return usage_error("--sasl needs --sasl-file (credentials are never read from the command line)");
 	char err[512];
-	if (zkc_sasl_load(o->file, o->section, o->mech, out, err, sizeof(err)) != ZE_OK) {
+	*on = false;
+	if (mech && !file && !props->login_config && !props->disabled)
+		return usage_error("--sasl needs --sasl-file (credentials are never read from the command line)");
+	if (zkc_sasl_props_load(props, file, mech, out, on, err, sizeof(err)) != ZE_OK) {
 		fprintf(stderr, "%s: %s\n", progname, err);
 		return EX_USAGE_;
 	}
-	if (o->service) {
-		free((char *)out->service);
-		out->service = strdup(o->service);
-	}
-	if (o->host) {
-		free((char *)out->host);
-		out->host = strdup(o->host);
-	}
-	*on = true;
 	return 0;
 }
 
@@ -829,10 +763,12 @@ int main(int argc, char **argv)
 	struct zkc_tls tls = {0};
 	bool use_tls = false;
 	char tls_err[512];
-	struct sasl_opts so = {0};
+	/* --sasl, --sasl-file and -c's SASL keys */
+	char *sasl_mech = NULL, *sasl_file = NULL;
+	struct zkc_sasl_props props = {0};
 	struct zkc_sasl sasl = {0};
 	bool sasl_on = false;
-	int rc;
+	int rc = 0;
 	int c;
 	while ((c = getopt_long(argc, argv, "+s:t:a:c:h", longopts, NULL)) != -1) {
 		const char **field = NULL;
@@ -864,21 +800,18 @@ int main(int argc, char **argv)
 			tls.no_verify_host = true;
 			break;
 		case O_SASL:
-			set_opt(&so.mech, optarg);
+			set_opt(&sasl_mech, optarg);
 			break;
 		case O_SASLFILE:
-			set_opt(&so.file, optarg);
+			set_opt(&sasl_file, optarg);
 			break;
 		case 'c':
 			/* one properties file, ZooKeeper's names for both */
-			if (zkc_tls_properties(optarg, &tls, &use_tls, tls_err, sizeof(tls_err)) < 0) {
+			if (zkc_client_properties(optarg, &tls, &use_tls, &props, tls_err,
+						  sizeof(tls_err)) < 0) {
 				fprintf(stderr, "%s: %s\n", progname, tls_err);
-				sasl_opts_free(&so);
-				return EX_USAGE_;
-			}
-			if (read_client_properties_sasl(optarg, &so) < 0) {
-				sasl_opts_free(&so);
-				return EX_USAGE_;
+				rc = EX_USAGE_;
+				goto out_opts;
 			}
 			break;
 		case 's':
@@ -918,16 +851,17 @@ int main(int argc, char **argv)
 	}
 	if (use_tls && zkc_tls_check(&tls, tls_err, sizeof(tls_err)) != ZE_OK) {
 		fprintf(stderr, "%s: TLS: %s\n", progname, tls_err);
-		zkc_tls_free_strings(&tls);
-		return EX_USAGE_;
-	}
-	if (optind >= argc) {
+		rc = EX_USAGE_;
+	} else if (optind >= argc) {
 		usage(stderr);
-		sasl_opts_free(&so);
-		return EX_USAGE_;
+		rc = EX_USAGE_;
+	} else {
+		rc = sasl_setup(&props, sasl_mech, sasl_file, &sasl, &sasl_on);
 	}
-	rc = sasl_setup(&so, &sasl, &sasl_on);
-	sasl_opts_free(&so);
+out_opts:
+	free(sasl_mech);
+	free(sasl_file);
+	zkc_sasl_props_free(&props);
 	if (rc)
 		goto out_auth;
 	char **cargv = argv + optind;

@@ -259,18 +259,60 @@ int zkc_tls_check(const struct zkc_tls *tls, char *err, size_t errlen);
 int zkc_read_secret_file(const char *path, char **out);
 
 /*
- * Applies ZooKeeper's Java client properties from a client.properties
- * file (zookeeper.client.secure, zookeeper.ssl.keyStore.location/.password/
- * .passwordPath/.type, zookeeper.ssl.trustStore.*, zookeeper.ssl.
- * hostnameVerification, zookeeper.ssl.protocol, .enabledProtocols,
- * .ciphersuites; the "zookeeper." prefix may be left out) to *tls, whose
- * strings it replaces with malloc'd copies (zkc_tls_free_strings frees
- * them).  *secure is set when the file says zookeeper.client.secure.
- * Unknown keys are ignored, as the Java client does.  Returns 0, or a
- * negative errno with a message in err.
+ * The SASL keys of a ZooKeeper client.properties file, as
+ * zkc_client_properties finds them.  Strings are malloc'd, NULL when the
+ * file does not give the key; zkc_sasl_props_free frees them.  None is a
+ * secret: the credentials stay in the file login_config names.
  */
+struct zkc_sasl_props {
+	char *login_config; /* java.security.auth.login.config: a JAAS file (or
+			       zkc_sasl_load's key=value lines) */
+	char *section;	    /* zookeeper.sasl.clientconfig: its section, NULL = "Client" */
+	char *service;	    /* zookeeper.sasl.client.username, or the service of
+			       zookeeper.server.principal ("service/host@REALM") */
+	char *host;	    /* the host of zookeeper.server.principal */
+	bool disabled;	    /* zookeeper.sasl.client=false: no SASL at all */
+};
+
+/*
+ * Reads a ZooKeeper Java client properties file (client.properties, the
+ * names of the Java client's ZKClientConfig; "key=value", "key: value" or
+ * "key value" lines, '#' and '!' comments) once, for both of:
+ *   tls (may be NULL: TLS keys skipped): zookeeper.client.secure (sets
+ *     *secure, which may then be NULL), zookeeper.ssl.keyStore.location/
+ *     .password/.passwordPath/.type, zookeeper.ssl.trustStore.*,
+ *     zookeeper.ssl.hostnameVerification, zookeeper.ssl.protocol,
+ *     .enabledProtocols, .ciphersuites; the "zookeeper." prefix may be left
+ *     out.  Strings are replaced with malloc'd copies (zkc_tls_free_strings
+ *     frees them, and wipes the passwords).
+ *   sasl (may be NULL: SASL keys skipped): java.security.auth.login.config,
+ *     zookeeper.sasl.clientconfig, zookeeper.sasl.client,
+ *     zookeeper.sasl.client.username and zookeeper.server.principal (or
+ *     zookeeper.sasl.client.principal), full names only.
+ * Fields the file names replace what the structs held; the rest stay, so a
+ * caller zeroes them first and may apply several files or its own options
+ * around them.  Unknown keys are ignored, as the Java client does.
+ * Returns 0, or a negative errno with a message in err (no secret in it).
+ */
+int zkc_client_properties(const char *path, struct zkc_tls *tls, bool *secure,
+			  struct zkc_sasl_props *sasl, char *err, size_t errlen);
+/* zkc_client_properties for the TLS keys only. */
 int zkc_tls_properties(const char *path, struct zkc_tls *tls, bool *secure, char *err, size_t errlen);
-/* Frees the strings of a zkc_tls filled by zkc_tls_properties (or by a
+/* Frees the strings of a zkc_sasl_props and zeroes it. */
+void zkc_sasl_props_free(struct zkc_sasl_props *p);
+/*
+ * Loads SASL credentials as a program's options and the properties p (may
+ * be NULL) name them together: from file, a program's own option, or else
+ * from p->login_config; with p->section and mech (NULL: by the file, see
+ * zkc_sasl_load); p's service and host then replace the file's.  *on is
+ * false and *out zeroed when p->disabled or there is no file to read (mech
+ * without a file is a usage error for the caller to name in its own
+ * options' terms).  Returns ZE_OK, or zkc_sasl_load's error with its
+ * message in err (ZE_SYSTEMERROR: out of memory).  *out as zkc_sasl_load's.
+ */
+int zkc_sasl_props_load(const struct zkc_sasl_props *p, const char *file, const char *mech,
+			struct zkc_sasl *out, bool *on, char *err, size_t errlen);
+/* Frees the strings of a zkc_tls filled by zkc_client_properties (or by a
  * caller that strdup'ed every field) and wipes the passwords. */
 void zkc_tls_free_strings(struct zkc_tls *tls);
 

@@ -1,7 +1,8 @@
 /*
  * zkc_int.h — libzkc internals shared by zkc.c (sessions, connections,
- * watches), zkc_ops.c (building requests), zkc_block.c (the blocking client)
- * and zkc_util.c.  Not installed; callers use zkc.h.
+ * watches), zkc_ops.c (building requests), zkc_block.c (the blocking client),
+ * zkc_sasl.c, zkc_tls.c, zkc_props.c and zkc_util.c.  Not installed;
+ * callers use zkc.h.
  *
  * A request lives in exactly one place at a time:
  *   built (any thread) ─► waitq (over the outstanding cap, blocking callers)
@@ -200,6 +201,11 @@ int zkc__session_start(zkc_session *s, uv_loop_t *loop);
  * done is not called, and the error returned. */
 int zkc__req_submit(struct zkc_req *q);
 void zkc__req_free(struct zkc_req *q);
+
+/* ---- zkc_util.c ---- */
+/* Zeroes a malloc'd string before freeing it, so that a password does not
+ * outlive its use in freed memory.  NULL is fine. */
+void zkc__wipe_free(const char *p);
 
 /* ---- zkc_sasl.c: one session's SASL exchange on Cyrus ---- */
 struct zkc_sasl_state;

@@ -98,14 +98,6 @@ static char *dup_or_null(const char *v, int *err)
 	return d;
 }
 
-static void wipe_free(char *p)
-{
-	if (p) {
-		memset(p, 0, strlen(p));
-		free(p);
-	}
-}
-
 int zkc__sasl_new(const struct zkc_sasl *cfg, struct zkc_sasl_state **out)
 {
 	*out = NULL;
@@ -183,7 +175,7 @@ void zkc__sasl_free(struct zkc_sasl_state *st)
 	zkc__sasl_reset(st);
 	free(st->mech);
 	free(st->user);
-	wipe_free(st->password);
+	zkc__wipe_free(st->password);
 	free(st->service);
 	free(st->host);
 	free(st->keytab);
@@ -396,7 +388,7 @@ void zkc_sasl_clear(struct zkc_sasl *s)
 {
 	free((char *)s->mech);
 	free((char *)s->user);
-	wipe_free((char *)s->password);
+	zkc__wipe_free(s->password);
 	free((char *)s->service);
 	free((char *)s->host);
 	free((char *)s->principal);

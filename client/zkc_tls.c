@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "zkc_int.h"
 #include "zktls.h"
@@ -175,18 +174,10 @@ int zkc_read_secret_file(const char *path, char **out)
 	return zktls_read_secret(path, out);
 }
 
-static void wipe_free(const char *p)
-{
-	if (p) {
-		memset((char *)p, 0, strlen(p));
-		free((char *)p);
-	}
-}
-
 void zkc_tls_free_strings(struct zkc_tls *t)
 {
-	wipe_free(t->key_password);
-	wipe_free(t->ca_password);
+	zkc__wipe_free(t->key_password);
+	zkc__wipe_free(t->ca_password);
 	free((char *)t->ca_file);
 	free((char *)t->cert_file);
 	free((char *)t->key_file);
@@ -195,93 +186,4 @@ void zkc_tls_free_strings(struct zkc_tls *t)
 	free((char *)t->cert_type);
 	free((char *)t->ca_type);
 	memset(t, 0, sizeof(*t));
-}
-
-static int replace(const char **field, const char *v)
-{
-	char *c = strdup(v);
-	if (!c)
-		return -ENOMEM;
-	wipe_free(*field);
-	*field = c;
-	return 0;
-}
-
-/* A *.passwordPath key: the password from that file. */
-static int replace_from_file(const char **field, const char *path)
-{
-	char *pw = NULL;
-	int rc = zktls_read_secret(path, &pw);
-	if (!rc) {
-		wipe_free(*field);
-		*field = pw;
-	}
-	return rc;
-}
-
-static char *trim(char *s)
-{
-	while (*s == ' ' || *s == '\t')
-		s++;
-	size_t n = strlen(s);
-	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
-		s[--n] = '\0';
-	return s;
-}
-
-int zkc_tls_properties(const char *path, struct zkc_tls *t, bool *secure, char *err, size_t errlen)
-{
-	FILE *f = fopen(path, "r");
-	if (!f) {
-		int e = errno;
-		snprintf(err, errlen, "cannot read %s: %s", path, strerror(e));
-		return -e;
-	}
-	char line[4096];
-	int rc = 0, lineno = 0;
-	while (!rc && fgets(line, sizeof(line), f)) {
-		lineno++;
-		char *k = trim(line);
-		if (!*k || *k == '#' || *k == '!')
-			continue;
-		char *sep = k + strcspn(k, "=:");
-		if (!*sep)
-			continue;
-		*sep = '\0';
-		char *v = trim(sep + 1);
-		k = trim(k);
-		if (!strncmp(k, "zookeeper.", 10))
-			k += 10;
-		if (!strcmp(k, "client.secure")) {
-			*secure = !strcasecmp(v, "true");
-		} else if (!strcmp(k, "ssl.keyStore.location")) {
-			rc = replace(&t->cert_file, v);
-		} else if (!strcmp(k, "ssl.keyStore.password")) {
-			rc = replace(&t->key_password, v);
-		} else if (!strcmp(k, "ssl.keyStore.passwordPath")) {
-			rc = replace_from_file(&t->key_password, v);
-		} else if (!strcmp(k, "ssl.keyStore.type")) {
-			rc = replace(&t->cert_type, v);
-		} else if (!strcmp(k, "ssl.trustStore.location")) {
-			rc = replace(&t->ca_file, v);
-		} else if (!strcmp(k, "ssl.trustStore.password")) {
-			rc = replace(&t->ca_password, v);
-		} else if (!strcmp(k, "ssl.trustStore.passwordPath")) {
-			rc = replace_from_file(&t->ca_password, v);
-		} else if (!strcmp(k, "ssl.trustStore.type")) {
-			rc = replace(&t->ca_type, v);
-		} else if (!strcmp(k, "ssl.hostnameVerification")) {
-			t->no_verify_host = !strcasecmp(v, "false");
-		} else if (!strcmp(k, "ssl.enabledProtocols") ||
-			   (!strcmp(k, "ssl.protocol") && !t->protocols)) {
-			rc = replace(&t->protocols, v);
-		} else if (!strcmp(k, "ssl.ciphersuites")) {
-			rc = replace(&t->ciphersuites, v);
-		}
-		if (rc)
-			snprintf(err, errlen, "%s:%d: %s: %s", path, lineno, k, strerror(-rc));
-	}
-	memset(line, 0, sizeof(line));
-	fclose(f);
-	return rc;
 }

@@ -1,7 +1,8 @@
 /*
  * zkc_util.c — libzkc helpers without I/O: result-code text and errno
- * mapping, the well-known ACLs, ACL text parsing/formatting and digest ids
- * (SHA-1 + base64 from libcrypto, as ZooKeeper's digest scheme defines).
+ * mapping, the well-known ACLs, ACL text parsing/formatting, digest ids
+ * (SHA-1 + base64 from libcrypto, as ZooKeeper's digest scheme defines) and
+ * the wiping free that every holder of a secret uses.
  */
 #include <errno.h>
 #include <openssl/evp.h>
@@ -151,4 +152,14 @@ char *zkc_digest_id(const char *user_password)
 	out[ulen] = ':';
 	EVP_EncodeBlock((unsigned char *)out + ulen + 1, md, SHA_DIGEST_LENGTH);
 	return out;
+}
+
+void zkc__wipe_free(const char *p)
+{
+	if (p) {
+		/* the cast: secrets sit in const fields of the public structs
+		 * (struct zkc_tls, struct zkc_sasl), but are always malloc'd */
+		memset((char *)p, 0, strlen(p));
+		free((char *)p);
+	}
 }

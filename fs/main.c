@@ -48,6 +48,7 @@ static struct zkc_tls tls_rec;
 static bool use_tls;
 static char tls_err[256];
 static struct zkc_sasl sasl_rec; /* loaded from saslfile= (mech set = SASL on) */
+static struct zkc_sasl_props sasl_props; /* zkconfig='s SASL keys */
 static int status_fd = -1; /* pipe to the waiting parent */
 static FILE *log_fp;
 static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -262,8 +263,12 @@ static void usage(FILE *out)
 		"  keyfile=PATH            its private key (PEM; default: in certfile)\n"
 		"  keypassfile=PATH        the key's password, first line of PATH\n"
 		"  noverifyhost            don't check the server's name/IP in its certificate\n"
-		"  zkconfig=PATH           ZooKeeper client properties (zookeeper.client.secure,\n"
-		"                          zookeeper.ssl.keyStore.location, ...) as Java reads them\n"
+		"  zkconfig=PATH           ZooKeeper client properties as Java reads them:\n"
+		"                          TLS (zookeeper.client.secure,\n"
+		"                          zookeeper.ssl.keyStore.location, ...) and SASL\n"
+		"                          (java.security.auth.login.config, read as saslfile=\n"
+		"                          unless that is given, zookeeper.sasl.client,\n"
+		"                          zookeeper.sasl.clientconfig, zookeeper.server.principal)\n"
 		"  sasl=MECH               SASL authentication, DIGEST-MD5 or GSSAPI\n"
 		"                          (default: DIGEST-MD5, GSSAPI if saslfile names a keytab)\n"
 		"  saslfile=PATH           SASL credentials: a JAAS file with a Client section,\n"
@@ -399,20 +404,25 @@ static void read_authfile(const char *path)
 	set_auth(buf);
 }
 
-/* sasl=, saslfile=: credentials from the file (never the command line);
- * the mount then also counts as its sasl identity for mode bits. */
+/* sasl=, saslfile= and zkconfig='s SASL keys: credentials from a file
+ * (never the command line); the mount then also counts as its sasl
+ * identity for mode bits. */
 static void load_sasl(void)
 {
 	char err[512];
-	if (!zkfs_cfg.sasl_file) {
-		if (zkfs_cfg.sasl_mech)
-			die("sasl=%s needs saslfile=PATH (credentials are read from a file)",
-			    zkfs_cfg.sasl_mech);
-		return;
-	}
-	if (zkc_sasl_load(zkfs_cfg.sasl_file, NULL, zkfs_cfg.sasl_mech, &sasl_rec, err,
-			  sizeof(err)) != ZE_OK)
+	bool on;
+	if (zkfs_cfg.sasl_mech && !zkfs_cfg.sasl_file && !sasl_props.login_config &&
+	    !sasl_props.disabled)
+		die("sasl=%s needs saslfile=PATH, or zkconfig= naming "
+		    "java.security.auth.login.config (credentials are read from a file)",
+		    zkfs_cfg.sasl_mech);
+	int rc = zkc_sasl_props_load(&sasl_props, zkfs_cfg.sasl_file, zkfs_cfg.sasl_mech, &sasl_rec,
+				     &on, err, sizeof(err));
+	zkc_sasl_props_free(&sasl_props);
+	if (rc != ZE_OK)
 		die("%s", err);
+	if (!on)
+		return;
 	const char *who = sasl_rec.user ? sasl_rec.user : sasl_rec.principal;
 	if (who) {
 		char **ids = realloc(zkfs_cfg.own_ids, sizeof(char *) * (size_t)(zkfs_cfg.n_own + 1));
@@ -480,7 +490,7 @@ static void one_option(char *o, struct fuse_args *fargs)
 		tls_rec.no_verify_host = true;
 	} else if (KEY("zkconfig")) {
 		char err[512];
-		if (zkc_tls_properties(v, &tls_rec, &use_tls, err, sizeof(err)) < 0)
+		if (zkc_client_properties(v, &tls_rec, &use_tls, &sasl_props, err, sizeof(err)) < 0)
 			die("%s", err);
 	} else if (KEY("sasl")) {
 		if (strcmp(v, "DIGEST-MD5") && strcmp(v, "GSSAPI"))

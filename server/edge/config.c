@@ -225,6 +225,10 @@ struct key {
 
 #define F(field) offsetof(struct config, field)
 
+/* One row per key, named as zoo.cfg spells it.  config_set (and
+ * set_property for -D) also takes "zookeeper." + a name, the system
+ * property ZooKeeper reads, so no row repeats a key with that prefix;
+ * superDigest's property has a name of its own. */
 static const struct key keys[] = {
     {"tickTime", K_INT, F(tick_time), 1, INT_MAX},
     {"dataDir", K_STR, F(data_dir), 0, 0},
@@ -247,16 +251,12 @@ static const struct key keys[] = {
     {"autopurge.snapRetainCount", K_SPECIAL, 0, 0, 0},
     {"autopurge.purgeInterval", K_INT, F(autopurge_purge_interval), 0, INT_MAX},
     {"4lw.commands.whitelist", K_SPECIAL, 0, 0, 0},
-    {"zookeeper.extendedTypesEnabled", K_BOOL, F(extended_types), 0, 0},
     {"extendedTypesEnabled", K_BOOL, F(extended_types), 0, 0},
     {"superDigest", K_SPECIAL, 0, 0, 0},
     {"zookeeper.DigestAuthenticationProvider.superDigest", K_SPECIAL, 0, 0, 0},
     {"localSessionsEnabled", K_BOOL, F(local_sessions), 0, 0},
     {"znode.container.checkIntervalMs", K_INT, F(container_check_interval_ms), 1, INT_MAX},
-    {"zookeeper.znode.container.checkIntervalMs", K_INT, F(container_check_interval_ms), 1,
-     INT_MAX},
     {"znode.container.maxPerMinute", K_INT, F(container_max_per_minute), 1, INT_MAX},
-    {"zookeeper.znode.container.maxPerMinute", K_INT, F(container_max_per_minute), 1, INT_MAX},
     {"zkfs.disableAddWatch", K_BOOL, F(disable_add_watch), 0, 0},
     {"zkfs.snapshotSliceNodes", K_INT, F(snapshot_slice_nodes), 0, INT_MAX},
     {"initLimit", K_INT, F(init_limit), 1, INT_MAX},
@@ -273,17 +273,12 @@ static const struct key keys[] = {
     {"zkfs.electionMaxNotifyMs", K_INT, F(election_max_notify_ms), 1, INT_MAX},
     {"zkfs.commitLogCount", K_INT, F(commit_log_count), 1, INT_MAX},
     /* the AdminServer reads these as system properties "zookeeper.admin.*";
-     * zoo.cfg gives them without the prefix */
+     * zoo.cfg gives them without the prefix (config_set takes both) */
     {"admin.enableServer", K_BOOL, F(admin_enable), 0, 0},
-    {"zookeeper.admin.enableServer", K_BOOL, F(admin_enable), 0, 0},
     {"admin.serverAddress", K_STR, F(admin_address), 0, 0},
-    {"zookeeper.admin.serverAddress", K_STR, F(admin_address), 0, 0},
     {"admin.serverPort", K_INT, F(admin_port), 0, 65535},
-    {"zookeeper.admin.serverPort", K_INT, F(admin_port), 0, 65535},
     {"admin.commandURL", K_SPECIAL, 0, 0, 0},
-    {"zookeeper.admin.commandURL", K_SPECIAL, 0, 0, 0},
     {"admin.idleTimeout", K_INT, F(admin_idle_timeout_ms), 1, INT_MAX},
-    {"zookeeper.admin.idleTimeout", K_INT, F(admin_idle_timeout_ms), 1, INT_MAX},
     {"admin.forceHttps", K_BOOL, F(admin_force_https), 0, 0},
     {"ssl.quorum.keyStore.location", K_STR, F(ssl_quorum_key_store), 0, 0},
     {"ssl.quorum.keyStore.password", K_SPECIAL, 0, 0, 0},
@@ -311,24 +306,17 @@ static const struct key keys[] = {
     {"metricsProvider.className", K_STR, F(metrics_class), 0, 0},
     {"metricsProvider.httpHost", K_STR, F(metrics_host), 0, 0},
     {"metricsProvider.httpPort", K_INT, F(metrics_port), 0, 65535},
-    /* SASL (sasl.c): the JVM property, and ZooKeeper's properties with and
-     * without "zookeeper." (zoo.cfg keys become "zookeeper." + key) */
+    /* SASL (sasl.c): the JVM property, and ZooKeeper's properties, which it
+     * reads as "zookeeper." + these names (zoo.cfg keys become system
+     * properties so; config_set strips the prefix) */
     {"java.security.auth.login.config", K_STR, F(jaas_file), 0, 0},
-    {"zookeeper.sasl.serverconfig", K_STR, F(sasl_section), 0, 0},
     {"sasl.serverconfig", K_STR, F(sasl_section), 0, 0},
-    {"zookeeper.enforce.auth.enabled", K_BOOL, F(enforce_auth), 0, 0},
     {"enforce.auth.enabled", K_BOOL, F(enforce_auth), 0, 0},
-    {"zookeeper.enforce.auth.schemes", K_SPECIAL, 0, 0, 0},
     {"enforce.auth.schemes", K_SPECIAL, 0, 0, 0},
-    {"zookeeper.sessionRequireClientSASLAuth", K_BOOL, F(sasl_required), 0, 0},
     {"sessionRequireClientSASLAuth", K_BOOL, F(sasl_required), 0, 0},
-    {"zookeeper.allowSaslFailedClients", K_BOOL, F(allow_sasl_failed), 0, 0},
     {"allowSaslFailedClients", K_BOOL, F(allow_sasl_failed), 0, 0},
-    {"zookeeper.kerberos.removeHostFromPrincipal", K_BOOL, F(krb_remove_host), 0, 0},
     {"kerberos.removeHostFromPrincipal", K_BOOL, F(krb_remove_host), 0, 0},
-    {"zookeeper.kerberos.removeRealmFromPrincipal", K_BOOL, F(krb_remove_realm), 0, 0},
     {"kerberos.removeRealmFromPrincipal", K_BOOL, F(krb_remove_realm), 0, 0},
-    {"zookeeper.superUser", K_STR, F(sasl_super_user), 0, 0},
     {"superUser", K_STR, F(sasl_super_user), 0, 0},
 };
 
@@ -693,7 +681,7 @@ int config_set(struct config *cfg, const char *key, const char *value, const cha
 	}
 	if (!strcmp(key, "4lw.commands.whitelist"))
 		return set_whitelist(cfg, value);
-	if (!strcmp(key, "enforce.auth.schemes") || !strcmp(key, "zookeeper.enforce.auth.schemes"))
+	if (!strcmp(key, "enforce.auth.schemes"))
 		return split_list(value, &cfg->enforce_schemes, &cfg->n_enforce_schemes);
 	if (!strcmp(key, "electionAlg")) {
 		/* ZooKeeper 3.6+ removed the other algorithms */
@@ -749,7 +737,7 @@ int config_set(struct config *cfg, const char *key, const char *value, const cha
 				      value);
 		return 0;
 	}
-	if (!strcmp(key, "admin.commandURL") || !strcmp(key, "zookeeper.admin.commandURL")) {
+	if (!strcmp(key, "admin.commandURL")) {
 		if (value[0] != '/' || strpbrk(value, "?# \t"))
 			return errorf(cfg, -EINVAL, "%s%s: '%s' is not a URL path such as /commands",
 				      at, key, value);

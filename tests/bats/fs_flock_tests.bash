@@ -3,12 +3,24 @@
 # namespace as two hosts, A and B.  Loaded by fs_flock_zkfs.bats and
 # fs_flock_apache.bats, which pick the server.
 
-# lk_setup: two mounts of SPEC, $A and $B.
+# lk_setup [A_OPTS [B_OPTS]] — two mounts of SPEC, $A and $B, with their
+# own -o options if given.
 lk_setup() {
 	A=$T/a
 	B=$T/b
-	fs_mount "$A" || return 1
-	fs_mount "$B" || return 1
+	fs_mount "$A" "${1:-}" || return 1
+	fs_mount "$B" "${2:-}" || return 1
+}
+
+# lk_file NAME [DATA] — a file NAME made on $A (holding DATA, default x)
+# once $B shows it; lk_dir NAME — the same for a directory.
+lk_file() {
+	echo "${2:-x}" >"$A/$1"
+	wait_for 10 test -s "$B/$1"
+}
+lk_dir() {
+	mkdir "$A/$1"
+	wait_for 10 test -d "$B/$1"
 }
 
 # lk_hold MOUNTPATH MODE FLAGFILE [SECS] — background holder (MODE -x or
@@ -73,10 +85,52 @@ time.sleep(60)' "$1" "$T" 3>&- &
 
 ms_now() { date +%s%3N; }
 
+# kz_try ZPATH [PATTERN...] — kazoo's Lock on ZPATH (told of contenders
+# named PATTERN too, its extra_lock_patterns) tried without waiting:
+# prints got or busy.
+kz_try() {
+	timeout 60 "$PY" -c '
+import sys, logging
+logging.basicConfig(level=logging.CRITICAL)
+from kazoo.client import KazooClient
+zk = KazooClient(hosts=sys.argv[1]); zk.start(timeout=15)
+l = zk.Lock(sys.argv[2], extra_lock_patterns=sys.argv[3:])
+print("got" if l.acquire(blocking=False) else "busy")
+zk.stop()' "$ZK_HOSTS" "$@"
+}
+
+# kz_hold ZPATH FLAGFILE — background holder of kazoo's Lock on ZPATH
+# ($KZ_HOLDER): makes FLAGFILE once it holds, lets go 3 s later.
+kz_hold() {
+	timeout 60 "$PY" -c '
+import sys, time, logging
+logging.basicConfig(level=logging.CRITICAL)
+from kazoo.client import KazooClient
+zk = KazooClient(hosts=sys.argv[1]); zk.start(timeout=15)
+l = zk.Lock(sys.argv[2]); l.acquire()
+open(sys.argv[3], "w").close(); time.sleep(3); l.release(); zk.stop()' "$ZK_HOSTS" "$1" "$2" &
+	KZ_HOLDER=$!
+	wait_for 30 test -e "$2"
+}
+
+# kz_both_ways ZPATH FILE [PATTERN...] — while the shell holds FILE's flock
+# ($HOLDER, ended here), kazoo's Lock on ZPATH (kz_try) is busy; once kazoo
+# holds it (kz_hold: $KZ_HOLDER, 3 s), flock -n of FILE fails.
+kz_both_ways() {
+	local zpath=$1 file=$2
+	shift 2
+	run kz_try "$zpath" "$@"
+	[ "$output" = busy ]
+	kill "$HOLDER"
+	wait "$HOLDER" 2>/dev/null || true
+	kz_hold "$zpath" "$T/kheld"
+	run flock -n "$file" -c true
+	[ "$status" -ne 0 ]
+}
+
 t_flock_nb_other_host() {
 	lk_setup
-	echo data >"$A/f"
-	wait_for 10 test -s "$B/f"
+	lk_file f data
 	lk_hold "$A/f" -x "$T/held"
 	local t0 t1
 	t0=$(ms_now)
@@ -88,15 +142,7 @@ t_flock_nb_other_host() {
 	run flock -n "$A/f" -c true
 	[ "$status" -ne 0 ]
 	# LOCK_NB gives EWOULDBLOCK
-	run "$PY" -c '
-import fcntl, errno, sys
-f = open(sys.argv[1])
-try:
-    fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-except OSError as e:
-    sys.exit(0 if e.errno == errno.EWOULDBLOCK else 2)
-sys.exit(1)' "$B/f"
-	[ "$status" -eq 0 ]
+	lk_nb_busy "$B/f"
 	kill "$HOLDER"
 	wait "$HOLDER" 2>/dev/null || true
 	wait_for 10 flock -n "$B/f" -c true
@@ -107,8 +153,7 @@ sys.exit(1)' "$B/f"
 
 t_flock_counter() {
 	lk_setup
-	mkdir "$A/lk"
-	wait_for 10 test -d "$B/lk"
+	lk_dir lk
 	echo 0 >"$T/counter"
 	local pids=() i m
 	for i in $(seq 20); do
@@ -131,8 +176,7 @@ t_flock_counter() {
 # checks the others' marks (a hand-over that held too early shows here).
 t_flock_rw_mix() {
 	lk_setup
-	mkdir "$A/mix"
-	wait_for 10 test -d "$B/mix"
+	lk_dir mix
 	mkdir "$T/r"
 	cat >"$T/writer" <<EOF
 mkdir '$T/w' || touch '$T/bad'
@@ -165,8 +209,7 @@ EOF
 
 t_flock_shared() {
 	lk_setup
-	mkdir "$A/rw"
-	wait_for 10 test -d "$B/rw"
+	lk_dir rw
 	lk_hold "$A/rw/.zdata" -s "$T/r1"
 	local r1=$HOLDER
 	lk_hold "$B/rw/.zdata" -s "$T/r2"
@@ -186,8 +229,7 @@ t_flock_shared() {
 
 t_flock_kill9() {
 	lk_setup
-	echo x >"$A/job"
-	wait_for 10 test -s "$B/job"
+	lk_file job
 	lk_hold "$A/job" -x "$T/held"
 	run flock -n "$B/job" -c true
 	[ "$status" -ne 0 ]
@@ -201,8 +243,7 @@ t_flock_kill9() {
 
 t_flock_interrupt() {
 	lk_setup
-	mkdir "$A/q"
-	wait_for 10 test -d "$B/q"
+	lk_dir q
 	lk_hold "$A/q/.zdata" -x "$T/held"
 	# a background job ignores SIGINT; Ctrl-C at a terminal would not be
 	env --default-signal=INT flock -x "$B/q/.zdata" -c "touch '$T/got'" &
@@ -222,8 +263,7 @@ t_flock_interrupt() {
 # holder, not take the lock.
 t_flock_waiter_leaves_queue() {
 	lk_setup
-	echo x >"$A/q"
-	wait_for 10 test -s "$B/q"
+	lk_file q
 	local fdir
 	fdir=$(lk_fdir q)
 	lk_hold "$A/q" -x "$T/held"
@@ -247,8 +287,7 @@ t_flock_waiter_leaves_queue() {
 
 t_flock_file_stays_file() {
 	lk_setup
-	echo payload >"$A/cfg"
-	wait_for 10 test -s "$B/cfg"
+	lk_file cfg payload
 	lk_hold "$A/cfg" -x "$T/held"
 	# the lock's nodes are not the file's children
 	[ "$(zkcli stat "$NS/cfg" numChildren)" = 0 ]
@@ -273,8 +312,7 @@ t_flock_curator_names() {
 
 t_fcntl_lockf() {
 	lk_setup
-	echo x >"$A/pf"
-	wait_for 10 test -s "$B/pf"
+	lk_file pf
 	"$PY" -c '
 import fcntl, os, sys, time
 f = open(sys.argv[1], "r+")
@@ -350,8 +388,7 @@ lk_curator_setup() {
 
 t_curator_mutex_both_ways() {
 	lk_curator_setup
-	mkdir "$A/svc"
-	wait_for 10 test -d "$B/svc"
+	lk_dir svc
 	# Curator holds: flock -n on either host fails; a blocking flock waits for it
 	curator "$NS/svc" hold mutex "$T/jheld" "$T/jrelease" &
 	local j=$!
@@ -383,8 +420,7 @@ t_curator_rwlock() {
 	lk_curator_setup
 	fs_umount "$A"
 	fs_mount "$A" lock_names=curator-rw
-	mkdir "$A/rw"
-	wait_for 10 test -d "$B/rw"
+	lk_dir rw
 	# shell readers and a Curator reader share; Curator's writer cannot enter
 	lk_hold "$A/rw/.zdata" -s "$T/r1"
 	local r1=$HOLDER
@@ -420,8 +456,7 @@ t_curator_rwlock() {
 t_example_flock_cron() {
 	lk_setup
 	local ex=$FS_ROOT/examples/flock-cron.sh
-	mkdir "$A/cron"
-	wait_for 10 test -d "$B/cron"
+	lk_dir cron
 	# the same job started on both hosts at once: one runs, one skips.  The
 	# job runs until the other host has skipped (20 s at most), so the two
 	# overlap whatever the start-up times.
@@ -480,16 +515,10 @@ t_flock_empty_file_both_views() {
 # cmd` runs, while flock(1) itself waits for it), and the mount's new
 # session contends like any other.
 t_flock_session_expiry() {
-	A=$T/a
-	B=$T/b
-	fs_mount "$A" "timeout=4,expire_signal=USR1"
-	fs_mount "$B"
-	echo x >"$A/f"
-	echo y >"$A/g"
-	echo z >"$A/h"
-	wait_for 10 test -s "$B/f"
-	wait_for 10 test -s "$B/g"
-	wait_for 10 test -s "$B/h"
+	lk_setup "timeout=4,expire_signal=USR1"
+	lk_file f
+	lk_file g y
+	lk_file h z
 	lk_py_holder "$A/f"
 	lk_nb_busy "$B/f"
 	setsid bash -c "trap 'echo USR1 >>\"$T/gsig\"' USR1; exec 9<'$A/g'; flock -x 9; touch '$T/gheld'; while :; do sleep 0.1; done" 3>&- &
@@ -536,12 +565,8 @@ t_flock_session_expiry() {
 # is still queued after the reconnection, and gets the lock when the
 # holder lets go.
 t_flock_waiter_survives_restart() {
-	A=$T/a
-	B=$T/b
-	fs_mount "$A" "timeout=30"
-	fs_mount "$B" "timeout=30"
-	echo x >"$A/f"
-	wait_for 10 test -s "$B/f"
+	lk_setup "timeout=30" "timeout=30"
+	lk_file f
 	lk_hold "$A/f" -x "$T/held"
 	flock -x "$B/f" -c "touch '$T/got'" &
 	local w=$! fdir
@@ -567,12 +592,8 @@ t_flock_waiter_survives_restart() {
 # host is refused with EWOULDBLOCK once it is back, the holder is told
 # nothing), and it is released normally afterwards.
 t_flock_held_across_connection_loss() {
-	A=$T/a
-	B=$T/b
-	fs_mount "$A" "timeout=30,expire_signal=USR1"
-	fs_mount "$B" "timeout=30"
-	echo x >"$A/f"
-	wait_for 10 test -s "$B/f"
+	lk_setup "timeout=30,expire_signal=USR1" "timeout=30"
+	lk_file f
 	lk_py_holder "$A/f"
 	lk_nb_busy "$B/f"
 	local fdir spid
@@ -605,32 +626,11 @@ t_kazoo_lock() {
 	mkdir "$A/kz"
 	lk_hold "$A/kz/.zdata" -x "$T/held"
 	lk_contenders "$NS/kz" | grep -Eq '^[0-9a-f]{32}__lock__[0-9]{10}$'
-	run timeout 60 "$PY" -c '
-import sys, logging
-logging.basicConfig(level=logging.CRITICAL)
-from kazoo.client import KazooClient
-zk = KazooClient(hosts=sys.argv[1]); zk.start(timeout=15)
-l = zk.Lock(sys.argv[2])
-print("got" if l.acquire(blocking=False) else "busy")
-zk.stop()' "$ZK_HOSTS" "$NS/kz"
-	[ "$output" = busy ]
-	kill "$HOLDER"
-	wait "$HOLDER" 2>/dev/null || true
-	# kazoo holds: the shell's flock -n fails, a blocking one waits for it
-	timeout 60 "$PY" -c '
-import sys, time, logging
-logging.basicConfig(level=logging.CRITICAL)
-from kazoo.client import KazooClient
-zk = KazooClient(hosts=sys.argv[1]); zk.start(timeout=15)
-l = zk.Lock(sys.argv[2]); l.acquire()
-open(sys.argv[3], "w").close(); time.sleep(3); l.release(); zk.stop()' "$ZK_HOSTS" "$NS/kz" "$T/kheld" &
-	local k=$!
-	wait_for 30 test -e "$T/kheld"
-	run flock -n "$A/kz/.zdata" -c true
-	[ "$status" -ne 0 ]
+	kz_both_ways "$NS/kz" "$A/kz/.zdata"
+	# kazoo holds: a blocking flock waits for it
 	flock -x "$A/kz/.zdata" -c "touch '$T/fgot'"
 	[ -e "$T/fgot" ]
-	wait "$k"
+	wait "$KZ_HOLDER"
 }
 
 # OFD locks (F_OFD_SETLK) belong to the open file: held across a fork and
@@ -640,8 +640,7 @@ open(sys.argv[3], "w").close(); time.sleep(3); l.release(); zk.stop()' "$ZK_HOST
 # looked.
 t_ofd_and_unlock() {
 	lk_setup
-	echo x >"$A/o"
-	wait_for 10 test -s "$B/o"
+	lk_file o
 	"$PY" -c '
 import fcntl, os, struct, sys, time
 wr = struct.pack("hhqqi", fcntl.F_WRLCK, 0, 0, 0, 0)
@@ -667,28 +666,18 @@ fcntl.flock(g, fcntl.LOCK_EX)
 step(5)
 fcntl.flock(g, fcntl.LOCK_UN)                    # released by LOCK_UN, fd still open
 step(6)' "$A/o" "$T/step" "$T" &
-	local p=$!
-	wait_for 20 test -e "$T/step.1"
-	run flock -n "$B/o" -c true
-	[ "$status" -ne 0 ]
-	touch "$T/go.1"
-	wait_for 20 test -e "$T/step.2"
-	flock -n "$B/o" -c true
-	touch "$T/go.2"
-	wait_for 20 test -e "$T/step.3"
-	run flock -n "$B/o" -c true
-	[ "$status" -ne 0 ]
-	touch "$T/go.3"
-	wait_for 20 test -e "$T/step.4"
-	flock -n "$B/o" -c true
-	touch "$T/go.4"
-	wait_for 20 test -e "$T/step.5"
-	run flock -n "$B/o" -c true
-	[ "$status" -ne 0 ]
-	touch "$T/go.5"
-	wait_for 20 test -e "$T/step.6"
-	flock -n "$B/o" -c true
-	touch "$T/go.6"
+	local p=$! n
+	for n in 1 2 3 4 5 6; do
+		wait_for 20 test -e "$T/step.$n"
+		# odd steps hold the lock, even ones have just let go
+		if [ $((n % 2)) -eq 1 ]; then
+			run flock -n "$B/o" -c true
+			[ "$status" -ne 0 ]
+		else
+			flock -n "$B/o" -c true
+		fi
+		touch "$T/go.$n"
+	done
 	wait "$p"
 }
 
@@ -699,27 +688,6 @@ t_kazoo_extra_patterns() {
 	fs_mount "$A"
 	mkdir "$A/kz"
 	lk_hold "$A/kz/.zdata" -x "$T/held"
-	run timeout 60 "$PY" -c '
-import sys, logging
-logging.basicConfig(level=logging.CRITICAL)
-from kazoo.client import KazooClient
-zk = KazooClient(hosts=sys.argv[1]); zk.start(timeout=15)
-l = zk.Lock(sys.argv[2], extra_lock_patterns=["lock-"])
-print("got" if l.acquire(blocking=False) else "busy")
-zk.stop()' "$ZK_HOSTS" "$NS/kz"
-	[ "$output" = busy ]
-	kill "$HOLDER"
-	wait "$HOLDER" 2>/dev/null || true
-	timeout 60 "$PY" -c '
-import sys, time, logging
-logging.basicConfig(level=logging.CRITICAL)
-from kazoo.client import KazooClient
-zk = KazooClient(hosts=sys.argv[1]); zk.start(timeout=15)
-l = zk.Lock(sys.argv[2]); l.acquire()
-open(sys.argv[3], "w").close(); time.sleep(3); l.release(); zk.stop()' "$ZK_HOSTS" "$NS/kz" "$T/kheld" &
-	local k=$!
-	wait_for 30 test -e "$T/kheld"
-	run flock -n "$A/kz/.zdata" -c true
-	[ "$status" -ne 0 ]
-	wait "$k"
+	kz_both_ways "$NS/kz" "$A/kz/.zdata" lock-
+	wait "$KZ_HOLDER"
 }

@@ -7,7 +7,8 @@ do), authProvider.1=SASLAuthenticationProvider, zookeeper.superUser.
 Every scenario runs against each server and returns a trace; `agree:` checks
 compare them.  Clients: kazoo (DIGEST-MD5 through puresasl), the Apache Java
 client (ZooKeeperMain with a JAAS Client section), zkfs-cli/libzkc, the
-zkfs mount (-o sasl=DIGEST-MD5,saslfile=...) and raw frames (zkraw) for what
+zkfs mount (-o sasl=DIGEST-MD5,saslfile=..., and -o zkconfig= with a
+client.properties naming the JAAS file) and raw frames (zkraw) for what
 no well-behaved client sends.  GSSAPI: a throwaway KDC (krb5kdc) in a temp
 directory; see gssapi_checks.
 
@@ -231,6 +232,22 @@ def sc_mount(srv):
     finally:
         subprocess.run(["fusermount3", "-u", mnt], capture_output=True)
         subprocess.run(["fusermount3", "-uz", mnt], capture_output=True)
+    # zkconfig=: the SASL keys of a Java client properties file, no saslfile=
+    # (the JAAS file's Client section is bob's, whom /m now admits alone)
+    props = write("mount-%s.properties" % srv.kind,
+                  "java.security.auth.login.config %s\nzookeeper.sasl.clientconfig: Client\n" % JAAS)
+    p = subprocess.run([helper, srv.hosts, mnt, "-o", "zkconfig=%s" % props],
+                       env=env, capture_output=True, text=True, timeout=30)
+    tr["zkconfig mount"] = p.returncode
+    if p.returncode == 0:
+        try:
+            with open(os.path.join(mnt, "m")) as f:
+                tr["zkconfig read"] = f.read()
+        finally:
+            subprocess.run(["fusermount3", "-u", mnt], capture_output=True)
+            subprocess.run(["fusermount3", "-uz", mnt], capture_output=True)
+    else:
+        tr["zkconfig mount err"] = p.stderr.strip()[-200:]
     p = subprocess.run([helper, srv.hosts, mnt, "-o", "sasl=DIGEST-MD5,saslfile=%s,connect_timeout=5" % WRONG],
                        env=env, capture_output=True, text=True, timeout=30)
     tr["wrong password mount fails"] = p.returncode != 0
@@ -387,6 +404,10 @@ def expect_facts(traces):
         if c:
             tap.eq("%s: zkfs-cli whoami" % kind, c["whoami"], (0, ["ip 127.0.0.1", "sasl bob"]))
             tap.eq("%s: zkfs-cli wrong password exits 7" % kind, c["wrong password"], 7)
+        m = traces.get("mount", {}).get(kind)
+        if isinstance(m, dict) and "zkconfig mount" in m:
+            tap.eq("%s: mount with zkconfig= alone (its SASL keys) reads bob's node" % kind,
+                   (m["zkconfig mount"], m.get("zkconfig read")), (0, "via-mount"))
         r = traces.get("raw frames", {}).get(kind)
         if r:
             tap.eq("%s: garbage token: AuthFailed, null token" % kind, r["garbage reply"],

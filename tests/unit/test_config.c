@@ -72,12 +72,63 @@ static int load(struct fx *fx, const char *text)
 	return config_finish(&fx->cfg);
 }
 
+/* loads "dataDir=<dir>\n" + body */
+static int load_body(struct fx *fx, const char *body)
+{
+	char text[4096];
+	snprintf(text, sizeof(text), "dataDir=%s\n%s", fx->dir, body);
+	return load(fx, text);
+}
+
 static bool has_warning(const struct config *cfg, const char *needle)
 {
 	for (size_t i = 0; i < cfg->n_warnings; i++)
 		if (strstr(cfg->warnings[i], needle))
 			return true;
 	return false;
+}
+
+/* Whether the `conf` output of cfg holds needle. */
+static bool conf_has(const struct config *cfg, const char *needle)
+{
+	char *s = config_format(cfg);
+	assert_non_null(s);
+	bool found = strstr(s, needle) != NULL;
+	free(s);
+	return found;
+}
+
+/* Every line of s up to end is key=value, and no key appears twice. */
+static void assert_conf_lines(const char *s, const char *end)
+{
+	size_t sl = strlen(s);
+	char *all = malloc(sl + 2);
+	assert_non_null(all);
+	all[0] = '\n';
+	memcpy(all + 1, s, sl + 1);
+	for (const char *l = s; l < end;) {
+		const char *nl = strchr(l, '\n');
+		assert_non_null(nl);
+		const char *eq = memchr(l, '=', (size_t)(nl - l));
+		assert_non_null(eq);
+		assert_true(eq > l);
+		char key[128];
+		snprintf(key, sizeof(key), "\n%.*s=", (int)(eq - l), l);
+		const char *first = strstr(all, key);
+		assert_non_null(first);
+		assert_null(strstr(first + 1, key));
+		l = nl + 1;
+	}
+	free(all);
+}
+
+/* The last load failed with -EINVAL and a message holding fragment. */
+static void expect_einval(struct fx *fx, int rc, const char *fragment)
+{
+	if (rc != -EINVAL || !strstr(fx->cfg.error, fragment)) {
+		print_error("rc %d, error '%s' lacks '%s'\n", rc, fx->cfg.error, fragment);
+		fail();
+	}
 }
 
 /* ---------------------------------------------------------------- tests */
@@ -190,10 +241,7 @@ static void test_full_file(void **state)
 static void test_session_timeouts_follow_tick(void **state)
 {
 	struct fx *fx = *state;
-	char text[256];
-	snprintf(text, sizeof(text), "tickTime=100\ndataDir=%s\nmaxSessionTimeout=60000\n",
-		 fx->dir);
-	assert_int_equal(load(fx, text), 0);
+	assert_int_equal(load_body(fx, "tickTime=100\nmaxSessionTimeout=60000\n"), 0);
 	assert_int_equal(fx->cfg.min_session_timeout, 200);
 	assert_int_equal(fx->cfg.max_session_timeout, 60000);
 	assert_int_equal(config_clamp_session_timeout(&fx->cfg, 10), 200);
@@ -204,16 +252,13 @@ static void test_session_timeouts_follow_tick(void **state)
 static void test_java_only_and_unknown_keys(void **state)
 {
 	struct fx *fx = *state;
-	char text[512];
-	snprintf(text, sizeof(text),
-		 "dataDir=%s\n"
-		 "sslQuorum=true\n"
-		 "ssl.quorum.protocol=TLSv1.3\n"
-		 "jvm.flags=-Xmx1g\n"
-		 "snapshot.trust.empty=true\n"
-		 "fooBar=1\n",
-		 fx->dir);
-	assert_int_equal(load(fx, text), 0);
+	/* line 1 is dataDir */
+	assert_int_equal(load_body(fx, "sslQuorum=true\n"
+				       "ssl.quorum.protocol=TLSv1.3\n"
+				       "jvm.flags=-Xmx1g\n"
+				       "snapshot.trust.empty=true\n"
+				       "fooBar=1\n"),
+			 0);
 	assert_true(has_warning(&fx->cfg, ":2: 'sslQuorum' is not supported"));
 	assert_true(has_warning(&fx->cfg, ":3: 'ssl.quorum.protocol' is not supported"));
 	assert_true(has_warning(&fx->cfg, ":6: unknown key 'fooBar'"));
@@ -232,20 +277,19 @@ static void test_java_only_and_unknown_keys(void **state)
 static void test_tls_keys(void **state)
 {
 	struct fx *fx = *state;
-	char text[1024];
-	snprintf(text, sizeof(text),
-		 "dataDir=%s\n"
-		 "secureClientPort=2281\n"
-		 "zookeeper.ssl.keyStore.location=/k.pem\n"
-		 "ssl.keyStore.password=sekrit\n"
-		 "ssl.trustStore.location=/ca.pem\n"
-		 "ssl.clientAuth=WANT\n"
-		 "client.portUnification=true\n"
-		 "authProvider.x509=org.apache.zookeeper.server.auth.X509AuthenticationProvider\n"
-		 "serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory\n"
-		 "X509AuthenticationProvider.superUser=CN=admin\n",
-		 fx->dir);
-	assert_int_equal(load(fx, text), 0);
+	assert_int_equal(
+	    load_body(
+		fx,
+		"secureClientPort=2281\n"
+		"zookeeper.ssl.keyStore.location=/k.pem\n"
+		"ssl.keyStore.password=sekrit\n"
+		"ssl.trustStore.location=/ca.pem\n"
+		"ssl.clientAuth=WANT\n"
+		"client.portUnification=true\n"
+		"authProvider.x509=org.apache.zookeeper.server.auth.X509AuthenticationProvider\n"
+		"serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory\n"
+		"X509AuthenticationProvider.superUser=CN=admin\n"),
+	    0);
 	assert_int_equal(fx->cfg.n_warnings, 0);
 	assert_int_equal(fx->cfg.secure_client_port, 2281);
 	assert_string_equal(fx->cfg.ssl_key_store, "/k.pem");
@@ -253,21 +297,17 @@ static void test_tls_keys(void **state)
 	assert_int_equal(fx->cfg.ssl_client_auth, 1);
 	assert_true(fx->cfg.port_unification);
 	assert_string_equal(fx->cfg.x509_super_user, "CN=admin");
-	char *conf = config_format(&fx->cfg);
-	assert_non_null(strstr(conf, "secureClientPort=2281\n"));
-	assert_null(strstr(conf, "sekrit"));
-	free(conf);
+	assert_true(conf_has(&fx->cfg, "secureClientPort=2281\n"));
+	assert_false(conf_has(&fx->cfg, "sekrit"));
 	config_free(&fx->cfg);
-	snprintf(text, sizeof(text), "dataDir=%s\nsecureClientPort=2281\n", fx->dir);
-	assert_int_equal(load(fx, text), -EINVAL);
+	assert_int_equal(load_body(fx, "secureClientPort=2281\n"), -EINVAL);
 	assert_non_null(strstr(fx->cfg.error, "ssl.keyStore.location"));
 	config_free(&fx->cfg);
-	snprintf(text, sizeof(text), "dataDir=%s\nssl.clientAuth=maybe\n", fx->dir);
-	assert_int_equal(load(fx, text), -EINVAL);
+	assert_int_equal(load_body(fx, "ssl.clientAuth=maybe\n"), -EINVAL);
 	config_free(&fx->cfg);
-	snprintf(text, sizeof(text), "dataDir=%s\nssl.keyStore.location=/k\nsecureClientPort=1\nssl.ocsp=true\n",
-		 fx->dir);
-	assert_int_equal(load(fx, text), -EINVAL);
+	assert_int_equal(
+	    load_body(fx, "ssl.keyStore.location=/k\nsecureClientPort=1\nssl.ocsp=true\n"),
+	    -EINVAL);
 	assert_non_null(strstr(fx->cfg.error, "ssl.ocsp"));
 }
 
@@ -275,12 +315,7 @@ static void test_tls_keys(void **state)
 static void expect_error(struct fx *fx, const char *text, const char *fragment)
 {
 	config_free(&fx->cfg);
-	int rc = load(fx, text);
-	assert_int_equal(rc, -EINVAL);
-	if (!strstr(fx->cfg.error, fragment)) {
-		print_error("error '%s' lacks '%s'\n", fx->cfg.error, fragment);
-		fail();
-	}
+	expect_einval(fx, load(fx, text), fragment);
 }
 
 static void test_bad_values(void **state)
@@ -455,11 +490,9 @@ static void test_command_line(void **state)
 static void test_conf_output(void **state)
 {
 	struct fx *fx = *state;
-	char text[512];
-	snprintf(text, sizeof(text),
-		 "dataDir=%s\nclientPort=2999\nsuperDigest=super:xyz=\n4lw.commands.whitelist=*\n",
-		 fx->dir);
-	assert_int_equal(load(fx, text), 0);
+	assert_int_equal(
+	    load_body(fx, "clientPort=2999\nsuperDigest=super:xyz=\n4lw.commands.whitelist=*\n"),
+	    0);
 	char *s = config_format(&fx->cfg);
 	assert_non_null(s);
 	/* Apache ZooKeeper's `conf` keys come first, in its order */
@@ -471,24 +504,14 @@ static void test_conf_output(void **state)
 	assert_non_null(strstr(s, "\nsnapCount=100000\n"));
 	assert_null(strstr(s, "xyz")); /* the digest is not shown */
 	assert_non_null(strstr(s, "\nsuperDigest=(set)\n"));
-	/* every line is key=value */
-	for (char *l = s; *l;) {
-		char *nl = strchr(l, '\n');
-		assert_non_null(nl);
-		char *eq = memchr(l, '=', (size_t)(nl - l));
-		assert_non_null(eq);
-		assert_true(eq > l);
-		l = nl + 1;
-	}
+	assert_conf_lines(s, s + strlen(s));
 	free(s);
 }
 
 static void test_snap_retain_minimum(void **state)
 {
 	struct fx *fx = *state;
-	char text[256];
-	snprintf(text, sizeof(text), "dataDir=%s\nautopurge.snapRetainCount=1\n", fx->dir);
-	assert_int_equal(load(fx, text), 0);
+	assert_int_equal(load_body(fx, "autopurge.snapRetainCount=1\n"), 0);
 	assert_int_equal(fx->cfg.autopurge_snap_retain_count, 3);
 	assert_true(has_warning(&fx->cfg, "autopurge.snapRetainCount: 1 is below the minimum"));
 }
@@ -526,23 +549,15 @@ static void test_snapshot_slice_nodes(void **state)
 {
 	struct fx *fx = *state;
 	struct config *c = &fx->cfg;
-	char text[256];
-	snprintf(text, sizeof(text), "dataDir=%s\n", fx->dir);
-	assert_int_equal(load(fx, text), 0);
+	assert_int_equal(load_body(fx, ""), 0);
 	assert_int_equal(c->snapshot_slice_nodes, 0);
-	char *s = config_format(c);
-	assert_non_null(s);
-	assert_null(strstr(s, "snapshotSliceNodes"));
-	free(s);
+	assert_false(conf_has(c, "snapshotSliceNodes"));
 	assert_int_equal(config_set(c, "zkfs.snapshotSliceNodes", "-1", "x", 2), -EINVAL);
 	assert_int_equal(c->snapshot_slice_nodes, 0);
 	assert_int_equal(config_set(c, "zkfs.snapshotSliceNodes", "3", "x", 3), 0);
 	assert_int_equal(c->snapshot_slice_nodes, 3);
 	assert_int_equal(c->n_warnings, 0);
-	s = config_format(c);
-	assert_non_null(s);
-	assert_non_null(strstr(s, "\nzkfs.snapshotSliceNodes=3\n"));
-	free(s);
+	assert_true(conf_has(c, "\nzkfs.snapshotSliceNodes=3\n"));
 }
 
 /* zkfs.disableAddWatch: off by default, a boolean, shown in `conf` only
@@ -551,33 +566,25 @@ static void test_disable_add_watch(void **state)
 {
 	struct fx *fx = *state;
 	struct config *c = &fx->cfg;
-	char text[256];
-	snprintf(text, sizeof(text), "dataDir=%s\n", fx->dir);
-	assert_int_equal(load(fx, text), 0);
+	assert_int_equal(load_body(fx, ""), 0);
 	assert_false(c->disable_add_watch);
-	char *s = config_format(c);
-	assert_non_null(s);
-	assert_null(strstr(s, "disableAddWatch"));
-	free(s);
+	assert_false(conf_has(c, "disableAddWatch"));
 	assert_int_equal(config_set(c, "zkfs.disableAddWatch", "maybe", "x", 2), -EINVAL);
 	assert_string_equal(c->error, "x:2: zkfs.disableAddWatch: 'maybe' is not true/false (or yes/no)");
 	assert_false(c->disable_add_watch);
 	assert_int_equal(config_set(c, "zkfs.disableAddWatch", "true", "x", 3), 0);
 	assert_true(c->disable_add_watch);
 	assert_int_equal(c->n_warnings, 0); /* a known key, not an unknown one */
-	s = config_format(c);
-	assert_non_null(s);
-	assert_non_null(strstr(s, "\nzkfs.disableAddWatch=true\n"));
-	free(s);
+	assert_true(conf_has(c, "\nzkfs.disableAddWatch=true\n"));
 }
 
 /* ------------------------------------------------------------------ */
 /* Ensemble keys (QuorumPeerConfig's rules, see docs/server.md)        */
 
-/* loads "dataDir=<dir>\n" + body with myid (if >= 0) written first */
+/* a fresh load_body with myid (if >= 0) written first */
 static int load_ens(struct fx *fx, int myid, const char *body)
 {
-	char p[128], text[4096];
+	char p[128];
 	snprintf(p, sizeof(p), "%s/myid", fx->dir);
 	if (myid >= 0) {
 		char id[16];
@@ -587,17 +594,12 @@ static int load_ens(struct fx *fx, int myid, const char *body)
 		unlink(p);
 	}
 	config_free(&fx->cfg);
-	snprintf(text, sizeof(text), "dataDir=%s\n%s", fx->dir, body);
-	return load(fx, text);
+	return load_body(fx, body);
 }
 
 static void expect_ens_error(struct fx *fx, int myid, const char *body, const char *fragment)
 {
-	int rc = load_ens(fx, myid, body);
-	if (rc != -EINVAL || !strstr(fx->cfg.error, fragment)) {
-		print_error("rc %d, error '%s' lacks '%s'\n", rc, fx->cfg.error, fragment);
-		fail();
-	}
+	expect_einval(fx, load_ens(fx, myid, body), fragment);
 }
 
 #define LIMITS "initLimit=10\nsyncLimit=5\n"
@@ -896,31 +898,14 @@ static void test_conf_output_ensemble(void **state)
 	assert_true(sl > tl);
 	assert_string_equal(s + sl - tl, tail);
 	/* each line before it is key=value, and no key appears twice */
-	char *all = malloc(sl + 2);
-	all[0] = '\n';
-	memcpy(all + 1, s, sl + 1);
-	char *end = s + sl - tl;
-	for (char *l = s; l < end;) {
-		char *nl = strchr(l, '\n');
-		char *eq = memchr(l, '=', (size_t)(nl - l));
-		assert_non_null(eq);
-		char key[128];
-		snprintf(key, sizeof(key), "\n%.*s=", (int)(eq - l), l);
-		char *first = strstr(all, key);
-		assert_non_null(first);
-		assert_null(strstr(first + 1, key));
-		l = nl + 1;
-	}
-	free(all);
+	assert_conf_lines(s, s + sl - tl);
 	free(s);
 
 	/* a standalone `conf` keeps its old shape */
 	assert_int_equal(load_ens(fx, -1, ""), 0);
-	s = config_format(&fx->cfg);
-	assert_null(strstr(s, "membership"));
-	assert_null(strstr(s, "peerType"));
-	assert_non_null(strstr(s, "\ninitLimit=0\n"));
-	free(s);
+	assert_false(conf_has(&fx->cfg, "membership"));
+	assert_false(conf_has(&fx->cfg, "peerType"));
+	assert_true(conf_has(&fx->cfg, "\ninitLimit=0\n"));
 }
 
 int main(void)

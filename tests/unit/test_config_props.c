@@ -1,7 +1,8 @@
 /*
  * test_config_props.c — the admin server and metrics keys of zoo.cfg, and
  * Java system properties as zkfs-server takes them (-Dkey=value arguments
- * and SERVER_JVMFLAGS; server/edge/config.c).
+ * and SERVER_JVMFLAGS; server/edge/config.c), with and without the
+ * "zookeeper." of ZooKeeper's system property names.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -227,6 +228,121 @@ static void test_server_jvmflags(void **state)
 	assert_non_null(strstr(c->error, "SERVER_JVMFLAGS"));
 }
 
+/*
+ * Keys that ZooKeeper reads as system properties "zookeeper.KEY" while
+ * zoo.cfg gives them as "KEY" (QuorumPeerConfig passes a key it does not
+ * know on as "zookeeper." + KEY): every spelling reaches the same setting,
+ * in a file, as -D arguments with and without the prefix, in
+ * SERVER_JVMFLAGS, and as a KEY=VALUE argument; and a bad value names the
+ * key in each.
+ */
+#define SASL_PROVIDER "authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider\n"
+
+static const struct spelled {
+	const char *key, *value;
+	const char *needs; /* zoo.cfg lines the value needs to pass, or NULL */
+	size_t off;
+	char kind; /* 'b' true, 'i' the number, 's' the string, 'l' the one-item list of schemes */
+} spelled[] = {
+    {"sasl.serverconfig", "ZkServer", NULL, offsetof(struct config, sasl_section), 's'},
+    {"enforce.auth.enabled", "true", "enforce.auth.schemes=digest\n",
+     offsetof(struct config, enforce_auth), 'b'},
+    {"enforce.auth.schemes", "digest", NULL, 0, 'l'},
+    {"sessionRequireClientSASLAuth", "true", SASL_PROVIDER, offsetof(struct config, sasl_required),
+     'b'},
+    {"allowSaslFailedClients", "true", NULL, offsetof(struct config, allow_sasl_failed), 'b'},
+    {"kerberos.removeHostFromPrincipal", "true", NULL, offsetof(struct config, krb_remove_host),
+     'b'},
+    {"kerberos.removeRealmFromPrincipal", "true", NULL, offsetof(struct config, krb_remove_realm),
+     'b'},
+    {"superUser", "root", NULL, offsetof(struct config, sasl_super_user), 's'},
+    {"extendedTypesEnabled", "true", NULL, offsetof(struct config, extended_types), 'b'},
+    {"znode.container.checkIntervalMs", "500", NULL,
+     offsetof(struct config, container_check_interval_ms), 'i'},
+    {"znode.container.maxPerMinute", "7", NULL, offsetof(struct config, container_max_per_minute),
+     'i'},
+    {"admin.enableServer", "true", NULL, offsetof(struct config, admin_enable), 'b'},
+    {"admin.serverAddress", "127.0.0.2", NULL, offsetof(struct config, admin_address), 's'},
+    {"admin.serverPort", "9191", NULL, offsetof(struct config, admin_port), 'i'},
+    {"admin.commandURL", "/cmds", NULL, offsetof(struct config, admin_command_url), 's'},
+    {"admin.idleTimeout", "5000", NULL, offsetof(struct config, admin_idle_timeout_ms), 'i'},
+};
+
+static bool spelled_applied(const struct config *c, const struct spelled *s)
+{
+	const char *field = (const char *)c + s->off;
+	switch (s->kind) {
+	case 'b':
+		return *(const bool *)field;
+	case 'i':
+		return *(const int *)field == atoi(s->value);
+	case 's':
+		return *(char *const *)field && !strcmp(*(char *const *)field, s->value);
+	default:
+		return c->n_enforce_schemes == 1 && !strcmp(c->enforce_schemes[0], s->value);
+	}
+}
+
+enum {
+	IN_FILE,
+	IN_FILE_PREFIXED,
+	DASH_D,
+	DASH_D_PREFIXED,
+	JVMFLAGS_PREFIXED,
+	ARG_PREFIXED,
+	N_FORMS
+};
+
+/* Runs the server's configuration with s->key = value in one spelling. */
+static int spell(struct fx *fx, const struct spelled *s, int form, const char *value)
+{
+	char kv[256], dash_d[260], extra[512];
+	bool prefixed = form != IN_FILE && form != DASH_D;
+	snprintf(kv, sizeof(kv), "%s%s=%s", prefixed ? "zookeeper." : "", s->key, value);
+	snprintf(dash_d, sizeof(dash_d), "-D%s", kv);
+	snprintf(extra, sizeof(extra), "%s%s\n", s->needs ? s->needs : "",
+		 form == IN_FILE || form == IN_FILE_PREFIXED ? kv : "");
+	write_cfg(fx, extra);
+	if (form == JVMFLAGS_PREFIXED)
+		setenv("SERVER_JVMFLAGS", dash_d, 1);
+	const char *arg = form == DASH_D || form == DASH_D_PREFIXED ? dash_d
+			  : form == ARG_PREFIXED		    ? kv
+								    : NULL;
+	int rc = args(&fx->cfg, fx->cfg_path, arg, NULL);
+	unsetenv("SERVER_JVMFLAGS");
+	return rc;
+}
+
+static void test_zookeeper_prefix_spellings(void **state)
+{
+	struct fx *fx = *state;
+	struct config *c = &fx->cfg;
+	char sysprop[128];
+	for (size_t i = 0; i < sizeof(spelled) / sizeof(spelled[0]); i++) {
+		const struct spelled *s = &spelled[i];
+		for (int form = 0; form < N_FORMS; form++) {
+			int rc = spell(fx, s, form, s->value);
+			if (rc || !spelled_applied(c, s) || has_warning(c, s->key)) {
+				print_error("%s, spelling %d: rc %d (%s), applied %d\n", s->key,
+					    form, rc, c->error, spelled_applied(c, s));
+				fail();
+			}
+			/* -D properties are remembered as given (envi) */
+			snprintf(sysprop, sizeof(sysprop), "zookeeper.%s", s->key);
+			if (form == DASH_D_PREFIXED)
+				assert_string_equal(prop(c, sysprop), s->value);
+			if (s->kind != 'b' && s->kind != 'i')
+				continue;
+			rc = spell(fx, s, form, "x");
+			if (rc != -EINVAL || !strstr(c->error, s->key)) {
+				print_error("%s=x, spelling %d: rc %d, error '%s'\n", s->key, form,
+					    rc, c->error);
+				fail();
+			}
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -236,6 +352,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_dash_d_arguments, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_file_overrides_properties, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_server_jvmflags, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_zookeeper_prefix_spellings, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("config_props", tests, NULL, NULL);
 }

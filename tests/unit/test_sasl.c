@@ -22,6 +22,7 @@
 #include "config.h"
 #include "jaas.h"
 #include "sasl.h"
+#include "tmpdir_fixture.h"
 #include "zkc_int.h"
 
 static const char jaas_text[] =
@@ -213,19 +214,6 @@ static void test_config_keys(void **state)
 
 /* ---------------------------------------------------------------- edge init */
 
-static char tmpdir[64];
-
-static const char *write_file(const char *name, const char *text)
-{
-	static char path[160];
-	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
-	FILE *f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-	return path;
-}
-
 static void test_edge_init_errors(void **state)
 {
 	(void)state;
@@ -234,11 +222,11 @@ static void test_edge_init_errors(void **state)
 	config_init(&c);
 	assert_int_equal(sasl_edge_init(&c, err, sizeof(err)), 0); /* no JAAS: off */
 	assert_false(sasl_edge_enabled());
-	c.jaas_file = strdup(write_file("nosec.conf", "Other { M required user_a=\"b\"; };\n"));
+	c.jaas_file = strdup(tmpdir_file("nosec.conf", "Other { M required user_a=\"b\"; };\n"));
 	assert_int_equal(sasl_edge_init(&c, err, sizeof(err)), -ENOENT);
 	assert_non_null(strstr(err, "'Server'"));
 	free(c.jaas_file);
-	c.jaas_file = strdup(write_file("nousers.conf", "Server { M required debug=true; };\n"));
+	c.jaas_file = strdup(tmpdir_file("nousers.conf", "Server { M required debug=true; };\n"));
 	assert_int_equal(sasl_edge_init(&c, err, sizeof(err)), -EINVAL);
 	assert_false(sasl_edge_enabled());
 	config_free(&c);
@@ -279,7 +267,7 @@ static void test_digest_exchange(void **state)
 	struct config c;
 	char err[512];
 	config_init(&c);
-	c.jaas_file = strdup(write_file("jaas.conf", jaas_text));
+	c.jaas_file = strdup(tmpdir_file("jaas.conf", jaas_text));
 	assert_int_equal(sasl_edge_init(&c, err, sizeof(err)), 0);
 	assert_true(sasl_edge_enabled());
 	assert_string_equal(sasl_edge_mech(), "DIGEST-MD5");
@@ -322,21 +310,21 @@ static void test_client_credentials(void **state)
 	(void)state;
 	struct zkc_sasl s;
 	char err[256];
-	const char *plain = write_file("creds", "# comment\nusername=bob\npassword=pw=with=eq\n");
+	const char *plain = tmpdir_file("creds", "# comment\nusername=bob\npassword=pw=with=eq\n");
 	assert_int_equal(zkc_sasl_load(plain, NULL, NULL, &s, err, sizeof(err)), ZE_OK);
 	assert_string_equal(s.mech, "DIGEST-MD5");
 	assert_string_equal(s.user, "bob");
 	assert_string_equal(s.password, "pw=with=eq");
 	zkc_sasl_clear(&s);
 	assert_null(s.user);
-	const char *jaas = write_file("client.conf", jaas_text);
+	const char *jaas = tmpdir_file("client.conf", jaas_text);
 	assert_int_equal(zkc_sasl_load(jaas, "Client", NULL, &s, err, sizeof(err)), ZE_OK);
 	assert_string_equal(s.mech, "GSSAPI");
 	assert_string_equal(s.keytab, "/k \"q\".keytab");
 	assert_string_equal(s.user, "zkcli@R");
 	zkc_sasl_clear(&s);
 	/* DIGEST-MD5 without a password: refused, and the message has no secret */
-	const char *half = write_file("half", "username=bob\n");
+	const char *half = tmpdir_file("half", "username=bob\n");
 	assert_int_equal(zkc_sasl_load(half, NULL, "DIGEST-MD5", &s, err, sizeof(err)), ZE_BADARGUMENTS);
 	assert_int_equal(zkc_sasl_load(plain, NULL, "PLAIN", &s, err, sizeof(err)), ZE_BADARGUMENTS);
 	assert_null(strstr(err, "pw=with"));
@@ -345,16 +333,7 @@ static void test_client_credentials(void **state)
 static int group_setup(void **state)
 {
 	(void)state;
-	strcpy(tmpdir, "/tmp/zkfs-test-sasl-XXXXXX");
-	return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int group_teardown(void **state)
-{
-	(void)state;
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
+	return tmpdir_make("/tmp/zkfs-test-sasl-XXXXXX");
 }
 
 int main(void)
@@ -369,5 +348,5 @@ int main(void)
 	    cmocka_unit_test(test_digest_exchange),
 	    cmocka_unit_test(test_client_credentials),
 	};
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, group_setup, tmpdir_remove);
 }
