@@ -122,6 +122,12 @@ bool locks_hidden(const char *dir, const char *name)
 	return !strcmp(dir, "/") && !strcmp(name, LOCK_ROOT_NAME);
 }
 
+bool locks_internal(const char *path)
+{
+	size_t n = strlen(LOCK_ROOT);
+	return !strncmp(path, LOCK_ROOT, n) && (path[n] == '\0' || path[n] == '/');
+}
+
 int locks_count(void)
 {
 	int n = 0;

@@ -71,6 +71,9 @@ void locks_session_expired(void);
 /* True for a name that listings of `dir` must not show (the lock root
  * in the mount root). */
 bool locks_hidden(const char *dir, const char *name);
+/* Whether a node path (mount-relative) is the lock root or inside it:
+ * the mount's own bookkeeping, whose watch events need no replay. */
+bool locks_internal(const char *path);
 
 /* Number of locks held or waited for through this mount (tests, logs). */
 int locks_count(void);

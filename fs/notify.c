@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "inode.h"
+#include "locks.h"
 #include "map.h"
 #include "oneshot.h"
 #include "zkfs.h"
@@ -496,6 +497,26 @@ static void handle(struct event *e)
 	if (zkfs_cfg.debug_events)
 		zkfs_log("event %d %s self=%d parent_known=%d node=%llu dir=%d", e->type, e->path,
 			 self, parent_known, (unsigned long long)nid, nid ? ni.dir : -1);
+
+	/* The lock root is the mount's own bookkeeping and never listed:
+	 * only keep the kernel's caches right for whoever looked inside by
+	 * name.  Stats and replays there would cost every mount a round
+	 * trip and a VFS call for each contender made or removed, on the
+	 * path of every lock hand-over. */
+	if (locks_internal(e->path)) {
+		if (e->type == ZK_EVENT_DELETED && nid) {
+			inode_detach(e->path);
+			inval_entry_of(e->path);
+		}
+		if (e->type == ZK_EVENT_CREATED || e->type == ZK_EVENT_DELETED)
+			inval_inode_of(parent);
+		else if (nid)
+			inval_inode_of(e->path);
+		if (nid)
+			inode_info_free(&ni);
+		free(parent);
+		return;
+	}
 
 	switch (e->type) {
 	case ZK_EVENT_CREATED:

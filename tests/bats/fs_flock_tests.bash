@@ -295,7 +295,19 @@ t_flock_file_stays_file() {
 	ls -l "$B" | grep -q '^-.* cfg$'
 	# the lock root is hidden from listings
 	! ls -a "$B" | grep -q zkfs-locks
+	# but it can be named, and what it shows follows the lock, though its
+	# events are not replayed: the holder's contender, then a waiter's
+	# too, then only the waiter's once the holder lets go
+	[ "$(ls "$B/.zkfs-locks/cfg" | grep -c -- '-lock-')" = 1 ]
+	flock -x "$B/cfg" -c "touch '$T/got'; sleep 1" &
+	local w=$!
+	wait_for 10 eval "[ \$(ls '$B/.zkfs-locks/cfg' | grep -c -- -lock-) = 2 ]"
+	local first
+	first=$(ls "$B/.zkfs-locks/cfg" | sort -t- -k7 | head -1)
 	kill "$HOLDER"
+	wait_for 10 test -e "$T/got"
+	wait_for 10 eval "! ls '$B/.zkfs-locks/cfg' | grep -q -- '$first'"
+	wait "$w"
 }
 
 t_flock_curator_names() {
