@@ -73,7 +73,7 @@ endif
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 BENCH_BINS := $(patsubst bench/%.c,$(B)/bench/%,$(BENCH_SRC)) $(patsubst tests/perf/%.c,$(B)/perf/%,$(PERF_SRC))
 
-.PHONY: all help test unit asan bench deps install uninstall clean run stop fmt sim ensemble ensemble-stop
+.PHONY: all help test unit asan valgrind bench deps install uninstall clean run stop fmt sim ensemble ensemble-stop
 # Keep object files that make would see as intermediates (unit tests link
 # their own .o): no rebuilds next time, and no "rm ..." line printed after
 # the test summary, which must stay the last line of `make test`.
@@ -85,6 +85,7 @@ help:
 	@echo "make deps       install build and test dependencies (Debian 12, as root)"
 	@echo "make test       build and run every test suite; ends with 'N passed, N failed'"
 	@echo "make asan       the same tests under ASan/UBSan (build-asan/)"
+	@echo "make valgrind   unit programs, protocol suites and a mount session under memcheck"
 	@echo "make sim        ensemble simulator seed sweep (SEEDS=N FROM=S)"
 	@echo "make bench      benchmarks against Apache ZooKeeper, with ratios"
 	@echo "make run        start a standalone server (data in ./data) and mount it on ./mnt"
@@ -161,6 +162,11 @@ test: all $(UNIT_BINS) $(SIM_BIN) $(ENS_BINS)
 
 asan:
 	$(MAKE) B=build-asan SAN=1 OPT="-O1 -g" test
+
+# The unit programs, the protocol suites against zkfs-server and a mount
+# session, under valgrind's memcheck (tests/valgrind/run).
+valgrind: all $(UNIT_BINS)
+	B=$(B) tests/valgrind/run
 
 bench: all $(BENCH_BINS)
 	B=$(B) bench/run

@@ -3,8 +3,11 @@
  *
  * Life of a holder:
  *   (none) --first ephemeral by a process of session SID--> OPEN
- *          (zkc_b_open + pidfd_open(SID), added to the poll set)
- *   OPEN --pidfd readable (leader exited)--> CLOSING (removed from table)
+ *          (zkc_b_open + pidfd_open(SID), added to the poll set; where
+ *          pidfd_open is missing (kernels before 5.3, valgrind) the leader
+ *          is looked at in /proc every POLL_MS instead)
+ *   OPEN --pidfd readable, or the leader gone from /proc (leader
+ *          exited)--> CLOSING (removed from table)
  *        --last reference dropped--> zkc_b_close --> (none)
  * References keep a session alive while a FUSE handler is using it.
  */
@@ -25,9 +28,12 @@
 #include "procs.h"
 #include "zkfs.h"
 
+#define POLL_MS 100
+
 struct holder {
 	pid_t sid;
-	int pidfd;
+	int pidfd;	     /* -1: no pidfd_open here, leader polled */
+	uint64_t started;    /* polled leader's start time (procs_start_time) */
 	zkc_session *s;
 	int refs;   /* guarded by mu: table reference + users */
 	bool dead;  /* leader gone; removed from the table */
@@ -59,7 +65,8 @@ static void unref(struct holder *h)
 		zkfs_log("holder session 0x%llx of Unix session %d closed",
 			 (unsigned long long)zkc_session_id(h->s, NULL), (int)h->sid);
 		zkc_b_close(h->s);
-		close(h->pidfd);
+		if (h->pidfd >= 0)
+			close(h->pidfd);
 		free(h);
 	}
 }
@@ -70,18 +77,22 @@ static void *watch_main(void *arg)
 		struct pollfd fds[1024];
 		struct holder *hs[1024];
 		int n = 0;
+		bool polled = false;
 
 		fds[n].fd = wake_fd;
 		fds[n].events = POLLIN;
 		hs[n++] = NULL;
 		pthread_mutex_lock(&mu);
 		for (struct holder *h = holders; h && n < 1024; h = h->next) {
+			/* a negative fd is skipped by poll(2): polled leaders */
 			fds[n].fd = h->pidfd;
 			fds[n].events = POLLIN;
+			fds[n].revents = 0;
+			polled |= h->pidfd < 0;
 			hs[n++] = h;
 		}
 		pthread_mutex_unlock(&mu);
-		if (poll(fds, (nfds_t)n, 1000) < 0 && errno != EINTR)
+		if (poll(fds, (nfds_t)n, polled ? POLL_MS : 1000) < 0 && errno != EINTR)
 			break;
 		if (fds[0].revents) {
 			uint64_t v;
@@ -89,7 +100,9 @@ static void *watch_main(void *arg)
 		}
 		for (int i = 1; i < n; i++) {
 			struct holder *h = hs[i];
-			if (!fds[i].revents)
+			bool gone = h->pidfd >= 0 ? fds[i].revents != 0
+						  : procs_start_time(h->sid) != h->started;
+			if (!gone)
 				continue;
 			/* Leader exited: take it out of the table, drop the table's ref. */
 			pthread_mutex_lock(&mu);
@@ -219,6 +232,7 @@ int holders_get(pid_t pid, zkc_session **out, void **ref)
 	pid_t sid = getsid(pid);
 	struct holder *h, *stale = NULL;
 	int pfd, rc;
+	uint64_t started_at = 0;
 	uint64_t one = 1;
 
 	if (zkfs_cfg.eph_owner_mount || sid < 0 || sid == getsid(0) || !started) {
@@ -256,7 +270,19 @@ int holders_get(pid_t pid, zkc_session **out, void **ref)
 		return 0;
 	}
 	pfd = pidfd_open_(sid);
-	if (pfd < 0) {
+	if (pfd < 0 && errno != ESRCH) {
+		static bool told;
+		if (!told)
+			zkfs_log("pidfd_open: %s: watching session leaders through /proc every %d ms",
+				 strerror(errno), POLL_MS);
+		told = true;
+		started_at = procs_start_time(sid);
+		if (started_at)
+			errno = 0;
+		else
+			errno = ESRCH;
+	}
+	if (pfd < 0 && errno == ESRCH) {
 		/* Leader already gone: the mount's own session owns it. */
 		pthread_mutex_unlock(&open_mu);
 		*out = NULL;
@@ -278,6 +304,7 @@ int holders_get(pid_t pid, zkc_session **out, void **ref)
 	}
 	h->sid = sid;
 	h->pidfd = pfd;
+	h->started = started_at;
 	h->refs = 2; /* table + caller */
 	pthread_mutex_lock(&mu);
 	h->next = holders;

@@ -48,27 +48,53 @@ int procs_signal_session(pid_t sid, int sig)
 	return w.n;
 }
 
-/* The parent of pid from /proc/PID/stat (after the command name, which
- * may hold spaces and parentheses: the last ')' ends it), or -1. */
-static pid_t parent_of(pid_t pid)
+/* The fields of /proc/PID/stat after the command name (which may hold
+ * spaces and parentheses: the last ')' ends it), into buf; NULL if the
+ * process is gone. */
+static const char *stat_fields(pid_t pid, char *buf, size_t size)
 {
-	char path[64], buf[512];
+	char path[64];
 	FILE *f;
 	size_t n;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	f = fopen(path, "r");
 	if (!f)
-		return -1;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
+		return NULL;
+	n = fread(buf, 1, size - 1, f);
 	fclose(f);
 	buf[n] = '\0';
 	char *rp = strrchr(buf, ')');
+	return rp ? rp + 1 : NULL;
+}
+
+/* The parent of pid, or -1. */
+static pid_t parent_of(pid_t pid)
+{
+	char buf[512];
+	const char *p = stat_fields(pid, buf, sizeof(buf));
 	int ppid;
 	char state;
-	if (!rp || sscanf(rp + 1, " %c %d", &state, &ppid) != 2)
+
+	if (!p || sscanf(p, " %c %d", &state, &ppid) != 2)
 		return -1;
 	return (pid_t)ppid;
+}
+
+uint64_t procs_start_time(pid_t pid)
+{
+	char buf[1024];
+	const char *p = stat_fields(pid, buf, sizeof(buf));
+	unsigned long long start;
+	char state;
+
+	/* state is field 3, starttime field 22: 18 fields skipped between */
+	if (!p || sscanf(p, " %c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+			 &state, &start) != 2)
+		return 0;
+	if (state == 'Z' || state == 'X')
+		return 0;
+	return (uint64_t)start;
 }
 
 struct tree_walk {
