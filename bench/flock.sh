@@ -229,6 +229,15 @@ read -r n p50 p99 < <(run $((ROUNDS / 5 + 120)) "$FLB" handover "$A/job" "$MB/jo
 row "flock hand-over to another host, p50 (µs, $n hand-overs)" "$p50" "-" "-" "-" "-"
 row "flock hand-over to another host, p99 (µs)" "$p99" "-" "-" "< 5000" "$(met "$p99 < 5000")"
 
+# A hand-over waits for one durable delete: the disk's own write +
+# fdatasync, measured right after on the server's disk, says how much of
+# the figures above is the disk (it varies by 2x on shared machines).
+if [ -x "$B/bench/diskfloor" ] && line=$("$B/bench/diskfloor" "$SERVER" 1 1 400 2>&1); then
+	dp50=$(sed -n 's/.* p50_us=\([0-9]*\).*/\1/p' <<<"$line")
+	dp99=$(sed -n 's/.* p99_us=\([0-9]*\).*/\1/p' <<<"$line")
+	row "this disk: one write + fdatasync alone, p50 / p99 (µs, same run)" "$dp50 / $dp99" "-" "-" "-" "-"
+fi
+
 echo
 echo "### flock on the mount ($KIND server${FLOCKBENCH_SERVER:+ with $FLOCKBENCH_SERVER}, loopback)"
 echo
