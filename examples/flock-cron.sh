@@ -28,11 +28,18 @@ shift
 # Make it once, exclusively; losing that race to another host is fine.
 # Just after another host made it, it may show here for a moment as an
 # empty directory, or not yet at all: look again briefly.
+# A node can also turn into a directory between the test and the open
+# (another host that saw it empty locks it through .zdata, which gives it
+# a child): an open directory would be locked by this kernel alone, so
+# such an open is dropped and made again through .zdata.
 for try in 1 2 3 4 5 6 7 8 9 10; do
 	[ -e "$lock" ] || (set -C; echo "flock-cron lock" >"$lock") 2>/dev/null || true
 	target=$lock
 	[ -d "$lock" ] && target=$lock/.zdata
-	{ exec 9<"$target"; } 2>/dev/null && break
+	if { exec 9<"$target"; } 2>/dev/null; then
+		[ -d /dev/fd/9 ] || break
+		exec 9<&-
+	fi
 	[ "$try" = 10 ] && { echo "flock-cron: cannot open $lock" >&2; exit 1; }
 	sleep 0.2
 done

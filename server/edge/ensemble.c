@@ -55,6 +55,11 @@ static void kick(struct server *srv);
 static void op_send(void *arg, int64_t to, const struct zmsg *m)
 {
 	struct server *srv = arg;
+	/* how a learner is brought up to date, as Apache's leader logs it */
+	if (m->type == ZM_SNAP || m->type == ZM_DIFF || m->type == ZM_TRUNC)
+		slog_info("quorum", "sending %s to server %" PRId64 " (zxid 0x%" PRIx64 ")",
+			  m->type == ZM_SNAP ? "SNAP" : m->type == ZM_DIFF ? "DIFF" : "TRUNC", to,
+			  (uint64_t)m->zxid);
 	if (srv->peers)
 		peer_net_send(srv->peers, to, m);
 }

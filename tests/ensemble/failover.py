@@ -153,12 +153,22 @@ def bulk_writes(ens, base, n):
         zk.close()
 
 
-def sync_mode(leader, follower, since):
-    """How the leader's log says it synced the follower (Apache), else None."""
+def sync_mode(leader, follower, since, fsince):
+    """How the follower was synced: from the leader's log ("Sending
+    SNAP"), else from a zkfs follower's ("synced with the leader by SNAP"),
+    else None."""
     text = leader.log_text()[since:]
     for word in ("SNAP", "DIFF", "TRUNC"):
-        if ("Sending %s" % word) in text or ("sending %s" % word.lower()) in text.lower():
+        if leader.kind == "zkfs":
+            if "sending %s to server %d " % (word, follower.id) in text:
+                return word
+        elif ("Sending %s" % word) in text or ("sending %s" % word.lower()) in text.lower():
             return word
+    if follower.kind == "zkfs":
+        text = follower.log_text()[fsince:]
+        for word in ("SNAP", "DIFF", "TRUNC"):
+            if "synced with the leader by %s" % word in text:
+                return word
     return None
 
 
@@ -179,13 +189,14 @@ def catch_up(suite, ens, wipe):
         checks.diag("%d creates while %s was down in %.1fs" % (bulk, f.name, time.monotonic() - t))
         leader = ens.leader() or ens.wait_ready(60)
         since = len(leader.log_text())
+        fsince = len(f.log_text())
         t = time.monotonic()
         f.start()
         f.wait_serving(60)
-        mode = sync_mode(leader, f, since)
+        mode = sync_mode(leader, f, since, fsince)
         checks.diag("%s serves again %.1fs after start (zxid %s -> %s), leader sent %s"
                     % (f.name, time.monotonic() - t, hex(zx_before or 0), hex(f.zxid() or 0), mode or "?"))
-        if wipe and leader.kind == "apache":
+        if wipe:
             checks.add("the leader synced the wiped follower with a SNAP", mode == "SNAP", "mode %r" % mode)
         same, detail = converged(ens, base)
         checks.add("%s serves the %d znodes written while it was down, like every member" % (f.name, bulk),
