@@ -271,18 +271,14 @@ int holders_get(pid_t pid, zkc_session **out, void **ref)
 	}
 	pfd = pidfd_open_(sid);
 	if (pfd < 0 && errno != ESRCH) {
-		static bool told;
+		static bool told; /* under open_mu */
 		if (!told)
 			zkfs_log("pidfd_open: %s: watching session leaders through /proc every %d ms",
 				 strerror(errno), POLL_MS);
 		told = true;
 		started_at = procs_start_time(sid);
-		if (started_at)
-			errno = 0;
-		else
-			errno = ESRCH;
 	}
-	if (pfd < 0 && errno == ESRCH) {
+	if (pfd < 0 && !started_at) {
 		/* Leader already gone: the mount's own session owns it. */
 		pthread_mutex_unlock(&open_mu);
 		*out = NULL;

@@ -372,6 +372,19 @@ static char *seq_recall(pid_t pid, const char *dir)
 	return r;
 }
 
+/* Entry reply for the node at path, stat'ed on the server now.  0 when
+ * it replied; otherwise a negative errno and no reply (-ENOENT: no node). */
+static int reply_from_server(fuse_req_t req, const char *path)
+{
+	struct zk_stat st;
+	mode_t perm;
+	int rc = stat_node(path, &st, &perm);
+
+	if (!rc)
+		reply_node(req, path, &st, map_is_dir(&st, inode_created_type(st.czxid)), perm, false);
+	return rc;
+}
+
 /* ---------------------------------------------------------------- replay answers */
 
 /* Answers a lookup/mknod/mkdir by the replay thread. */
@@ -412,15 +425,10 @@ static void replay_entry(fuse_req_t req, const char *path, bool lookup)
 	 * guess: the VFS joins lookups of one name made at the same time,
 	 * so a process stat'ing that directory now gets this very answer. */
 	if (lookup) {
-		mode_t perm;
-		int rc = stat_node(path, &st, &perm);
-		if (!rc) {
-			reply_node(req, path, &st, map_is_dir(&st, inode_created_type(st.czxid)), perm,
-				   false);
-			return;
-		}
+		int rc = reply_from_server(req, path);
 		if (rc != -ENOENT) {
-			fuse_reply_err(req, -rc);
+			if (rc)
+				fuse_reply_err(req, -rc);
 			return;
 		}
 	}
@@ -599,15 +607,13 @@ static void zkfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		free(path);
 		return;
 	}
-	rc = stat_node(path, &st, &perm);
+	rc = reply_from_server(req, path);
 	if (rc == -ENOENT) {
 		struct fuse_entry_param e = {0};
 		e.entry_timeout = zkfs_cfg.neg_timeout;
 		fuse_reply_entry(req, &e);
 	} else if (rc) {
 		fuse_reply_err(req, -rc);
-	} else {
-		reply_node(req, path, &st, map_is_dir(&st, inode_created_type(st.czxid)), perm, false);
 	}
 	free(path);
 }
